@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` (the main job) and `make test` (the whole suite).
+# Both bootstrap .venv first; the bootstrap is skipped when nothing it depends on has changed.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.bootstrapped
+# Extras installed by the bootstrap: the test tools and every upstream backend the tests exercise.
+EXTRAS  ?= dev
+PIP     := $(PY) -m pip install -q --disable-pip-version-check
+
+.PHONY: run test lint bench system clean
+
+$(STAMP): pyproject.toml Makefile examples/aem-example-plugin/pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "bootstrapping $(VENV) (torch pinned to the CPU build before the project)"
+	$(PIP) --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[$(EXTRAS)]' -e examples/aem-example-plugin
+	@touch $@
+
+# System packages and services the tests need (sandboxes, Docker, Chromium, Java); idempotent.
+system:
+	@bash scripts/setup_system.sh
+
+run: $(STAMP)
+	$(VENV)/bin/aem envs
+	$(VENV)/bin/aem play example/TreasureHunt-v0 --seed 0 --oracle
+
+test: $(STAMP) system
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``aem`` command line: it only composes aem_envs, agents, baselines and leaderboard."""

@@ -1,0 +1,233 @@
+"""Tasks as data: split manifests with content hashes, and the ``TaskProvider`` protocol envs load from.
+
+Layout on disk (one folder per env family and version)::
+
+    tasks/<env>/<version>/manifest.json     ids per split, sha256 of every data file, backend versions
+    tasks/<env>/<version>/<data files>      e.g. tasks.jsonl.gz, a catalog, git bundles
+
+``manifest.json`` is written by the env's generator (``write_manifest``) and verified whenever an env
+loads its tasks (``TaskSet(...)``, hence at ``gymnasium.make`` time): a task file edited by hand, a
+half-finished regeneration or a different upstream backend version is refused with a message that says
+which file changed, instead of silently giving other numbers (the ALFWorld/WebShop reproducibility
+complaints in ../shared/docs/anchors.md §3.3).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from aem_envs.error import ManifestMismatchError, UnknownTaskError
+
+MANIFEST_NAME = "manifest.json"
+_HASH_CHUNK = 1 << 20
+
+
+def tasks_root() -> Path:
+    """Where task data lives: ``$AEM_TASKS_DIR``, else the repository's ``tasks/`` next to the package."""
+    env = os.environ.get("AEM_TASKS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "tasks"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    """Hash of a JSON-able object in canonical form (sorted keys, no whitespace)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a task folder promises: ordered ids per split, the hash of every data file, backend versions."""
+
+    env: str
+    version: str
+    splits: dict[str, list[str]]
+    files: dict[str, str]
+    backends: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+    def content(self) -> dict[str, Any]:
+        return {"env": self.env, "version": self.version, "splits": self.splits, "files": self.files,
+                "backends": self.backends, "extra": self.extra}
+
+    def compute_sha256(self) -> str:
+        return sha256_json(self.content())
+
+    def to_json(self) -> str:
+        return json.dumps({**self.content(), "sha256": self.compute_sha256()}, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            raw = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ManifestMismatchError(f"no task manifest at {path}") from None
+        except json.JSONDecodeError as e:
+            raise ManifestMismatchError(f"task manifest {path} is not valid JSON: {e}") from None
+        missing = {"env", "version", "splits", "files", "sha256"} - raw.keys()
+        if missing:
+            raise ManifestMismatchError(f"task manifest {path} lacks keys {sorted(missing)}")
+        return cls(env=raw["env"], version=raw["version"], splits={k: list(v) for k, v in raw["splits"].items()},
+                   files=dict(raw["files"]), backends=dict(raw.get("backends", {})),
+                   extra=dict(raw.get("extra", {})), sha256=raw["sha256"])
+
+
+def write_manifest(folder: Path, env: str, version: str, splits: Mapping[str, Sequence[str]],
+                   files: Iterable[str] | None = None, backends: Mapping[str, str] | None = None,
+                   extra: Mapping[str, Any] | None = None) -> Manifest:
+    """Hash the data files in ``folder`` (all but the manifest, unless ``files`` names them) and write it."""
+    folder = Path(folder)
+    names = sorted(files) if files is not None else sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
+    for split, ids in splits.items():
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"split {split!r} lists an id twice")
+    m = Manifest(env=env, version=version, splits={k: list(v) for k, v in splits.items()},
+                 files={n: sha256_file(folder / n) for n in names}, backends=dict(backends or {}),
+                 extra=dict(extra or {}))
+    m = Manifest(**{**m.__dict__, "sha256": m.compute_sha256()})
+    (folder / MANIFEST_NAME).write_text(m.to_json())
+    return m
+
+
+_verified: dict[tuple, str] = {}
+_verified_lock = threading.Lock()
+
+
+def verify_folder(folder: Path) -> Manifest:
+    """Load ``folder``'s manifest and check it against the files; raise ``ManifestMismatchError`` if not.
+
+    Results are cached per (path, size, mtime) of every file, so making many envs costs one hash pass.
+    """
+    folder = Path(folder)
+    m = Manifest.load(folder / MANIFEST_NAME)
+    if m.compute_sha256() != m.sha256:
+        raise ManifestMismatchError(
+            f"{folder / MANIFEST_NAME} was edited by hand: its sha256 field does not match its content. "
+            "Regenerate it with the env's generator instead of editing it.")
+    stats = []
+    for name in m.files:
+        p = folder / name
+        if not p.is_file():
+            raise ManifestMismatchError(f"task file {p} listed in the manifest is missing")
+        st = p.stat()
+        stats.append((name, st.st_size, st.st_mtime_ns))
+    key = (str(folder.resolve()), m.sha256, tuple(stats))
+    with _verified_lock:
+        if key in _verified:
+            return m
+    bad = [n for n, digest in m.files.items() if sha256_file(folder / n) != digest]
+    if bad:
+        raise ManifestMismatchError(
+            f"task data in {folder} does not match its manifest (changed: {', '.join(bad)}). Restore the "
+            f"files (e.g. `git checkout -- {folder}`) or regenerate them with the env's generator, which "
+            "rewrites the manifest; results on changed data are not comparable with published ones.")
+    with _verified_lock:
+        _verified[key] = m.sha256
+    return m
+
+
+def check_backends(manifest: Manifest, strict: bool = True) -> dict[str, str | None]:
+    """Installed versions of the manifest's upstream backends; a differing version raises when ``strict``."""
+    found: dict[str, str | None] = {}
+    for dist, wanted in manifest.backends.items():
+        try:
+            have = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            have = None
+        found[dist] = have
+        if strict and have is not None and have != wanted:
+            raise ManifestMismatchError(
+                f"tasks {manifest.env}/{manifest.version} were made with {dist}=={wanted} but {dist}=={have} "
+                f"is installed; install `{dist}=={wanted}` or regenerate the tasks")
+    return found
+
+
+@runtime_checkable
+class TaskProvider(Protocol):
+    """Where an env gets its tasks from: named splits, a stable ordered id list, one record per id."""
+
+    name: str
+    version: str
+
+    def splits(self) -> list[str]: ...
+
+    def ids(self, split: str) -> list[str]: ...
+
+    def get(self, instance_id: str) -> Mapping[str, Any]: ...
+
+
+class TaskSet:
+    """A verified task folder: ``TaskSet.open("household", "v0")`` or ``TaskSet(path)``.
+
+    Records come from a JSONL file (optionally gzipped) of objects with an ``instance_id`` key, read lazily.
+    Envs whose tasks are not one-record-per-line (a catalog, git bundles) use ``path()`` for their files.
+    """
+
+    def __init__(self, folder: Path | str, records_file: str | None = "tasks.jsonl.gz", verify: bool = True):
+        self.folder = Path(folder)
+        self.manifest = verify_folder(self.folder) if verify else Manifest.load(self.folder / MANIFEST_NAME)
+        self.name, self.version = self.manifest.env, self.manifest.version
+        self._records_file = records_file
+        self._records: dict[str, dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, env: str, version: str, **kw: Any) -> TaskSet:
+        return cls(tasks_root() / env / version, **kw)
+
+    def splits(self) -> list[str]:
+        return list(self.manifest.splits)
+
+    def ids(self, split: str) -> list[str]:
+        try:
+            return list(self.manifest.splits[split])
+        except KeyError:
+            raise UnknownTaskError(
+                f"task set {self.name}/{self.version} has no split {split!r}; splits: {self.splits()}") from None
+
+    def split_of(self, instance_id: str) -> str:
+        for split, ids in self.manifest.splits.items():
+            if instance_id in ids:
+                return split
+        raise UnknownTaskError(f"{instance_id!r} is in no split of {self.name}/{self.version}")
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def get(self, instance_id: str) -> Mapping[str, Any]:
+        if self._records is None:
+            with self._lock:
+                if self._records is None:
+                    self._records = self._load_records()
+        try:
+            return self._records[instance_id]
+        except KeyError:
+            raise UnknownTaskError(f"no task {instance_id!r} in {self.name}/{self.version}") from None
+
+    def _load_records(self) -> dict[str, dict[str, Any]]:
+        if self._records_file is None:
+            raise UnknownTaskError(f"task set {self.name}/{self.version} has no record file")
+        p = self.folder / self._records_file
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rt", encoding="utf-8") as f:
+            rows = (json.loads(line) for line in f if line.strip())
+            return {r["instance_id"]: r for r in rows}
