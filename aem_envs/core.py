@@ -84,6 +84,11 @@ class TextEnv(gym.Env[str, str]):
         """The commands valid in the current state, or ``None`` if the env cannot list them."""
         return None
 
+    def oracle_action(self) -> str | None:
+        """The next action of a planner that solves the task from the current state (the env's oracle,
+        used for demonstrations and as a baseline), or ``None`` where the env has no oracle."""
+        return None
+
     # -- gymnasium API ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)

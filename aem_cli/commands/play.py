@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"== {args.env_id} · task {info['instance_id']} ({info['task_type']}) ==")
     _show(obs, info)
     oracle = getattr(env.unwrapped, "oracle_action", None)
-    if args.oracle and oracle is None:
+    if args.oracle and (oracle is None or oracle() is None):
         print(f"{args.env_id} has no oracle", file=sys.stderr)
         return 2
     total, turns = 0.0, 0

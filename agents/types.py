@@ -1,0 +1,89 @@
+"""Data at the boundaries of the policy adapter and the rollout engine.
+
+Requests and generations cross the ``Policy`` protocol; ``TurnRecord`` rows (one per agent turn) leave the
+rollout engine for the trainer (``baselines``) and the evaluator (``leaderboard``). Token-level fields are
+``None`` where the backend cannot provide them (an OpenAI endpoint without logprobs, a scripted agent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+
+
+@dataclass
+class SamplingParams:
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+@dataclass
+class GenerationRequest:
+    """One prompt: chat messages (rendered with the backend's chat template) and how to sample."""
+
+    messages: list[Message]
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    # Context the scripted/oracle/human backends may use (the env's admissible actions, the env itself).
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class Generation:
+    """A backend's answer. ``entropies`` are per response token, over the full vocabulary, in nats."""
+
+    text: str
+    finish_reason: Literal["stop", "length", "error"] = "stop"
+    usage: Usage = field(default_factory=Usage)
+    prompt_ids: list[int] | None = None
+    response_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    entropies: list[float] | None = None
+
+    def mean_entropy(self) -> float | None:
+        if not self.entropies:
+            return None
+        return sum(self.entropies) / len(self.entropies)
+
+
+@dataclass
+class TurnRecord:
+    """One agent turn inside a rollout group (G copies of one task, same seed).
+
+    ``group_uid`` names the group (task × seed), ``traj_uid`` the trajectory, ``turn_idx`` counts from 0.
+    ``reward`` is the env's (possibly shaped) reward for this turn; ``episode_return`` and ``won`` repeat
+    the trajectory's outcome on every row so estimators need no join.
+    """
+
+    group_uid: str
+    traj_uid: str
+    turn_idx: int
+    env_id: str
+    instance_id: str
+    task_type: str
+    observation: str
+    action_text: str
+    reward: float
+    done: bool
+    episode_return: float = 0.0
+    won: bool = False
+    prompt_ids: list[int] | None = None
+    response_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    entropies: list[float] | None = None
+    is_action_valid: bool = True
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
