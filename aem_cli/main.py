@@ -1,44 +1,20 @@
 """``aem`` entry point. Subcommands live one per module in ``aem_cli/commands/`` and register themselves
-with the ``@command`` decorator; heavy imports (torch, transformers) happen inside the handlers so that
+with ``aem_cli.registry.command``; heavy imports (torch, transformers) happen inside the handlers so that
 ``aem envs`` stays fast."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import aem_cli.commands
+from aem_cli.registry import COMMANDS
 
-
-@dataclass
-class Command:
-    name: str
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, help: str) -> Callable:
-    """Decorator for a ``configure(parser)`` function; the returned object's ``.run`` is set by ``handler``."""
-
-    def wrap(configure: Callable[[argparse.ArgumentParser], None]):
-        def handler(run: Callable[[argparse.Namespace], int]):
-            if name in COMMANDS:
-                raise ValueError(f"aem subcommand {name!r} registered twice")
-            COMMANDS[name] = Command(name, help, configure, run)
-            return run
-
-        configure.handler = handler  # type: ignore[attr-defined]
-        return configure
-
-    return wrap
+# Errors that are the user's to fix: shown as one line (AEM_DEBUG=1 shows the traceback).
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, PermissionError)
 
 
 def _load_commands() -> None:
@@ -65,12 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # a clear one-line error for user mistakes; AEM_DEBUG=1 shows the traceback
-        import os
-
+    except Exception as e:
         from gymnasium.error import Error as GymError
 
-        if os.environ.get("AEM_DEBUG") or not isinstance(e, GymError | ValueError | FileNotFoundError | KeyError):
+        if os.environ.get("AEM_DEBUG") or not isinstance(e, (GymError, *_USER_ERRORS)):
             raise
         print(f"aem {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -72,7 +72,7 @@ class Manifest:
         return sha256_json(self.content())
 
     def to_json(self) -> str:
-        return json.dumps({**self.content(), "sha256": self.compute_sha256()}, indent=1, sort_keys=True) + "\n"
+        return json.dumps({**self.content(), "sha256": self.compute_sha256()}, indent=1) + "\n"
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
