@@ -11,7 +11,7 @@ import pkgutil
 import sys
 
 import aem_cli.commands
-from aem_cli.registry import COMMANDS
+from aem_cli.registry import COMMANDS, command  # noqa: F401  (command re-exported for subcommand modules)
 
 # Errors that are the user's to fix: shown as one line (AEM_DEBUG=1 shows the traceback).
 _USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, PermissionError)
