@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+from aem_envs.wrappers import ActionParser, HistoryPrompt, InvalidActionPenalty, TrajectoryRecorder, TurnLimit
+from tests.aem_envs.toy import CounterEnv
+
+
+def test_turn_limit_truncates_and_then_requires_reset():
+    env = TurnLimit(CounterEnv(), max_turns=3)
+    env.reset(seed=0)
+    assert env.step("inc")[3] is False
+    assert env.step("inc")[3] is False
+    obs, r, term, trunc, info = env.step("inc")
+    assert trunc and info["turn_limit_reached"] and info["turns"] == 3
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step("inc")
+    env.reset(seed=0)
+    assert env.step("inc")[4]["turns"] == 1
+    with pytest.raises(ValueError):
+        TurnLimit(CounterEnv(), 0)
+
+
+def test_turn_limit_does_not_truncate_a_terminated_step():
+    env = TurnLimit(CounterEnv(), max_turns=1)
+    env.reset(seed=0)
+    _, _, term, trunc, _ = env.step("stop")
+    assert term and not trunc
+
+
+def test_action_parser_extracts_last_tagged_action_and_normalises_space():
+    env = ActionParser(CounterEnv())
+    env.reset(seed=0)
+    obs, r, term, trunc, info = env.step("<think>maybe <action>stop</action>?</think> no: <action>  inc </action>")
+    assert info["parsed_action"] == "inc" and info["is_action_valid"] and obs == "Count is 1."
+
+
+def test_action_parser_unparsable_text_is_an_invalid_observation_with_penalty():
+    env = ActionParser(CounterEnv(), penalty=-0.5)
+    first, _ = env.reset(seed=0)
+    for text in ("I would increment", "<action></action>", None, "<action>" + "x" * 5000 + "</action>"):
+        obs, r, term, trunc, info = env.step(text)
+        assert r == -0.5 and not term and info["is_action_valid"] is False and info["parse_error"] is True
+        assert "Invalid action format" in obs and first in obs  # the last observation is repeated
+    assert env.unwrapped.turn == 0  # the env never saw them
+
+
+def test_action_parser_custom_parse_function():
+    env = ActionParser(CounterEnv(), parse=lambda t: t.split(":", 1)[1].strip() if ":" in t else None)
+    env.reset(seed=0)
+    assert env.step("ACTION: inc")[0] == "Count is 1."
+
+
+def test_invalid_action_penalty_only_on_invalid_steps():
+    env = InvalidActionPenalty(CounterEnv(), penalty=-0.1)
+    env.reset(seed=0)
+    _, r, *_, info = env.step("dance")
+    assert r == pytest.approx(-0.1) and info["env_reward"] == 0.0
+    _, r, *_ = env.step("inc")
+    assert r == 0.0
+
+
+def test_history_prompt_keeps_last_k_turns_and_shows_actions():
+    env = HistoryPrompt(CounterEnv(), k=2)
+    obs, info = env.reset(seed=0)
+    assert "Admissible actions: inc, stop" in obs and info["raw_observation"].startswith("Reach")
+    for _ in range(3):
+        obs, *_ , info = env.step("inc")
+    assert "Reach" in obs  # the task stays in view
+    assert "[Turn 3] Observation: Count is 2.\nAction: inc" in obs
+    assert "[Turn 2] Observation: Count is 1.\nAction: inc" in obs
+    assert "[Turn 1]" not in obs  # only the last k=2 turns are shown
+    assert "Current observation:\nCount is 3." in obs
+
+
+def test_history_prompt_k0_has_no_history():
+    env = HistoryPrompt(CounterEnv(), k=0, show_actions=False)
+    env.reset(seed=0)
+    obs, *_ = env.step("inc")
+    assert "You have taken" not in obs and "Admissible" not in obs
+
+
+def test_recorder_writes_finished_and_unfinished_episodes(tmp_path):
+    path = tmp_path / "traj.jsonl"
+    env = TrajectoryRecorder(CounterEnv(), path)
+    env.reset(seed=3)
+    while True:
+        _, _, term, trunc, _ = env.step(env.unwrapped.oracle_action())
+        if term or trunc:
+            break
+    env.reset(seed=4)
+    env.step("inc")
+    env.close()
+    env.close()
+    eps = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["finished"] for e in eps] == [True, False]
+    assert eps[0]["won"] and eps[0]["return"] == 1.0 and eps[0]["seed"] == 3
+    assert eps[0]["turns"][-1]["action"] == "stop" and len(eps[1]["turns"]) == 1
+    assert eps[0]["instance_id"] and eps[0]["task_type"] == "count"
