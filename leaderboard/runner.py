@@ -1,0 +1,215 @@
+"""``aem eval``: run an agent with fixed seeds over a split of every env in a suite; write a results dir.
+
+Every (env, instance, seed) is one episode: ``reset(seed=seed, options={"instance_id": ...})`` on a fresh
+env stack built by ``build_env`` (the same function replays submissions, so both see the same env). With
+S seeds each task gets S attempts, which gives pass@k for k <= S and a standard error over seeds.
+``episodes`` limits each env to the first N tasks of the split in manifest order (a fixed, comparable
+subset); ``None`` runs the whole split.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from leaderboard import metrics
+from leaderboard.actors import Actor, make_actor
+from leaderboard.schema import (
+    EPISODES_FILE,
+    METADATA_FILE,
+    SCHEMA_VERSION,
+    SUMMARY_FILE,
+    TRAJ_DIR,
+    EpisodeRow,
+    Trajectory,
+    TurnRow,
+    content_sha256,
+    env_slug,
+    episode_id,
+    write_jsonl,
+)
+from leaderboard.suites import resolve_suite
+
+PACKAGES = ("aem-gym", "gymnasium", "numpy", "torch", "transformers")
+# Info keys dropped from stored turns: the admissible list is long and is recomputed on replay anyway.
+_DROP_INFO = ("admissible_actions",)
+
+
+@dataclass
+class EvalConfig:
+    agent: str
+    suite: str = "default"
+    split: str = "test"
+    episodes: int | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    out: Path = Path("runs/eval")
+    max_turns: int | None = None
+    progress: bool = True
+
+
+def build_env(env_id: str, max_turns: int | None = None):
+    """The env stack an evaluation (and its replay) runs: the registered env, plus ``TurnLimit``."""
+    import aem_envs
+    from aem_envs.wrappers import TurnLimit
+
+    env = aem_envs.make(env_id)
+    return TurnLimit(env, max_turns) if max_turns else env
+
+
+def env_record(env: Any, split: str) -> dict[str, Any]:
+    """Task-set name, version, manifest hash and backends of an env, and its split's ordered ids."""
+    tasks = env.unwrapped.tasks
+    manifest = getattr(tasks, "manifest", None)
+    return {"task_set": tasks.name, "version": tasks.version,
+            "manifest_sha256": manifest.sha256 if manifest is not None else None,
+            "backends": dict(manifest.backends) if manifest is not None else {},
+            "split_ids": list(tasks.ids(split))}
+
+
+def _jsonable(x: Any) -> Any:
+    try:
+        json.dumps(x)
+        return x
+    except (TypeError, ValueError):
+        if isinstance(x, dict):
+            return {str(k): _jsonable(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [_jsonable(v) for v in x]
+        return repr(x)
+
+
+def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in info.items() if k not in _DROP_INFO}
+    if "admissible_actions" in info and info["admissible_actions"] is not None:
+        out["n_admissible"] = len(info["admissible_actions"])
+    return _jsonable(out)
+
+
+def run_episode(env: Any, actor: Actor, env_id: str, instance_id: str, seed: int,
+                split: str) -> tuple[EpisodeRow, Trajectory]:
+    t0 = time.perf_counter()
+    actor.begin(env_id, instance_id, seed)
+    obs, info = env.reset(seed=seed, options={"instance_id": instance_id, "split": split})
+    traj = Trajectory(episode_id(env_id, instance_id, seed), env_id, instance_id, seed, obs, obs)
+    score, invalid, terminated, truncated = 0.0, 0, False, False
+    task_type = str(info.get("task_type", ""))
+    while not (terminated or truncated):
+        out = actor.act(env, obs, info)
+        next_obs, reward, terminated, truncated, info = env.step(out.action)
+        valid = bool(info.get("is_action_valid", True))
+        traj.turns.append(TurnRow(
+            turn_idx=len(traj.turns), observation=obs, action=out.action, reward=float(reward),
+            terminated=bool(terminated), truncated=bool(truncated), is_action_valid=valid,
+            info=_clean_info(info), raw_text=out.raw_text if out.raw_text != out.action else None,
+            entropy=out.entropy, prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
+        score += float(reward)
+        invalid += not valid
+        obs = next_obs
+    traj.final_observation = obs
+    row = EpisodeRow(
+        episode_id=traj.episode_id, env_id=env_id, instance_id=instance_id, task_type=task_type, split=split,
+        seed=seed, won=bool(info.get("won", False)), score=round(score, 9), turns=len(traj.turns),
+        invalid_actions=invalid, terminated=bool(terminated), truncated=bool(truncated),
+        prompt_tokens=sum(t.prompt_tokens for t in traj.turns),
+        completion_tokens=sum(t.completion_tokens for t in traj.turns),
+        wall_s=round(time.perf_counter() - t0, 4), trajectory_file=f"{TRAJ_DIR}/{env_slug(env_id)}.jsonl")
+    return row, traj
+
+
+def _fill_alphas(trajs: list[Trajectory]) -> None:
+    """Per-turn AEM alpha within each task group (all turns of all seeds of one instance)."""
+    groups: dict[tuple[str, str], list[TurnRow]] = {}
+    for t in trajs:
+        groups.setdefault((t.env_id, t.instance_id), []).extend(t.turns)
+    for turns in groups.values():
+        for turn, a in zip(turns, metrics.aem_alphas([t.entropy for t in turns]), strict=True):
+            turn.aem_alpha = a
+
+
+def package_versions(extra: list[str] | tuple[str, ...] = ()) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in (*PACKAGES, *extra):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def machine_info() -> dict[str, Any]:
+    return {"system": platform.system(), "release": platform.release(), "arch": platform.machine(),
+            "python": platform.python_version(), "cpus": os.cpu_count()}
+
+
+def evaluate(cfg: EvalConfig) -> Path:
+    """Run the evaluation and write the results directory; returns its path."""
+    from tqdm import tqdm
+
+    suite_name, env_ids = resolve_suite(cfg.suite)
+    if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct integers, got {cfg.seeds}")
+    out = Path(cfg.out)
+    if (out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists():
+        raise ValueError(f"{out} already holds results; choose another --out or remove it")
+    actor = make_actor(cfg.agent)
+    plan: list[tuple[str, Any, list[str]]] = []
+    env_meta: dict[str, Any] = {}
+    for env_id in env_ids:
+        env = build_env(env_id, cfg.max_turns)
+        rec = env_record(env, cfg.split)
+        ids = rec.pop("split_ids")
+        if not ids:
+            raise ValueError(f"{env_id} has no tasks in split {cfg.split!r}")
+        chosen = ids[: cfg.episodes] if cfg.episodes else ids
+        env_meta[env_id] = {**rec, "instances": chosen, "split_size": len(ids)}
+        plan.append((env_id, env, chosen))
+    rows: list[EpisodeRow] = []
+    trajs: dict[str, list[Trajectory]] = {}
+    total = sum(len(ids) for _, _, ids in plan) * len(cfg.seeds)
+    bar = tqdm(total=total, desc=f"eval {actor.name}", unit="ep", disable=not cfg.progress)
+    try:
+        for env_id, env, ids in plan:
+            bar.set_postfix_str(env_id)
+            for seed in cfg.seeds:
+                for iid in ids:
+                    row, traj = run_episode(env, actor, env_id, iid, seed, cfg.split)
+                    rows.append(row)
+                    trajs.setdefault(env_id, []).append(traj)
+                    bar.update()
+    finally:
+        bar.close()
+        for _, env, _ in plan:
+            env.close()
+    _write(out, cfg, actor, suite_name, env_meta, rows, trajs)
+    return out
+
+
+def _write(out: Path, cfg: EvalConfig, actor: Actor, suite_name: str, env_meta: dict[str, Any],
+           rows: list[EpisodeRow], trajs: dict[str, list[Trajectory]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / EPISODES_FILE, [r.to_json() for r in rows])
+    for env_id, ts in trajs.items():
+        _fill_alphas(ts)
+        write_jsonl(out / TRAJ_DIR / f"{env_slug(env_id)}.jsonl", [t.to_json() for t in ts])
+    backends = sorted({b for m in env_meta.values() for b in m.get("backends", {})})
+    meta = {"schema_version": SCHEMA_VERSION,
+            "agent": {"spec": cfg.agent, "name": actor.name, "config": _jsonable(actor.config)},
+            "suite": suite_name, "split": cfg.split, "seeds": list(cfg.seeds), "episodes_per_env": cfg.episodes,
+            "max_turns": cfg.max_turns, "envs": env_meta, "packages": package_versions(backends),
+            "machine": machine_info(),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+    (out / METADATA_FILE).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    envs, overall = metrics.summarize(r.to_json() for r in rows)
+    summary = {"schema_version": SCHEMA_VERSION, "agent": actor.name, "suite": suite_name, "split": cfg.split,
+               "seeds": list(cfg.seeds), "envs": envs, "overall": overall,
+               "content_sha256": content_sha256(out)}
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
