@@ -1,19 +1,26 @@
 """How the evaluator gets one action per turn from an agent spec (``oracle``, ``random``, ``hf:PATH`` ...).
 
-The agents package owns policies (``agents.make_policy(spec)``) and prompting; this module only adapts a
-policy to the evaluator's turn loop: ``actor.act(env, observation, info, seed) -> ActOut`` where ``env``
-is the evaluated env stack (the oracle and scripted agents read state from it). ``make_actor`` uses
-``agents.make_policy`` when the agents package provides it; until then only the two env-driven specs
-(``oracle``: the env's own planner, ``random``: a uniform admissible action) are available.
+Policies, prompts and action parsing belong to the agents package (``agents.make_policy``,
+``agents.prompts``); this module only adapts a policy to the evaluator's turn loop::
+
+    actor.begin(env_id, instance_id, seed)            # new episode
+    actor.act(env, observation, info) -> ActOut       # one turn
+
+One request per turn, built with the env family's prompt builder and the same ``context`` the rollout
+engine gives (admissible actions, the env's oracle, turn, ids), with a sampling seed derived from the
+episode seed and the turn, so a re-run gives the same actions. The env action is the ``<action>…</action>``
+in the answer; an answer without one is sent to the env as its raw text, which the env answers as an
+invalid action. The recorded action is therefore always exactly what the env received, so replay needs no
+parser.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
+MAX_RAW_ACTION = 1000  # chars of an unparsable answer passed on to the env
 
 
 @dataclass
@@ -26,64 +33,69 @@ class ActOut:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Actor(Protocol):
-    name: str
-    config: dict[str, Any]
-
-    def begin(self, env_id: str, instance_id: str, seed: int) -> None: ...
-
-    def act(self, env: Any, observation: str, info: dict[str, Any]) -> ActOut: ...
-
-
 def episode_seed(seed: int, env_id: str, instance_id: str) -> int:
     """A per-episode seed for the agent's sampling, stable across processes (no Python ``hash``)."""
     return (seed * 1_000_003 + zlib.crc32(f"{env_id}|{instance_id}".encode())) % (2**31)
 
 
-class _OracleActor:
-    """The env's planner (``env.unwrapped.oracle_action()``); an env without one cannot run this agent."""
+class PolicyActor:
+    """A ``agents.make_policy(spec)`` policy driven one turn at a time."""
 
-    name, config = "oracle", {}
+    def __init__(self, spec: str, history: int = 3, sampling: dict[str, Any] | None = None):
+        from agents.policy import make_policy
+        from agents.types import SamplingParams
 
-    def begin(self, env_id: str, instance_id: str, seed: int) -> None:
-        pass
-
-    def act(self, env: Any, observation: str, info: dict[str, Any]) -> ActOut:
-        a = env.unwrapped.oracle_action()
-        if a is None:
-            raise ValueError(f"{env.spec.id if env.spec else env} has no oracle (oracle_action() returned None)")
-        return ActOut(a)
-
-
-class _RandomActor:
-    """A uniform admissible action (or ``look`` where the env cannot list them), seeded per episode."""
-
-    name, config = "random", {}
-
-    def __init__(self) -> None:
-        self.rng = np.random.default_rng(0)
+        self.spec = spec
+        self.policy = make_policy(spec)
+        self.name = getattr(self.policy, "name", None) or spec
+        self.history_k = history
+        self.sampling = SamplingParams(**(sampling or {}))
+        self.config = {"history": history, "sampling": dict(sampling or {}),
+                       "policy": getattr(self.policy, "config", None) or type(self.policy).__name__}
+        self._seed = 0
+        self._builder = None
+        self._state = None
+        self._last_action = ""
 
     def begin(self, env_id: str, instance_id: str, seed: int) -> None:
-        self.rng = np.random.default_rng(episode_seed(seed, env_id, instance_id))
+        from agents.prompts import prompt_builder
+
+        self._env_id, self._instance_id = env_id, instance_id
+        self._seed = episode_seed(seed, env_id, instance_id)
+        self._builder = prompt_builder(env_id, k=self.history_k)
+        self._state = None
 
     def act(self, env: Any, observation: str, info: dict[str, Any]) -> ActOut:
-        acts = info.get("admissible_actions") or ["look"]
-        return ActOut(str(acts[int(self.rng.integers(len(acts)))]))
+        from dataclasses import replace
+
+        from agents.prompts import PromptState, parse_action
+        from agents.types import GenerationRequest
+
+        acts = info.get("admissible_actions")
+        s = self._state
+        if s is None:
+            s = self._state = PromptState(self._env_id, task=observation, observation=observation)
+        else:  # the previous action and what it led to
+            s.history.append((self._last_action, observation))
+        s.observation, s.admissible_actions = observation, list(acts) if acts else None
+        ctx = {"admissible_actions": s.admissible_actions, "oracle": env.unwrapped.oracle_action,
+               "turn": s.turn, "env_id": self._env_id, "instance_id": self._instance_id,
+               "observation": observation}
+        req = GenerationRequest(self._builder.build(s), replace(self.sampling, seed=self._seed + s.turn), ctx)
+        gen = self.policy.generate([req])[0]
+        action = parse_action(gen.text)
+        if action is None:
+            action = " ".join(str(gen.text).split())[:MAX_RAW_ACTION]
+        self._last_action = action
+        s.turn += 1
+        return ActOut(action=action, raw_text=gen.text, entropy=gen.mean_entropy(),
+                      prompt_tokens=int(gen.usage.prompt_tokens), completion_tokens=int(gen.usage.completion_tokens))
+
+    def close(self) -> None:
+        close = getattr(self.policy, "close", None)
+        if callable(close):
+            close()
 
 
-_FALLBACK = {"oracle": _OracleActor, "random": _RandomActor}
-
-
-def make_actor(spec: str) -> Actor:
-    try:
-        from agents import make_policy  # noqa: F401
-    except ImportError:
-        make_policy = None
-    if make_policy is not None:
-        from leaderboard.policy_actor import PolicyActor
-
-        return PolicyActor(spec)
-    if spec in _FALLBACK:
-        return _FALLBACK[spec]()
-    raise ValueError(f"agent spec {spec!r} needs agents.make_policy, which is not available; "
-                     f"without it only {sorted(_FALLBACK)} can be evaluated")
+def make_actor(spec: str, **kw: Any) -> PolicyActor:
+    return PolicyActor(spec, **kw)

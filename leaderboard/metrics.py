@@ -88,20 +88,3 @@ def summarize(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]]
         "episodes": sum(s["episodes"] for s in envs.values()),
     }
     return envs, overall
-
-
-def aem_alphas(entropies: list[float | None], lam: float = 1.0, guard: float = 0.1) -> list[float | None]:
-    """AEM coefficients of one task group's turns from their mean response entropies (aem.md §3.1).
-
-    Shown in the trajectory viewer: turns the agent was confident about get alpha > 1. ``None`` entropies
-    (scripted agents) give ``None``; a group whose entropy range is below ``guard`` gets alpha = 1.
-    """
-    known = [h for h in entropies if h is not None]
-    if not known:
-        return [None] * len(entropies)
-    lo, hi = min(known), max(known)
-    if hi - lo < guard:
-        return [None if h is None else 1.0 for h in entropies]
-    w = [None if h is None else math.exp(-lam * (h - lo) / (hi - lo)) for h in entropies]
-    mean_w = sum(x for x in w if x is not None) / len(known)
-    return [None if x is None else _round(x / mean_w) for x in w]

@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from leaderboard import metrics
-from leaderboard.actors import Actor, make_actor
+from leaderboard.actors import PolicyActor as Actor
+from leaderboard.actors import make_actor
 from leaderboard.schema import (
     EPISODES_FILE,
     METADATA_FILE,
@@ -54,6 +55,9 @@ class EvalConfig:
     out: Path = Path("runs/eval")
     max_turns: int | None = None
     progress: bool = True
+    name: str | None = None  # display name (default: the policy's own name)
+    temperature: float | None = None  # None: the policy's default sampling
+    history: int = 3  # past turns shown in the prompt
 
 
 def build_env(env_id: str, max_turns: int | None = None):
@@ -126,13 +130,21 @@ def run_episode(env: Any, actor: Actor, env_id: str, instance_id: str, seed: int
 
 
 def _fill_alphas(trajs: list[Trajectory]) -> None:
-    """Per-turn AEM alpha within each task group (all turns of all seeds of one instance)."""
-    groups: dict[tuple[str, str], list[TurnRow]] = {}
-    for t in trajs:
-        groups.setdefault((t.env_id, t.instance_id), []).extend(t.turns)
-    for turns in groups.values():
-        for turn, a in zip(turns, metrics.aem_alphas([t.entropy for t in turns]), strict=True):
-            turn.aem_alpha = a
+    """Per-turn AEM alpha (the trainer's ``baselines.aem.aem_alpha``) within each task group: all turns of
+    all seeds of one instance. Only agents that report entropies (model backends) get one."""
+    turns = [t for tr in trajs for t in tr.turns]
+    if not any(t.entropy is not None for t in turns):
+        return
+    import torch
+
+    from baselines.aem import aem_alpha
+
+    gid: dict[str, int] = {}
+    groups = [gid.setdefault(tr.instance_id, len(gid)) for tr in trajs for _ in tr.turns]
+    h = torch.tensor([float("nan") if t.entropy is None else t.entropy for t in turns], dtype=torch.float64)
+    alpha = aem_alpha(h, torch.tensor(groups), include=torch.isfinite(h))
+    for t, a in zip(turns, alpha.tolist(), strict=True):
+        t.aem_alpha = None if t.entropy is None else round(a, 6)
 
 
 def package_versions(extra: list[str] | tuple[str, ...] = ()) -> dict[str, str | None]:
@@ -160,7 +172,10 @@ def evaluate(cfg: EvalConfig) -> Path:
     out = Path(cfg.out)
     if (out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists():
         raise ValueError(f"{out} already holds results; choose another --out or remove it")
-    actor = make_actor(cfg.agent)
+    actor = make_actor(cfg.agent, history=cfg.history,
+                       sampling=None if cfg.temperature is None else {"temperature": cfg.temperature})
+    if cfg.name:
+        actor.name = cfg.name
     plan: list[tuple[str, Any, list[str]]] = []
     env_meta: dict[str, Any] = {}
     for env_id in env_ids:
@@ -187,6 +202,7 @@ def evaluate(cfg: EvalConfig) -> Path:
                     bar.update()
     finally:
         bar.close()
+        actor.close()
         for _, env, _ in plan:
             env.close()
     _write(out, cfg, actor, suite_name, env_meta, rows, trajs)
