@@ -1,0 +1,41 @@
+"""Fixtures: small real runs on the example plugin's treasure hunt (10 test tasks, ~0.1 s each)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from leaderboard.runner import EvalConfig, evaluate
+
+
+def make_run(out: Path, agent: str = "oracle", seeds: tuple[int, ...] = (0, 1), episodes: int | None = None,
+             name: str | None = None) -> Path:
+    return evaluate(EvalConfig(agent=agent, suite="example", split="test", seeds=list(seeds), episodes=episodes,
+                               out=out, progress=False, name=name))
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Pristine results dirs (never modify them; copy with ``fresh``)."""
+    root = tmp_path_factory.mktemp("runs")
+    return {"oracle": make_run(root / "oracle"), "random": make_run(root / "random", agent="random", seeds=(0, 1, 2)),
+            "oracle3": make_run(root / "oracle3", episodes=3, seeds=(0,))}
+
+
+@pytest.fixture
+def fresh(runs: dict[str, Path], tmp_path: Path):
+    """``fresh("oracle")`` -> a private copy of a session run that a test may tamper with."""
+
+    def copy(name: str) -> Path:
+        dst = tmp_path / f"{name}-copy"
+        shutil.copytree(runs[name], dst)
+        return dst
+
+    return copy
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "lb.sqlite"
