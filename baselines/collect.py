@@ -1,0 +1,149 @@
+"""Rollouts for the trainer, through ``agents.rollout.RolloutEngine`` with the live model as an ``HFPolicy``.
+
+Training rollouts: ``rollout.groups`` tasks × ``rollout.group_size`` copies, the env wrapped in
+reward scaling and ``InvalidActionPenalty`` (training-time shaping, −0.1 per invalid action as in the
+paper). Reset and sampling seeds of step ``t`` come from ``(seed, t, try)`` only, so a step is a pure
+function of the model and the config (exact resume).
+
+Dynamic sampling (DAPO): groups whose trajectories all got the same outcome (zero advantage under
+GRPO/RLOO) are dropped and new groups are drawn, up to ``rollout.max_gen_batches`` tries; the last try keeps
+everything (verl-agent's cap, so a step never stalls). The kept groups are truncated to exactly
+``rollout.groups`` (DAPO) so every step has the same cost. The filter looks at the unshaped outcome
+(``won``), like verl-agent's filter on the reward before the penalty.
+
+Evaluation: one episode per held-out task (ids of ``split`` in manifest order, cycled with new seeds when
+more episodes than tasks are asked), sampling temperature ``eval.temperature``, raw rewards (no shaping).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.types import TurnRecord
+from baselines.config import TrainConfig
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) % (1 << 63) for p in parts]).generate_state(1)[0])
+
+
+class ScaleReward(gym.Wrapper[str, str, str, str]):
+    """Multiply the env reward (success 1 → 10, as in the paper's ALFWorld/WebShop setup)."""
+
+    def __init__(self, env: gym.Env, scale: float):
+        super().__init__(env)
+        self.scale = scale
+
+    def step(self, action: str):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward * self.scale, terminated, truncated, info
+
+
+def _policy(model, tokenizer, cfg: TrainConfig):
+    from agents.backends.hf import HFPolicy
+
+    return HFPolicy(model, tokenizer, max_batch_size=256, seed=cfg.seed, max_prompt_tokens=cfg.model.max_prompt_tokens)
+
+
+def _engine(cfg: TrainConfig, progress: bool = False):
+    from agents.rollout import RolloutEngine
+
+    return RolloutEngine(workers=2, history_k=cfg.env.history, progress=progress)
+
+
+def _sampling(cfg: TrainConfig, temperature: float):
+    from agents.types import SamplingParams
+
+    return SamplingParams(max_new_tokens=cfg.model.max_new_tokens, temperature=temperature, top_p=cfg.rollout.top_p)
+
+
+@dataclass
+class Collected:
+    records: list[TurnRecord]
+    success: float
+    mean_return: float
+    mean_turns: float
+    groups_kept: int
+    gen_batches: int
+
+
+def training_groups(model, tokenizer, cfg: TrainConfig, step: int) -> Collected:
+    from aem_envs.wrappers import InvalidActionPenalty
+
+    r = cfg.rollout
+    policy, engine = _policy(model, tokenizer, cfg), _engine(cfg)
+    wrappers = [functools.partial(ScaleReward, scale=cfg.env.reward_scale),
+                functools.partial(InvalidActionPenalty, penalty=cfg.env.invalid_penalty)]
+    env_kwargs = {"split": cfg.env.train_split, **cfg.env.env_kwargs}
+    dynamic = cfg.use_dynamic_sampling()
+    tries = max(1, r.max_gen_batches) if dynamic else 1
+    kept: list[list[Any]] = []  # trajectories of each kept group
+    all_trajs: list[Any] = []
+    used = 0
+    for t in range(tries):
+        used += 1
+        tasks = [(None, _seed(cfg.seed, step, t, g) % (1 << 31)) for g in range(r.groups)]
+        res = engine.run(cfg.env.id, tasks, policy, group_size=r.group_size, max_turns=cfg.env.max_turns,
+                         env_kwargs=env_kwargs, wrappers=wrappers, sampling=_sampling(cfg, r.temperature),
+                         seed=_seed(cfg.seed, step, t, 99), run_id=f"s{step}t{t}")
+        all_trajs += res.trajectories
+        for trajs in res.groups().values():
+            outcomes = {bool(x.won) for x in trajs}
+            if not dynamic or t == tries - 1 or len(outcomes) > 1:
+                kept.append(trajs)
+        if len(kept) >= r.groups:
+            break
+    kept = kept[: r.groups]
+    trajs = [x for g in kept for x in g]
+    records = [row for x in trajs for row in x.turns]
+    # success/return of what was *sampled* this step (not only the kept groups): an unbiased train curve
+    return Collected(records, float(np.mean([x.won for x in all_trajs])),
+                     float(np.mean([x.episode_return for x in all_trajs])),
+                     float(np.mean([x.length for x in all_trajs])), len(kept), used)
+
+
+@dataclass
+class EvalResult:
+    success: float
+    mean_return: float
+    mean_turns: float
+    per_type: dict[str, float] = field(default_factory=dict)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def eval_tasks(cfg: TrainConfig, split: str, n: int) -> list[tuple[str, int]]:
+    import aem_envs
+
+    env = aem_envs.make(cfg.env.id, split=split, **cfg.env.env_kwargs)
+    try:
+        ids = list(env.unwrapped.tasks.ids(split))
+    finally:
+        env.close()
+    if not ids:
+        raise ValueError(f"split {split!r} of {cfg.env.id} is empty")
+    return [(ids[i % len(ids)], 1000 + i // len(ids)) for i in range(n)]
+
+
+def evaluate(model, tokenizer, cfg: TrainConfig, split: str, n: int, temperature: float,
+             progress: bool = False) -> EvalResult:
+    policy, engine = _policy(model, tokenizer, cfg), _engine(cfg, progress=False)
+    tasks = eval_tasks(cfg, split, n)
+    res = engine.run(cfg.env.id, tasks, policy, group_size=1, max_turns=cfg.env.max_turns,
+                     env_kwargs={"split": split, **cfg.env.env_kwargs}, sampling=_sampling(cfg, temperature),
+                     seed=_seed(cfg.seed, 4242), run_id="eval")
+    by_type: dict[str, list[bool]] = defaultdict(list)
+    eps = []
+    for x in res.trajectories:
+        by_type[x.task_type or "all"].append(bool(x.won))
+        eps.append({"instance_id": x.instance_id, "task_type": x.task_type, "won": bool(x.won),
+                    "return": float(x.episode_return), "turns": x.length})
+    trajs = res.trajectories
+    return EvalResult(float(np.mean([x.won for x in trajs])), float(np.mean([x.episode_return for x in trajs])),
+                      float(np.mean([x.length for x in trajs])),
+                      {k: float(np.mean(v)) for k, v in sorted(by_type.items())}, eps)

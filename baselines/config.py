@@ -1,0 +1,202 @@
+"""Training configuration: nested dataclasses loaded from a recipe YAML (``baselines/recipes/<name>.yaml``)
+plus command-line overrides (``--set rl.steps=10``). Unknown keys are an error, not silently ignored.
+
+The algorithm string accepts ``grpo``, ``grpo+aem``, ``dapo+aem`` ...; the estimator's registered
+loss/sampler defaults are applied first and the recipe's explicit ``loss:`` values override them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baselines.advantages import EstimatorConfig, get_estimator
+from baselines.aem import AEMConfig
+from baselines.losses import LossConfig
+from baselines.update import UpdateConfig
+
+RECIPES_DIR = Path(__file__).with_name("recipes")
+
+
+@dataclass
+class EnvConfig:
+    id: str = "example/TreasureHunt-v0"
+    train_split: str = "train"
+    eval_split: str = "test"
+    max_turns: int = 10
+    invalid_penalty: float = -0.1  # training-time shaping (InvalidActionPenalty); evaluation uses raw rewards
+    reward_scale: float = 10.0  # success reward 10 as in the paper (ALFWorld/WebShop)
+    history: int = 2  # turns of history in the prompt (verl-agent: 2)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    init: str = "tiny"  # "tiny" (agents.tiny.build_tiny_model) or a path to an HF model directory
+    tiny: dict[str, Any] = field(default_factory=dict)  # TinyConfig overrides
+    max_prompt_tokens: int = 512
+    max_new_tokens: int = 24
+    dtype: str = "float32"
+
+
+@dataclass
+class SFTConfig:
+    episodes: int = 0  # 0 = no warm start
+    noise: float = 0.2  # probability of a random admissible action instead of the oracle's (noisy oracle)
+    epochs: int = 2
+    lr: float = 3e-3
+    batch_size: int = 32
+    max_turns: int | None = None
+
+
+@dataclass
+class RolloutConfig:
+    groups: int = 4  # tasks per step
+    group_size: int = 8  # G trajectories per task
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_gen_batches: int = 3  # dynamic sampling tries (the last one keeps everything)
+
+
+@dataclass
+class RLConfig:
+    steps: int = 20
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+@dataclass
+class EvalConfig:
+    every: int = 5
+    episodes: int = 32
+    temperature: float = 0.4
+    final_episodes: int = 64  # held-out evaluation after training (compare uses it)
+    final_split: str | None = None  # default: env.eval_split
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 10
+    keep_last: int = 2
+
+
+@dataclass
+class TrainConfig:
+    recipe: str = "custom"
+    algo: str = "grpo"
+    seed: int = 0
+    env: EnvConfig = field(default_factory=EnvConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
+    loss: dict[str, Any] = field(default_factory=dict)  # LossConfig overrides on top of the algorithm's
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+    aem: AEMConfig = field(default_factory=AEMConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    dynamic_sampling: bool | None = None  # None = the algorithm's default
+    out_dir: str | None = None  # default runs/baselines/<recipe>-<algo>-seed<S>
+
+    # -- derived --------------------------------------------------------------------------------------
+    @property
+    def estimator_name(self) -> str:
+        return split_algo(self.algo)[0]
+
+    def loss_config(self) -> LossConfig:
+        spec = get_estimator(self.estimator_name)
+        return LossConfig(**{**spec.loss, **self.loss})
+
+    def use_dynamic_sampling(self) -> bool:
+        if self.dynamic_sampling is not None:
+            return self.dynamic_sampling
+        return bool(get_estimator(self.estimator_name).sampler.get("dynamic_sampling", False))
+
+    def run_name(self) -> str:
+        return f"{self.recipe}-{self.algo}-seed{self.seed}"
+
+    def output_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path("runs") / "baselines" / self.run_name()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def split_algo(algo: str) -> tuple[str, bool]:
+    """``"grpo+aem"`` -> ("grpo", True); ``"rloo"`` -> ("rloo", False)."""
+    parts = [p.strip().lower() for p in algo.split("+") if p.strip()]
+    if not parts or any(p != "aem" for p in parts[1:]):
+        raise ValueError(f"algorithm {algo!r} must be an estimator name optionally followed by '+aem'")
+    get_estimator(parts[0])
+    return parts[0], len(parts) > 1
+
+
+def _build(cls, data: dict[str, Any], path: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        if k not in known:
+            raise ValueError(f"unknown config key {path + k!r}; known: {', '.join(sorted(known))}")
+        default = getattr(cls(), k) if k in known else None
+        if dataclasses.is_dataclass(default) and isinstance(v, dict):
+            v = _build(type(default), v, f"{path}{k}.")
+        elif isinstance(default, tuple) and isinstance(v, list):
+            v = tuple(v)
+        kwargs[k] = v
+    return cls(**kwargs)
+
+
+def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise ValueError(f"cannot set {dotted!r}: {k!r} is not a section")
+    d[keys[-1]] = value
+
+
+def recipe_path(recipe: str) -> Path:
+    p = Path(recipe)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    p = RECIPES_DIR / f"{recipe}.yaml"
+    if not p.exists():
+        known = sorted(x.stem for x in RECIPES_DIR.glob("*.yaml"))
+        raise FileNotFoundError(f"no recipe {recipe!r}; known: {', '.join(known)}")
+    return p
+
+
+def list_recipes() -> list[str]:
+    return sorted(x.stem for x in RECIPES_DIR.glob("*.yaml"))
+
+
+def load_config(recipe: str | None = None, overrides: dict[str, Any] | None = None,
+                sets: list[str] | None = None) -> TrainConfig:
+    """Recipe YAML + ``overrides`` (dotted keys -> values) + ``sets`` (``"a.b=value"``, YAML-parsed)."""
+    data: dict[str, Any] = {}
+    if recipe:
+        path = recipe_path(recipe)
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data.setdefault("recipe", path.stem)
+    for k, v in (overrides or {}).items():
+        _set_path(data, k, v)
+    for s in sets or []:
+        if "=" not in s:
+            raise ValueError(f"--set expects key=value, got {s!r}")
+        k, v = s.split("=", 1)
+        _set_path(data, k.strip(), yaml.safe_load(v))
+    cfg = _build(TrainConfig, data, "")
+    name, aem_on = split_algo(cfg.algo)
+    if aem_on:
+        cfg.aem.enabled = True
+    cfg.algo = f"{name}+aem" if cfg.aem.enabled else name
+    cfg.loss_config()  # validate early
+    return cfg

@@ -1,0 +1,250 @@
+"""The RL loop: rollout → old log-probs + entropies (one pass) → advantages → AEM → K epochs of
+mini-batches → periodic eval → checkpoint.
+
+    from baselines.config import load_config
+    from baselines.trainer import Trainer
+    Trainer(load_config("cpu-tiny-household", overrides={"algo": "grpo+aem", "seed": 0})).fit()
+
+Reproducibility: env reset seeds and sampling seeds of step ``t`` derive from ``(seed, t)`` only, and every
+other RNG (update shuffling, AEM shuffle ablation, SFT) is a ``torch.Generator`` saved in the checkpoint,
+so the same seed gives the same run and a resumed run continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from baselines import collect
+from baselines.advantages import AdvantageInput, compute_advantages
+from baselines.aem import apply_aem, mean_response_entropy
+from baselines.batch import collate
+from baselines.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, prune, save_checkpoint
+from baselines.config import TrainConfig
+from baselines.forward import old_policy_pass
+from baselines.update import ppo_update
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (1 << 32))
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """One run of ``cfg`` writing to ``cfg.output_dir()``. ``log`` receives one line per event."""
+
+    def __init__(self, cfg: TrainConfig, progress: bool = True, log: Callable[[str], None] | None = None):
+        self.cfg = cfg
+        self.progress = progress
+        self.log = log or (lambda s: None)
+        self.out = cfg.output_dir()
+        self.out.mkdir(parents=True, exist_ok=True)
+        _seed_all(cfg.seed)
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        self.gens = {k: torch.Generator().manual_seed(cfg.seed * 1000 + i)
+                     for i, k in enumerate(("update", "aem", "sft"))}
+        self.model, self.tokenizer = self._init_model()
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        self.loss_cfg = cfg.loss_config()
+        self.optimizer = self._make_optimizer()
+        self.ref_model = None
+        self.state = TrainerState()
+        (self.out / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False), encoding="utf-8")
+
+    # -- setup ----------------------------------------------------------------------------------------
+    def _init_model(self):
+        from agents.tiny import build_tiny_model, load_tiny_model
+
+        init = self.cfg.model.init
+        if init == "tiny":
+            path = self.out / "init"
+            if not (path / "config.json").exists():
+                build_tiny_model(path, **self.cfg.model.tiny)
+        else:
+            path = Path(init)
+        model, tok = load_tiny_model(path)
+        model.to(getattr(torch, self.cfg.model.dtype))
+        model.eval()  # no dropout during RL: the old-policy pass and the update see the same function
+        return model, tok
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        r = self.cfg.rl
+        return torch.optim.AdamW(self.model.parameters(), lr=r.lr, weight_decay=r.weight_decay, betas=tuple(r.betas))
+
+    def _freeze_reference(self) -> None:
+        if self.loss_cfg.kl_coef:
+            self.ref_model = copy.deepcopy(self.model).eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+
+    def resume(self) -> bool:
+        """Load the newest checkpoint of this run, if any (the reference is the saved SFT model)."""
+        ck = latest_checkpoint(self.out)
+        if ck is None:
+            return False
+        sft_dir = self.out / "sft"
+        if self.loss_cfg.kl_coef:
+            from agents.tiny import load_tiny_model
+
+            ref_path = sft_dir if (sft_dir / "config.json").exists() else self.out / "init"
+            self.ref_model = load_tiny_model(ref_path)[0].eval()
+            for p in self.ref_model.parameters():
+                p.requires_grad_(False)
+        self.state = load_checkpoint(ck, self.model, self.optimizer, self.gens)
+        self.log(f"resumed from {ck} at step {self.state.step}")
+        return True
+
+    # -- phases ---------------------------------------------------------------------------------------
+    def warm_start(self) -> None:
+        from baselines.sft import collect_demos, sft_train
+
+        if self.cfg.sft.episodes > 0 and not self.state.sft_done:
+            t0 = time.perf_counter()
+            demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes, seed=self.cfg.seed + 7919,
+                                  progress=self.progress)
+            losses = sft_train(self.model, self.tokenizer, demos, self.cfg, self.gens["sft"], self.progress)
+            demo_success = float(np.mean([d.won for d in demos])) if demos else 0.0
+            self.log(f"sft: {len(demos)} turns (demo success {demo_success:.2f}), loss {losses[0]:.3f} -> "
+                     f"{losses[-1]:.3f} in {time.perf_counter() - t0:.0f}s")
+            self.model.save_pretrained(self.out / "sft")
+            self.tokenizer.save_pretrained(self.out / "sft")
+            self.state.history.append({"kind": "sft", "step": 0, "sft_loss": losses[-1], "demo_success": demo_success})
+        self.state.sft_done = True
+        self.optimizer = self._make_optimizer()  # RL starts with fresh moments
+        self._freeze_reference()
+
+    def fit(self, resume: bool = True) -> dict[str, Any]:
+        """SFT (if configured) → eval → RL steps with periodic eval/checkpoints → final save + eval."""
+        if not (resume and self.resume()):
+            self.warm_start()
+            self._record(self.evaluate(0))
+        steps = self.cfg.rl.steps
+        bar = _bar(self.progress, total=steps, initial=self.state.step, desc=self.cfg.run_name())
+        while self.state.step < steps:
+            m = self.train_step(self.state.step)
+            self.state.step += 1
+            self._record(m)
+            bar.update(1)
+            bar.set_postfix(success=f"{m['train/success']:.2f}", H=f"{m['policy_entropy']:.2f}")
+            if self.cfg.eval.every and self.state.step % self.cfg.eval.every == 0 and self.state.step < steps:
+                self._record(self.evaluate(self.state.step))
+            if self.cfg.checkpoint.every and self.state.step % self.cfg.checkpoint.every == 0:
+                self.save(self.out / "ckpt" / f"step-{self.state.step:06d}")
+                prune(self.out, self.cfg.checkpoint.keep_last)
+        bar.close()
+        final = self.evaluate(self.state.step, final=True)
+        self._record(final)
+        self.save(self.out / "final")
+        (self.out / "final" / "eval.json").write_text(json.dumps(final, indent=1) + "\n", encoding="utf-8")
+        return final
+
+    def save(self, path: Path) -> Path:
+        return save_checkpoint(path, self.model, self.tokenizer, self.optimizer, self.state, self.gens,
+                               extra={"config": _plain(self.cfg.to_dict())})
+
+    # -- one step -------------------------------------------------------------------------------------
+    def train_step(self, step: int) -> dict[str, Any]:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        rolled = collect.training_groups(self.model, self.tokenizer, cfg, step)
+        t_roll = time.perf_counter()
+        batch = collate(rolled.records, self.pad_id, max_response=cfg.model.max_new_tokens + 1)
+        old = old_policy_pass(self.model, batch, cfg.update.micro_batch_size, cfg.rollout.temperature, with_entropy=True)
+        batch.old_logp, batch.entropy = old.logp, old.entropy
+        if self.ref_model is not None:
+            batch.ref_logp = old_policy_pass(self.ref_model, batch, cfg.update.micro_batch_size,
+                                             cfg.rollout.temperature, with_entropy=False).logp
+        t_fwd = time.perf_counter()
+        inp = AdvantageInput(batch.group, batch.traj, batch.turn, batch.reward, batch.env_reward, batch.step_group)
+        adv = compute_advantages(cfg.estimator_name, inp, cfg.estimator)
+        t_adv = time.perf_counter()
+        hbar, nonempty = mean_response_entropy(batch.entropy, batch.response_mask)
+        adv, alpha, aem_stats = apply_aem(adv, hbar, batch.group, cfg.aem, traj=batch.traj, include=nonempty,
+                                          generator=self.gens["aem"])
+        t_aem = time.perf_counter()
+        batch.advantages, batch.alpha = adv, alpha
+        up = ppo_update(self.model, self.optimizer, batch, self.loss_cfg, cfg.update, self.gens["update"])
+        t_end = time.perf_counter()
+        m = batch.response_mask
+        return {
+            "kind": "train", "step": step + 1,
+            "train/success": rolled.success, "train/return": rolled.mean_return,
+            "train/turns": rolled.mean_turns, "train/invalid_frac": float((~batch.valid).float().mean()),
+            "train/groups_kept": rolled.groups_kept, "train/gen_batches": rolled.gen_batches,
+            "rows": len(batch),
+            "policy_entropy": float((batch.entropy * m).sum() / m.sum().clamp_min(1)),
+            "adv/zero_groups_frac": _zero_group_frac(adv, batch.group),
+            "adv/mean_abs": float(adv.abs().mean()),
+            **aem_stats.to_dict(), **up,
+            "time/rollout_s": t_roll - t0, "time/old_pass_s": t_fwd - t_roll, "time/adv_s": t_adv - t_fwd,
+            "time/aem_s": t_aem - t_adv, "time/update_s": t_end - t_aem, "time/step_s": t_end - t0,
+        }
+
+    def evaluate(self, step: int, final: bool = False) -> dict[str, Any]:
+        e = self.cfg.eval
+        n = e.final_episodes if final else e.episodes
+        split = (e.final_split or self.cfg.env.eval_split) if final else self.cfg.env.eval_split
+        res = collect.evaluate(self.model, self.tokenizer, self.cfg, split, n, e.temperature, progress=self.progress)
+        out = {"kind": "final" if final else "eval", "step": step, "eval/success": res.success,
+               "eval/return": res.mean_return, "eval/turns": res.mean_turns, "eval/split": split,
+               "eval/episodes": n}
+        out.update({f"eval/success/{k}": v for k, v in res.per_type.items()})
+        if final:
+            out["episodes"] = res.episodes
+        self.log(f"[{self.cfg.run_name()}] step {step} {'final ' if final else ''}eval success {res.success:.3f}")
+        return out
+
+    # -- logging --------------------------------------------------------------------------------------
+    def _record(self, m: dict[str, Any]) -> None:
+        flat = {k: v for k, v in m.items() if not isinstance(v, list | dict)}
+        self.state.history.append(flat)
+        write_metrics_csv(self.out / "metrics.csv", self.state.history)
+
+
+def _zero_group_frac(adv: torch.Tensor, group: torch.Tensor) -> float:
+    g = group.unique()
+    nz = torch.zeros(int(group.max()) + 1).index_add_(0, group, adv.abs().float())
+    return float((nz[g] < 1e-8).float().mean())
+
+
+def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None: ...
+    def set_postfix(self, **kw: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+def _bar(progress: bool, **kw: Any):
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(**kw)
