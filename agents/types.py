@@ -21,6 +21,9 @@ class SamplingParams:
     top_k: int = 0  # 0 = off
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    # OpenAI semantics cut the text before a stop string; keep it (vLLM's flag) when it closes the
+    # action, e.g. stop=["</action>"].
+    include_stop_str_in_output: bool = False
 
 
 @dataclass
@@ -84,6 +87,10 @@ class TurnRecord:
     entropies: list[float] | None = None
     is_action_valid: bool = True
     info: dict[str, Any] = field(default_factory=dict)
+    # Added by the rollout engine: why a done row ended (truncated = turn limit, timeout or env error,
+    # not a terminal state: a trainer may bootstrap there) and the reset seed of the group.
+    truncated: bool = False
+    seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

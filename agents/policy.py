@@ -1,0 +1,98 @@
+"""The policy protocol and the agent-spec registry.
+
+Every agent, from a local HF model to a person at a terminal, is a ``Policy``::
+
+    generate(requests: list[GenerationRequest]) -> list[Generation]   # same length, same order
+
+Batched on purpose: the rollout engine makes one call per turn for all active episodes, so a model backend
+can pad them into one forward pass. Token-level fields of a ``Generation`` are ``None`` where a backend
+cannot provide them.
+
+Agents are named by spec strings (the CLI's ``--agent``), resolved by ``make_policy``::
+
+    hf:PATH              local transformers model (agents.backends.hf.HFPolicy)
+    vllm:PATH            vLLM offline engine, needs CUDA (agents.backends.vllm.VLLMPolicy)
+    openai:MODEL@URL     any OpenAI-compatible endpoint; URL defaults to $OPENAI_BASE_URL
+    scripted:NAME        a named script over the admissible actions (agents.backends.scripted.SCRIPTS)
+    oracle               the env's own oracle (env.unwrapped.oracle_action())
+    random               a uniformly random admissible action
+    human                a person answering on stdin
+
+Backends register with ``@register_policy("kind")``; the factory receives the text after ``kind:`` (or
+``""``) and the keyword arguments given to ``make_policy``. Heavy imports (torch, transformers, vllm) live
+inside the backend modules, which are imported only when their kind is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from agents.types import Generation, GenerationRequest
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything with a batched ``generate``. ``close()`` is optional (free a model, a connection)."""
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Generation]: ...
+
+
+PolicyFactory = Callable[..., Policy]
+
+_REGISTRY: dict[str, PolicyFactory] = {}
+# Built-in kinds and the module that registers each: imported on first use so `import agents` stays light.
+_BUILTIN_MODULES: dict[str, str] = {
+    "hf": "agents.backends.hf",
+    "vllm": "agents.backends.vllm",
+    "openai": "agents.backends.openai",
+    "scripted": "agents.backends.scripted",
+    "oracle": "agents.backends.scripted",
+    "random": "agents.backends.scripted",
+    "human": "agents.backends.human",
+}
+
+
+def register_policy(kind: str) -> Callable[[PolicyFactory], PolicyFactory]:
+    """Decorator: ``@register_policy("mykind")`` on ``factory(arg: str, **kw) -> Policy``."""
+    if not kind or ":" in kind:
+        raise ValueError(f"policy kind must be a non-empty word without ':', got {kind!r}")
+
+    def deco(factory: PolicyFactory) -> PolicyFactory:
+        _REGISTRY[kind] = factory
+        return factory
+
+    return deco
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``"hf:/models/x"`` → ``("hf", "/models/x")``; ``"oracle"`` → ``("oracle", "")``."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"an agent spec must be a non-empty string such as 'hf:PATH', got {spec!r}")
+    kind, _, arg = spec.strip().partition(":")
+    return kind.lower(), arg
+
+
+def policy_kinds() -> list[str]:
+    return sorted(set(_REGISTRY) | set(_BUILTIN_MODULES))
+
+
+def make_policy(spec: str, **kwargs: Any) -> Policy:
+    """Build the policy named by ``spec`` (see the module docstring); ``kwargs`` go to the backend."""
+    kind, arg = split_spec(spec)
+    if kind not in _REGISTRY and kind in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[kind])
+    if kind not in _REGISTRY:
+        raise ValueError(f"unknown agent kind {kind!r} in {spec!r}; known: {', '.join(policy_kinds())}")
+    return _REGISTRY[kind](arg, **kwargs)
+
+
+def check_generations(requests: list[GenerationRequest], generations: list[Generation]) -> list[Generation]:
+    """Guard used by the rollout engine: a backend must answer every request, in order."""
+    if len(generations) != len(requests):
+        raise RuntimeError(f"policy returned {len(generations)} generations for {len(requests)} requests")
+    for g in generations:
+        if not isinstance(g, Generation):
+            raise TypeError(f"policy returned {type(g).__name__}, expected agents.types.Generation")
+    return generations

@@ -1,0 +1,142 @@
+"""Per-env-family prompt builders, in a registry keyed by env-id prefix.
+
+A builder turns what the rollout engine knows about an episode (``PromptState``: the task, the last
+observation, the last k turns, the admissible actions) into chat messages; the backend renders them with
+its tokenizer's chat template. Each turn is a fresh prompt of bounded length (task + window of k turns),
+not an ever-growing chat, as in verl-agent: input length stays flat on long horizons.
+
+The agent answers with one action between ``<action>`` and ``</action>`` (free thinking before it is
+fine); ``parse_action`` applies exactly the semantics of ``aem_envs.wrappers.ActionParser`` (last match
+wins, whitespace collapsed), which the engine wraps around every env.
+
+    @register_prompt("aem/MyEnv")          # every id starting with "aem/MyEnv"
+    class MyPrompt(PromptBuilder):
+        system = "You are ..."
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aem_envs.wrappers.action_parser import DEFAULT_PATTERN
+from agents.types import Message
+
+_ACTION_RE = re.compile(DEFAULT_PATTERN, re.DOTALL | re.IGNORECASE)
+
+
+def format_action(action: str) -> str:
+    """How scripted agents (and demonstrations) write an action."""
+    return f"<action>{action}</action>"
+
+
+def parse_action(text: str, max_chars: int = 1000) -> str | None:
+    """The action in ``text`` as ``ActionParser`` reads it, or ``None`` if there is none."""
+    if not isinstance(text, str):
+        return None
+    matches = _ACTION_RE.findall(text)
+    if not matches:
+        return None
+    action = " ".join(str(matches[-1]).split())
+    return action if action and len(action) <= max_chars else None
+
+
+@dataclass
+class PromptState:
+    """One episode as the prompt builder sees it at the start of a turn."""
+
+    env_id: str
+    task: str  # the first observation (it states the task)
+    observation: str  # the current observation
+    history: list[tuple[str, str]] = field(default_factory=list)  # (action, observation) of past turns
+    admissible_actions: list[str] | None = None
+    turn: int = 0
+
+
+class PromptBuilder:
+    """Default builder: a system prompt and one user message (task, last ``k`` turns, observation,
+    admissible actions, answer format). Subclasses usually only change the class attributes."""
+
+    system: str = (
+        "You are an agent acting in a text environment. Read the task and the observation, then choose "
+        "the next action. Answer with exactly one action between <action> and </action>."
+    )
+    answer_format: str = "Reply with your next action as <action>...</action>."
+    max_actions_shown: int = 60
+    max_observation_chars: int = 4000
+
+    def __init__(self, k: int = 3):
+        if k < 0:
+            raise ValueError("k (turns of history) must be >= 0")
+        self.k = k
+
+    def _clip(self, text: str) -> str:
+        n = self.max_observation_chars
+        return text if len(text) <= n else text[: n // 2] + "\n[...]\n" + text[-n // 2:]
+
+    def user_message(self, s: PromptState) -> str:
+        parts = [f"Task:\n{self._clip(s.task)}"]
+        window = s.history[-self.k:] if self.k else []
+        if window:
+            first = len(s.history) - len(window)
+            lines = [f"[Turn {first + i + 1}] Action: {a}\nObservation: {self._clip(o)}" for i, (a, o) in enumerate(window)]
+            parts.append("Previous turns:\n" + "\n".join(lines))
+        if s.turn > 0:
+            parts.append(f"Current observation (turn {s.turn + 1}):\n{self._clip(s.observation)}")
+        if s.admissible_actions:
+            shown = s.admissible_actions[: self.max_actions_shown]
+            more = len(s.admissible_actions) - len(shown)
+            parts.append("Admissible actions: " + ", ".join(shown) + (f", ... ({more} more)" if more > 0 else ""))
+        parts.append(self.answer_format)
+        return "\n\n".join(parts)
+
+    def build(self, s: PromptState) -> list[Message]:
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user_message(s)}]
+
+
+_PROMPTS: dict[str, type[PromptBuilder]] = {"": PromptBuilder}
+
+
+def register_prompt(prefix: str) -> Callable[[type[PromptBuilder]], type[PromptBuilder]]:
+    """Class decorator: use this builder for env ids starting with ``prefix`` (longest prefix wins)."""
+
+    def deco(cls: type[PromptBuilder]) -> type[PromptBuilder]:
+        _PROMPTS[prefix] = cls
+        return cls
+
+    return deco
+
+
+def prompt_builder(env_id: str, k: int = 3) -> PromptBuilder:
+    """The builder registered for the longest prefix of ``env_id`` (the default one if none)."""
+    prefix = max((p for p in _PROMPTS if env_id.startswith(p)), key=len)
+    return _PROMPTS[prefix](k=k)
+
+
+@register_prompt("aem/Household")
+class HouseholdPrompt(PromptBuilder):
+    system = (
+        "You are an expert agent in a household. You move between receptacles, take and put objects, "
+        "open, close, heat, cool, clean and use appliances to reach the goal stated in the task. Choose one "
+        "of the admissible actions each turn and answer with it between <action> and </action>."
+    )
+
+
+@register_prompt("aem/WebShop")
+class WebShopPrompt(PromptBuilder):
+    system = (
+        "You are shopping on a web store for a customer. Search with search[query], open results and pick "
+        "options with click[...], and buy the item that best matches every requirement in the instruction. "
+        "Answer with one action between <action> and </action>."
+    )
+
+
+@register_prompt("aem/SWE")
+class SWEPrompt(PromptBuilder):
+    system = (
+        "You are a software engineer fixing a bug in a repository inside a sandbox. Each turn, run one "
+        "command or edit and read its output; submit when the tests pass. Answer with exactly one command "
+        "between <action> and </action>."
+    )
+    max_observation_chars = 8000
