@@ -5,6 +5,10 @@ env stack built by ``build_env`` (the same function replays submissions, so both
 S seeds each task gets S attempts, which gives pass@k for k <= S and a standard error over seeds.
 ``episodes`` limits each env to the first N tasks of the split in manifest order (a fixed, comparable
 subset); ``None`` runs the whole split.
+
+Splits are named per env family (WebShop has ``test``, ALFWorld-style household tasks ``valid_unseen``), so
+``split="auto"`` (the default) takes each env's first split among ``EVAL_SPLITS``; a named split must exist
+in every env of the suite. The split each env ran on is recorded in ``metadata.yaml``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from leaderboard.schema import (
 )
 from leaderboard.suites import resolve_suite
 
+EVAL_SPLITS = ("test", "valid_unseen", "eval", "valid", "dev")
 PACKAGES = ("aem-gym", "gymnasium", "numpy", "torch", "transformers")
 # Info keys dropped from stored turns: the admissible list is long and is recomputed on replay anyway.
 _DROP_INFO = ("admissible_actions",)
@@ -49,7 +54,7 @@ _DROP_INFO = ("admissible_actions",)
 class EvalConfig:
     agent: str
     suite: str = "default"
-    split: str = "test"
+    split: str = "auto"
     episodes: int | None = None
     seeds: list[int] = field(default_factory=lambda: [0])
     out: Path = Path("runs/eval")
@@ -67,6 +72,20 @@ def build_env(env_id: str, max_turns: int | None = None):
 
     env = aem_envs.make(env_id)
     return TurnLimit(env, max_turns) if max_turns else env
+
+
+def eval_split(env: Any, env_id: str, split: str) -> str:
+    """The split an env is evaluated on: ``split`` itself, or for ``auto`` its first of ``EVAL_SPLITS``."""
+    have = list(env.unwrapped.tasks.splits())
+    if split != "auto":
+        if split not in have:
+            raise ValueError(f"{env_id} has no split {split!r} (it has {have}); use --split auto for each "
+                             "env's evaluation split")
+        return split
+    for s in EVAL_SPLITS:
+        if s in have:
+            return s
+    raise ValueError(f"{env_id} has none of the evaluation splits {list(EVAL_SPLITS)} (it has {have})")
 
 
 def env_record(env: Any, split: str) -> dict[str, Any]:
@@ -180,12 +199,13 @@ def evaluate(cfg: EvalConfig) -> Path:
     env_meta: dict[str, Any] = {}
     for env_id in env_ids:
         env = build_env(env_id, cfg.max_turns)
-        rec = env_record(env, cfg.split)
+        split = eval_split(env, env_id, cfg.split)
+        rec = env_record(env, split)
         ids = rec.pop("split_ids")
         if not ids:
-            raise ValueError(f"{env_id} has no tasks in split {cfg.split!r}")
+            raise ValueError(f"{env_id} has no tasks in split {split!r}")
         chosen = ids[: cfg.episodes] if cfg.episodes else ids
-        env_meta[env_id] = {**rec, "instances": chosen, "split_size": len(ids)}
+        env_meta[env_id] = {**rec, "split": split, "instances": chosen, "split_size": len(ids)}
         plan.append((env_id, env, chosen))
     rows: list[EpisodeRow] = []
     trajs: dict[str, list[Trajectory]] = {}
@@ -196,7 +216,7 @@ def evaluate(cfg: EvalConfig) -> Path:
             bar.set_postfix_str(env_id)
             for seed in cfg.seeds:
                 for iid in ids:
-                    row, traj = run_episode(env, actor, env_id, iid, seed, cfg.split)
+                    row, traj = run_episode(env, actor, env_id, iid, seed, env_meta[env_id]["split"])
                     rows.append(row)
                     trajs.setdefault(env_id, []).append(traj)
                     bar.update()

@@ -176,8 +176,8 @@ METADATA_SCHEMA: dict[str, Any] = {
         "episodes_per_env": {"type": ["integer", "null"], "minimum": 1},
         "max_turns": {"type": ["integer", "null"], "minimum": 1},
         "envs": {"type": "object", "minProperties": 1, "additionalProperties": {
-            "type": "object", "required": ["task_set", "version", "manifest_sha256", "instances"],
-            "properties": {"task_set": _str, "version": _str,
+            "type": "object", "required": ["task_set", "version", "manifest_sha256", "split", "instances"],
+            "properties": {"task_set": _str, "version": _str, "split": _str,
                            "manifest_sha256": {"type": ["string", "null"]},
                            "backends": {"type": "object"},
                            "instances": {"type": "array", "items": _str, "minItems": 1, "uniqueItems": True},

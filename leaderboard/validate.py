@@ -112,9 +112,9 @@ def _check_envs(sub: Submission, probs: _Problems) -> dict[str, list[str]]:
             probs.add(f"{env_id}: cannot be made on this machine ({type(e).__name__}: {e})")
             continue
         try:
-            have = env_record(env, meta["split"])
+            have = env_record(env, rec["split"])
         except Exception as e:  # noqa: BLE001
-            probs.add(f"{env_id}: cannot read split {meta['split']!r} ({e})")
+            probs.add(f"{env_id}: cannot read split {rec['split']!r} ({e})")
             continue
         finally:
             env.close()
@@ -134,7 +134,7 @@ def _check_envs(sub: Submission, probs: _Problems) -> dict[str, list[str]]:
             what = f"{len(missing)} missing (e.g. {missing[:3]})" if missing else ""
             what += ("; " if what and extra else "") + (f"{len(extra)} not in the split's first "
                                                         f"{len(want)} (e.g. {extra[:3]})" if extra else "")
-            probs.add(f"{env_id}: instances do not cover split {meta['split']!r}"
+            probs.add(f"{env_id}: instances do not cover split {rec['split']!r}"
                       f"{' (first ' + str(n) + ')' if n else ''}: {what or 'wrong order'}")
         expected[env_id] = want
     return expected
@@ -148,8 +148,9 @@ def _check_coverage(sub: Submission, expected: dict[str, list[str]], probs: _Pro
         have[r["episode_id"]] = have.get(r["episode_id"], 0) + 1
         if r["episode_id"] != episode_id(r["env_id"], r["instance_id"], r["seed"]):
             probs.add(f"episode {r['episode_id']!r}: id does not match its env/instance/seed fields")
-        if r["split"] != sub.metadata["split"]:
-            probs.add(f"episode {r['episode_id']!r}: split {r['split']!r}, the run is on {sub.metadata['split']!r}")
+        env_split = sub.metadata["envs"].get(r["env_id"], {}).get("split")
+        if r["split"] != env_split:
+            probs.add(f"episode {r['episode_id']!r}: split {r['split']!r}, the run used {env_split!r} for its env")
         if r["trajectory_file"] != f"{TRAJ_DIR}/{env_slug(r['env_id'])}.jsonl":
             probs.add(f"episode {r['episode_id']!r}: trajectory_file {r['trajectory_file']!r} is not its env's file")
     missing = sorted(want - have.keys())
@@ -244,7 +245,7 @@ def _replay(sub: Submission, probs: _Problems, progress: bool) -> int:
             env = build_env(env_id, sub.metadata["max_turns"])
             try:
                 for r in rows:
-                    msgs, won, n = replay_episode(env, sub.trajectories[r["episode_id"]], sub.metadata["split"])
+                    msgs, won, n = replay_episode(env, sub.trajectories[r["episode_id"]], r["split"])
                     turns += n
                     for m in msgs:
                         probs.add(m)

@@ -13,7 +13,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", required=True, help="agent spec: oracle, random, scripted:NAME, hf:PATH, ...")
     p.add_argument("--suite", default="default",
                    help="suite name (default, example) or comma-separated env ids")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="auto", help="split name for every env, or auto: each env's evaluation split")
     p.add_argument("--episodes", type=int, default=None,
                    help="tasks per env: the first N of the split in manifest order (default: the whole split)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one attempt per task per seed")

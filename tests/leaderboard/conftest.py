@@ -12,7 +12,7 @@ from leaderboard.runner import EvalConfig, evaluate
 
 def make_run(out: Path, agent: str = "oracle", seeds: tuple[int, ...] = (0, 1), episodes: int | None = None,
              name: str | None = None) -> Path:
-    return evaluate(EvalConfig(agent=agent, suite="example", split="test", seeds=list(seeds), episodes=episodes,
+    return evaluate(EvalConfig(agent=agent, suite="example", seeds=list(seeds), episodes=episodes,
                                out=out, progress=False, name=name))
 
 

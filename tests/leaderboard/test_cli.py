@@ -25,7 +25,7 @@ def test_eval_submit_show(tmp_path, capsys, monkeypatch):
 
     assert main(["leaderboard", "show"]) == 0
     shown = capsys.readouterr().out
-    assert "custom:example/TreasureHunt-v0/test/first4" in shown and "planner" in shown
+    assert "custom:example/TreasureHunt-v0/auto/first4" in shown and "planner" in shown
     assert main(["leaderboard", "show", "--by", "task-type"]) == 0
     assert "find_treasure" in capsys.readouterr().out
 

@@ -16,11 +16,11 @@ def store(runs, db) -> Store:
 
 def test_ranking_orders_within_boards(store):
     t = ranking.ranking(store)
-    full = t[t["board"] == "example/test/all (TreasureHunt-v0)"]
+    full = t[t["board"] == "example/auto/all (TreasureHunt-v0)"]
     assert list(full["agent"]) == ["oracle", "random"] and list(full["rank"]) == [1, 2]
     assert full.iloc[0]["success"] == 1.0 and 0 < full.iloc[1]["success"] < 1
     assert full.iloc[1]["stderr"] is not None and full.iloc[1]["stderr"] > 0
-    part = t[t["board"] == "example/test/first3 (TreasureHunt-v0)"]
+    part = t[t["board"] == "example/auto/first3 (TreasureHunt-v0)"]
     assert list(part["rank"]) == [1]  # a 3-task run does not compete with full-split runs
     assert "example/TreasureHunt-v0" in t.columns
 

@@ -67,8 +67,8 @@ def test_board_key_separates_protocols(runs):
 
     full = load_submission(runs["oracle"]).metadata
     part = load_submission(runs["oracle3"]).metadata
-    assert board_key(full) == "example/test/all (TreasureHunt-v0)"
-    assert board_key(part) == "example/test/first3 (TreasureHunt-v0)"
+    assert board_key(full) == "example/auto/all (TreasureHunt-v0)"
+    assert board_key(part) == "example/auto/first3 (TreasureHunt-v0)"
 
 
 def _submit_all(args: tuple[str, list[str]]) -> list[tuple[int, bool]]:

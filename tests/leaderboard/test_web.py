@@ -51,7 +51,7 @@ def _get(url: str) -> tuple[int, str, bytes]:
 def test_api_routes(filled):
     app = App(filled, runs_dir="/nonexistent")
     status, ctype, body = app.handle("/api/ranking")
-    board = json.loads(body)["boards"]["example/test/all (TreasureHunt-v0)"]
+    board = json.loads(body)["boards"]["example/auto/all (TreasureHunt-v0)"]
     assert status == 200 and [r["agent"] for r in board["rows"]] == ["oracle", "random"]
     status, _, body = app.handle("/api/submission?id=2")
     sub = json.loads(body)

@@ -1,0 +1,90 @@
+"""The main job (``make run``): evaluate the bundled baselines on the default suite, submit them to the
+local leaderboard, print the ranking and how to open the page.
+
+Agents: ``oracle`` (the envs' planners: the ceiling), ``random`` (uniform admissible actions: the floor), and
+every CPU-trained baseline checkpoint found at ``runs/baselines/<recipe>-<algo>-seed<S>/final/`` (with and
+without AEM, as the trainer left them), evaluated as ``hf:<that dir>``.
+
+Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, the first 20
+tasks of it, seeds 0 and 1. Override with ``AEM_RUN_EPISODES`` (0 = whole split), ``AEM_RUN_SEEDS``
+("0 1 2"), ``AEM_RUN_SUITE`` and ``AEM_LEADERBOARD_DB``. Results already present for the same agent and
+protocol are reused, so a second ``make run`` only re-submits (idempotent) and prints.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from leaderboard.runner import EvalConfig, evaluate
+from leaderboard.schema import METADATA_FILE, SUMMARY_FILE, load_yaml
+from leaderboard.store import default_db_path
+from leaderboard.submit import SubmissionRejected, submit
+
+RUNS = Path("runs")
+BASELINES = RUNS / "baselines"
+
+
+def baseline_agents(root: Path = BASELINES) -> list[tuple[str, str]]:
+    """``(name, spec)`` for every finished baseline checkpoint under ``root``."""
+    if not root.is_dir():
+        return []
+    return [(d.parent.name, f"hf:{d}") for d in sorted(root.glob("*/final")) if (d / "config.json").is_file()]
+
+
+def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], episodes: int | None, seeds: list[int]) -> bool:
+    if not (out / SUMMARY_FILE).is_file():
+        return False
+    try:
+        m = load_yaml(out / METADATA_FILE)
+    except ValueError:
+        return False
+    return (m.get("agent", {}).get("spec") == spec and m.get("suite") == suite and m.get("seeds") == seeds
+            and m.get("episodes_per_env") == episodes and sorted(m.get("envs", {})) == sorted(env_ids))
+
+
+def main() -> int:
+    from leaderboard.suites import resolve_suite
+
+    episodes = int(os.environ.get("AEM_RUN_EPISODES", "20")) or None
+    seeds = [int(s) for s in os.environ.get("AEM_RUN_SEEDS", "0 1").split()]
+    suite = os.environ.get("AEM_RUN_SUITE", "default")
+    suite_name, env_ids = resolve_suite(suite)
+    db = default_db_path()
+    agents = [("oracle", "oracle"), ("random", "random"), *baseline_agents()]
+    print(f"main job: suite {suite_name} ({', '.join(env_ids)}), "
+          f"{'whole split' if not episodes else f'first {episodes} tasks'} per env, seeds {seeds}")
+    print(f"agents: {', '.join(n for n, _ in agents)}"
+          + ("" if len(agents) > 2 else f"  (no trained baselines under {BASELINES}/*/final yet)"))
+    t0, failed = time.perf_counter(), []
+    for name, spec in agents:
+        out = RUNS / "eval" / f"{name}-{suite}-{'all' if not episodes else f'first{episodes}'}-s{'_'.join(map(str, seeds))}"
+        if _reusable(out, spec, suite_name, env_ids, episodes, seeds):
+            print(f"[{name}] reusing {out}")
+        else:
+            if out.exists():
+                shutil.rmtree(out)
+            evaluate(EvalConfig(agent=spec, suite=suite, episodes=episodes, seeds=seeds, out=out, name=name,
+                                progress=True))
+        try:
+            acc = submit(out, db=db, progress=True)
+        except SubmissionRejected as e:
+            print(f"[{name}] {e}", file=sys.stderr)
+            failed.append(name)
+            continue
+        state = "submitted as" if acc.result.created else "already on the leaderboard as"
+        print(f"[{name}] {acc.report}; {state} #{acc.result.id}")
+    print(f"\nevaluated and submitted {len(agents) - len(failed)} agents in {time.perf_counter() - t0:.0f} s\n")
+    from aem_cli.main import main as aem
+
+    aem(["leaderboard", "show", "--db", str(db)])
+    print(f"\nper task type: .venv/bin/aem leaderboard show --by task-type --db {db}")
+    print(f"web page:      .venv/bin/aem leaderboard serve --db {db}   then open http://127.0.0.1:8765/")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
