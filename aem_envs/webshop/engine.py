@@ -243,4 +243,4 @@ def render_text_rich(elements: list[tuple[str, str, Any]], visited: frozenset[st
                 clicked.append((data, f"You have clicked {text}."))
         else:
             lines.append(text)
-    return "\n".join([c for _, c in sorted(clicked, reverse=True)] + lines)  # most recent click first
+    return "\n".join([c for _, c in sorted(clicked, reverse=True)] + lines)  # latest-selected group first

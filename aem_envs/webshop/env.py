@@ -17,8 +17,9 @@ Contract (on top of ``aem_envs.TextEnv``):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from aem_envs.core import StepResult, TextEnv
 from aem_envs.tasks import TaskSet
@@ -49,9 +50,24 @@ def _html(els: list, visited: frozenset) -> str:
     return render_page(els, links=None)
 
 
+class _SharedTaskSet(TaskSet):
+    """A TaskSet whose parsed records are shared by every env of the process with the same manifest (the
+    folder is still verified on each make; only the 7,000-line parse is skipped)."""
+
+    _shared: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def _load_records(self) -> dict[str, dict[str, Any]]:
+        with self._shared_lock:
+            recs = self._shared.get(self.manifest.sha256)
+            if recs is None:
+                recs = self._shared[self.manifest.sha256] = super()._load_records()
+            return recs
+
+
 def load_generated(version: str = "v0") -> tuple[TaskSet, Catalog]:
     """The shipped tasks and catalog (verified against the manifest; the catalog is cached per hash)."""
-    tasks = TaskSet.open("webshop", version)
+    tasks = _SharedTaskSet.open("webshop", version)
     return tasks, cached_catalog(tasks.manifest.sha256, lambda: read_jsonl_gz(tasks.path(CATALOG_FILE)))
 
 
