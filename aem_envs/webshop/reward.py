@@ -49,7 +49,7 @@ COLOR_SET = (
 NON_NOUNS = frozenset(
     "a an and or the of for with without in on at to by from into over under up down as is are be it its "
     "this that these those your my our their his her you we i me all any each per plus x vs via not no "
-    "&amp & - | / + , . oz fl ounce ounces lb lbs pound pounds inch inches ft in. cm mm ml l g kg gb tb mah "
+    "oz fl ounce ounces lb lbs pound pounds inch inches ft cm mm ml kg gb tb mah "
     "w count pack pcs pc set piece pieces pair pairs".split())
 _WORD = re.compile(r"[a-z][a-z'\-]*")
 

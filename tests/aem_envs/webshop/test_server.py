@@ -160,3 +160,20 @@ def test_purchase_in_headless_chromium_matches_text_env(server):
         finally:
             browser.close()
     assert cases[0][1] == 1.0 and cases[1][1] < 1.0
+
+
+def test_aem_serve_webshop_cli():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "aem_cli.main", "serve", "webshop", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, (line, proc.stderr.read() if proc.poll() is not None else "")
+        with urllib.request.urlopen(url.group(0) + "fixed_0", timeout=10) as r:
+            assert r.status == 200 and 'id="search_input"' in r.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
