@@ -207,7 +207,9 @@ class RolloutEngine:
             reward=reward, done=done, prompt_ids=gen.prompt_ids, response_ids=gen.response_ids,
             logprobs=gen.logprobs, entropies=gen.entropies,
             is_action_valid=bool(info.get("is_action_valid", True)),
-            info={**jsonable(info), "finish_reason": gen.finish_reason}, truncated=truncated, seed=t.seed))
+            info={**jsonable(info), "finish_reason": gen.finish_reason,
+                  **({"policy_error": gen.error} if getattr(gen, "error", None) else {})},
+            truncated=truncated, seed=t.seed))
 
     def _expired(self, ep: _Episode, bar: Any) -> bool:
         if self.episode_timeout_s is None or ep.used < self.episode_timeout_s:

@@ -53,6 +53,7 @@ class Generation:
     response_ids: list[int] | None = None
     logprobs: list[float] | None = None
     entropies: list[float] | None = None
+    error: str | None = None  # why finish_reason is "error" (an endpoint that failed after retries)
 
     def mean_entropy(self) -> float | None:
         if not self.entropies:

@@ -1,0 +1,210 @@
+"""Serve any ``Policy`` as an OpenAI-compatible endpoint (``POST /v1/chat/completions``, ``GET /v1/models``).
+
+    python -m agents.serve --agent hf:runs/tiny --port 8000     # then: openai:tiny@http://127.0.0.1:8000/v1
+
+Concurrent HTTP requests are micro-batched: a worker thread collects what arrives within ``max_wait_s``
+(up to ``max_batch``) and makes one ``policy.generate`` call, so many clients share one forward pass.
+Besides the standard fields it implements vLLM's ``return_token_ids`` (``prompt_token_ids``,
+``choices[0].token_ids``), ``top_k`` and ``include_stop_str_in_output``, and an ``return_entropies``
+extension (``choices[0].entropies``), so ``OpenAIPolicy`` gets everything an in-process ``HFPolicy`` gives.
+Bad requests get an OpenAI-style JSON error with status 400, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from agents.policy import Policy
+from agents.types import GenerationRequest, SamplingParams
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def parse_chat_request(body: Any) -> tuple[GenerationRequest, dict[str, Any]]:
+    """An OpenAI chat-completions body → a request plus the response options it asks for."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs):
+        raise BadRequest("'messages' must be a non-empty list of {role, content} objects with string content")
+    if int(body.get("n", 1) or 1) != 1:
+        raise BadRequest("only n=1 is supported")
+    stop = body.get("stop") or []
+    stop = [stop] if isinstance(stop, str) else stop
+    try:
+        sp = SamplingParams(
+            max_new_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 256),
+            temperature=float(body.get("temperature", 1.0)), top_p=float(body.get("top_p", 1.0)),
+            top_k=max(0, int(body.get("top_k", 0) or 0)), stop=[str(s) for s in stop],
+            seed=None if body.get("seed") is None else int(body["seed"]),
+            include_stop_str_in_output=bool(body.get("include_stop_str_in_output", False)))
+    except (TypeError, ValueError) as e:
+        raise BadRequest(f"bad sampling parameter: {e}") from None
+    if sp.max_new_tokens < 1 or sp.temperature < 0 or not 0 < sp.top_p <= 1:
+        raise BadRequest("need max_tokens >= 1, temperature >= 0 and 0 < top_p <= 1")
+    opts = {k: bool(body.get(k)) for k in ("logprobs", "return_token_ids", "return_entropies")}
+    return GenerationRequest(messages=[{"role": m["role"], "content": m["content"]} for m in msgs], sampling=sp), opts
+
+
+class PolicyServer:
+    """``PolicyServer(policy, model_name).start()`` serves on ``host:port`` (port 0 = any free port) from a
+    background thread; ``url`` is the ``/v1`` base; ``stop()`` shuts it down. Also a context manager."""
+
+    def __init__(self, policy: Policy, model_name: str = "policy", host: str = "127.0.0.1", port: int = 0,
+                 max_batch: int = 64, max_wait_s: float = 0.01):
+        self.policy, self.model_name = policy, model_name
+        self.max_batch, self.max_wait_s = max_batch, max_wait_s
+        self._queue: queue.Queue[tuple[GenerationRequest, Future] | None] = queue.Queue()
+        self.batches: list[int] = []  # sizes of the generate calls made, for tests and logs
+        self.httpd = ThreadingHTTPServer((host, port), self._handler())
+        self.httpd.daemon_threads = True
+        self._threads = [threading.Thread(target=self.httpd.serve_forever, daemon=True, name="aem-serve-http"),
+                         threading.Thread(target=self._batcher, daemon=True, name="aem-serve-batch")]
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> PolicyServer:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._queue.put(None)
+
+    def __enter__(self) -> PolicyServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def submit(self, req: GenerationRequest) -> Future:
+        fut: Future = Future()
+        self._queue.put((req, fut))
+        return fut
+
+    def _batcher(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            deadline = time.monotonic() + self.max_wait_s
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            self.batches.append(len(batch))
+            try:
+                gens = self.policy.generate([r for r, _ in batch])
+                for (_, fut), g in zip(batch, gens, strict=True):
+                    fut.set_result(g)
+            except Exception as e:  # the policy failed: every waiting client gets a 500
+                for _, fut in batch:
+                    fut.set_exception(e)
+
+    def _response(self, req: GenerationRequest, opts: dict[str, Any], g: Any) -> dict[str, Any]:
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": g.text},
+                                  "finish_reason": "length" if g.finish_reason == "length" else "stop"}
+        if opts["logprobs"] and g.logprobs is not None:
+            toks = g.response_ids or [None] * len(g.logprobs)
+            choice["logprobs"] = {"content": [{"token": f"token_id:{t}" if t is not None else "", "logprob": lp,
+                                               "bytes": None, "top_logprobs": []} for t, lp in zip(toks, g.logprobs, strict=True)]}
+        if opts["return_token_ids"]:
+            choice["token_ids"] = g.response_ids
+        if opts["return_entropies"]:
+            choice["entropies"] = g.entropies
+        out = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
+               "model": self.model_name, "choices": [choice],
+               "usage": {"prompt_tokens": g.usage.prompt_tokens, "completion_tokens": g.usage.completion_tokens,
+                         "total_tokens": g.usage.prompt_tokens + g.usage.completion_tokens}}
+        if opts["return_token_ids"]:
+            out["prompt_token_ids"] = g.prompt_ids
+        return out
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt: str, *args: Any) -> None:  # quiet: tests and rollouts make many calls
+                pass
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+                self._send(status, {"error": {"message": message, "type": kind, "code": status}})
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") == "/v1/models":
+                    self._send(200, {"object": "list", "data": [{"id": server.model_name, "object": "model"}]})
+                else:
+                    self._error(404, f"no route {self.path}", "not_found")
+
+            def do_POST(self) -> None:
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._error(404, f"no route {self.path}", "not_found")
+                    return
+                try:
+                    n = int(self.headers.get("Content-Length") or 0)
+                    req, opts = parse_chat_request(json.loads(self.rfile.read(n) or b"null"))
+                except (BadRequest, json.JSONDecodeError, ValueError) as e:
+                    self._error(400, str(e))
+                    return
+                try:
+                    g = server.submit(req).result()
+                except Exception as e:
+                    self._error(500, f"policy failed: {type(e).__name__}: {e}", "server_error")
+                    return
+                self._send(200, server._response(req, opts, g))
+
+        return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Serve an agent spec as an OpenAI-compatible endpoint.")
+    ap.add_argument("--agent", required=True, help="a policy spec, e.g. hf:runs/tiny")
+    ap.add_argument("--model-name", default=None, help="the model id clients send (default: the spec)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8000)
+    args = ap.parse_args(argv)
+    from agents.policy import make_policy
+
+    server = PolicyServer(make_policy(args.agent), args.model_name or args.agent, args.host, args.port).start()
+    print(f"serving {args.agent} at {server.url} (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

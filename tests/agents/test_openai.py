@@ -1,0 +1,116 @@
+"""OpenAIPolicy against a real local HTTP server (agents.serve) backed by the tiny HF model."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from agents import GenerationRequest, RolloutEngine, SamplingParams, make_policy
+from agents.backends.openai import OpenAIPolicy
+from agents.serve import PolicyServer
+from agents.types import Generation
+
+
+@pytest.fixture(scope="module")
+def server(tiny_policy):
+    with PolicyServer(tiny_policy, model_name="tiny", max_wait_s=0.05) as srv:
+        yield srv
+
+
+def reqs(n=3, **sp):
+    texts = ["look", "You are in the hall. Exits: north, east.", "go north " * 6]
+    return [GenerationRequest([{"role": "user", "content": texts[i % 3]}],
+                              SamplingParams(**{"max_new_tokens": 10, "temperature": 0.0, **sp})) for i in range(n)]
+
+
+def test_client_gets_what_the_in_process_policy_gives(server, tiny_policy):
+    client = make_policy(f"openai:tiny@{server.url}")
+    assert isinstance(client, OpenAIPolicy) and client.url == server.url + "/chat/completions"
+    remote, local = client.generate(reqs(3)), tiny_policy.generate(reqs(3))
+    for r, loc in zip(remote, local, strict=True):
+        assert r.text == loc.text and r.finish_reason == loc.finish_reason
+        assert r.prompt_ids == loc.prompt_ids and r.response_ids == loc.response_ids
+        assert r.logprobs == pytest.approx(loc.logprobs, abs=1e-4)
+        assert r.entropies == pytest.approx(loc.entropies, abs=1e-4)
+        assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (len(loc.prompt_ids), len(loc.response_ids))
+    assert max(server.batches) > 1  # concurrent client requests were batched into one generate call
+
+
+def test_plain_openai_fields_only(server):
+    client = OpenAIPolicy("tiny", base_url=server.url, token_ids=False, entropies=False)
+    g = client.generate(reqs(1, stop=["zzz"]))[0]
+    # ids recovered from vLLM-style "token_id:N" tokens; no entropies without the extension
+    assert g.response_ids and len(g.logprobs) == len(g.response_ids) and g.entropies is None
+    assert g.prompt_ids is None
+    assert client.body(reqs(1, seed=2**40, top_k=5)[0])["seed"] < 2**31
+    assert OpenAIPolicy("gpt-x", base_url="https://api.openai.com/v1").body(reqs(1)[0]).keys() >= {"logprobs"}
+    assert "return_token_ids" not in OpenAIPolicy("gpt-x", base_url="https://api.openai.com/v1").body(reqs(1)[0])
+
+
+def _post(url, payload: bytes):
+    req = urllib.request.Request(url + "/chat/completions", data=payload, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b"[]", b'{"messages": []}', b'{"messages": [{"role": "user"}]}',
+                                     b'{"messages": [{"role": "user", "content": "x"}], "n": 2}',
+                                     b'{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}'])
+def test_bad_requests_get_a_400_json_error(server, payload):
+    status, body = _post(server.url, payload)
+    assert status == 400 and body["error"]["type"] == "invalid_request_error" and body["error"]["message"]
+
+
+def test_models_route_and_404(server):
+    with urllib.request.urlopen(server.url + "/models", timeout=10) as r:
+        assert json.loads(r.read())["data"][0]["id"] == "tiny"
+    status, body = _post(server.url.replace("/v1", "/v2"), b"{}")
+    assert status == 404
+
+
+class _Flaky:
+    """Fails the first ``n`` batches (the server answers 500), then answers."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def generate(self, requests):
+        self.calls += 1
+        if self.calls <= self.n:
+            raise RuntimeError("overloaded")
+        return [Generation(text="<action>look</action>") for _ in requests]
+
+
+def test_retries_then_error_generation():
+    with PolicyServer(_Flaky(2)) as srv:
+        g = OpenAIPolicy("m", base_url=srv.url, backoff_s=0.01, max_retries=3).generate(reqs(1))[0]
+        assert g.text == "<action>look</action>" and g.finish_reason == "stop"
+    with PolicyServer(_Flaky(100)) as srv:
+        g = OpenAIPolicy("m", base_url=srv.url, backoff_s=0.01, max_retries=1).generate(reqs(1))[0]
+        assert g.finish_reason == "error" and "HTTP 500" in g.error and "overloaded" in g.error
+    dead = OpenAIPolicy("m", base_url="http://127.0.0.1:9/v1", backoff_s=0.01, max_retries=1, timeout_s=2)
+    g = dead.generate(reqs(1))[0]
+    assert g.finish_reason == "error" and "cannot reach" in g.error
+
+
+def test_spec_parsing(monkeypatch):
+    p = make_policy("openai:org/model@v2@http://h:1/v1")
+    assert p.model == "org/model@v2" and p.url == "http://h:1/v1/chat/completions"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://env-host:2/v1")
+    assert make_policy("openai:gpt").url == "http://env-host:2/v1/chat/completions"
+    with pytest.raises(ValueError):
+        OpenAIPolicy("m", base_url="ftp://x")
+
+
+def test_rollout_through_the_endpoint(server):
+    sp = SamplingParams(max_new_tokens=6)
+    res = RolloutEngine(workers=2, progress=False).run("example/TreasureHunt-v0", tasks=[0], group_size=2,
+                                                       policy=make_policy(f"openai:tiny@{server.url}"),
+                                                       max_turns=2, sampling=sp)
+    assert len(res.turns) == 4 and all(r.response_ids and r.logprobs and r.entropies for r in res.turns)
