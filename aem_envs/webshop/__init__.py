@@ -1,7 +1,7 @@
 """WebShop-rules shopping env (``aem/WebShop-v0``), as text and as a web page (``aem serve webshop``).
 
 Behaviour follows princeton-nlp/WebShop (spec: ../shared/docs/webshop.md) over a catalog we generate and
-ship (``python -m aem_envs.webshop.generate``: 5,000 products in 36 query buckets of five categories, 7,024
+ship (``python -m aem_envs.webshop.generate``: 5,000 products in 37 query buckets of five categories, 7,024
 human-style instructions; splits test = goals 0-499, eval = 500-1499, train = the rest). Upstream's own data
 files load with ``make("aem/WebShop-v0", data_dir=PATH)`` (``original.py``).
 

@@ -65,8 +65,10 @@ def make_product(i: int, t: vocab.ProductType, brand: str) -> dict[str, Any]:
     noun, ask = rng.choice(t.nouns), rng.choice(t.asks)
     name = _title(rng, brand, noun, attrs, use)
     slots = dict(brand=brand, noun=noun.lower(), ask=ask, use=use)
+    sentences = rng.sample(vocab.DESCRIPTION, rng.randint(2, 4))
+    sentences.insert(rng.randint(1, len(sentences)), rng.choice(vocab.CATEGORY_DESCRIPTION[t.category]))
     desc = " ".join(_sentence(rng, s, **dict(zip("ab", rng.sample(attrs, 2), strict=True)), **slots)
-                    for s in rng.sample(vocab.DESCRIPTION, rng.randint(2, 4)))
+                    for s in sentences)
     bullets = []
     for a in attrs:  # every attribute is written into a bullet, so it is findable in the page text
         benefit = rng.choice(vocab.BENEFITS)
@@ -124,11 +126,15 @@ def _option_phrase(rng: random.Random, group: str, value: str) -> str:
     return rng.choice(forms).format(name=group, v=value)
 
 
+def _noun_of(product: dict[str, Any], t: vocab.ProductType) -> str:
+    return next((n.lower() for n in t.nouns if n in product["name"]), t.asks[0])
+
+
 def make_goal(j: int, product: dict[str, Any], t: vocab.ProductType) -> dict[str, Any]:
     rng = random.Random(f"{SEED}/goal/{j}")
     attrs = rng.sample(product["attributes"], rng.randint(1, min(3, len(product["attributes"]))))
     chosen = [(g, rng.choice(vals)) for g, vals in product["options"].items() if rng.random() < 0.9]
-    ask = rng.choice(t.asks)
+    ask = rng.choice(t.asks) if rng.random() < 0.6 else _noun_of(product, t)  # generic, or this product's noun
     attr_text = attrs[0] if len(attrs) == 1 else ", ".join(attrs[:-1]) + " and " + attrs[-1]
     opts = "".join(("," if k else "") + " " + _option_phrase(rng, g, v) for k, (g, v) in enumerate(chosen))
     text = rng.choice(vocab.INSTRUCTION).format(attrs=attr_text, ask=ask, opts=opts)

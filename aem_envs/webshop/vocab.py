@@ -48,7 +48,7 @@ TYPES: tuple[ProductType, ...] = (
        {"color": COLORS, "size": APPAREL_SIZES}, (14.99, 59.99), "daily wear;beach vacation;cocktail party;office"),
     _t("fashion", "men's t-shirts", "Clothing, Shoes & Jewelry; Men; Clothing; Shirts; T-Shirts",
        "Crew Neck T-Shirt;Graphic Tee;Performance Tee;Pocket T-Shirt;Henley Shirt",
-       "t-shirt;tee shirt;men's t-shirt;crew neck shirt",
+       "t-shirt;tee shirt;men's t-shirt;shirt",
        "machine wash;short sleeve;long sleeve;cotton;moisture wicking;quick dry;classic fit;slim fit;"
        "tagless;pre-shrunk;crew neck;v-neck;regular fit",
        {"color": COLORS, "size": APPAREL_SIZES}, (9.99, 34.99), "gym workout;everyday;running;lounging"),
@@ -292,6 +292,29 @@ DESCRIPTION = (
     "Every {brand} {noun} is backed by a 30-day satisfaction promise.",
     "Pack it, use it, love it: a {noun} with {a} for {use}.",
 )
+# Sentences only one category uses, mixed in so descriptions read like their department's listings.
+CATEGORY_DESCRIPTION = {
+    "fashion": ("The cut is true to size; if you are between sizes, we suggest sizing up.",
+                "Soft against the skin and easy to pair with jeans, skirts or shorts.",
+                "Colours may vary slightly from the photos because of screen settings.",
+                "Wash with similar colours and hang to dry to keep the {a} looking new."),
+    "beauty": ("Apply a small amount and massage gently until absorbed.",
+               "Patch test before first use, especially on sensitive skin.",
+               "Free from harsh additives, with {a} for a clean routine.",
+               "Store in a cool, dry place away from direct sunlight."),
+    "electronics": ("Compatible with most phones, tablets and laptops.",
+                    "Plug and play: no drivers or apps needed to get started.",
+                    "Backed by an 18-month warranty and friendly technical support.",
+                    "Certified for safety, with protection against overheating and short circuits."),
+    "grocery": ("Packed fresh in a facility that also handles tree nuts and wheat.",
+                "Enjoy it on its own or as part of your favourite recipe.",
+                "Sourced from trusted growers and packed for freshness.",
+                "Great taste with {a}, the way it should be."),
+    "furniture": ("All hardware and tools are included; most customers finish assembly in under an hour.",
+                  "Please check the dimensions in the pictures to make sure it fits your space.",
+                  "Wipe clean with a damp cloth; avoid harsh chemicals.",
+                  "The sturdy frame supports daily use, and {a} keeps it looking great."),
+}
 # Feature bullets. {A} is an attribute in upper case, the way many listings write them.
 BULLET = (
     "{A}: {benefit}.",
