@@ -1,0 +1,17 @@
+"""Sandboxed runtimes for aem/SWERepair-v0 behind one interface (see ``base``)."""
+
+from aem_envs.swe.sandbox.base import (
+    ExecResult,
+    Limits,
+    RuntimeUnavailable,
+    Sandbox,
+    SandboxError,
+    SandboxSpec,
+    Snapshot,
+    create_sandbox,
+    runtime_status,
+    runtimes,
+)
+
+__all__ = ["ExecResult", "Limits", "RuntimeUnavailable", "Sandbox", "SandboxError", "SandboxSpec", "Snapshot",
+           "create_sandbox", "runtime_status", "runtimes"]
