@@ -80,6 +80,8 @@ class WebShopEnv(TextEnv):
         if observation_mode not in OBSERVATION_MODES:
             raise ValueError(f"observation_mode {observation_mode!r} not in {sorted(OBSERVATION_MODES)}")
         if data_dir is None:
+            if num_products is not None or not human_goals:
+                raise ValueError("num_products and human_goals apply to upstream's files: pass data_dir=PATH")
             tasks, catalog = load_generated()
         else:
             from aem_envs.webshop.original import load_original

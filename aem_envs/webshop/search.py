@@ -32,6 +32,7 @@ STOPWORDS = frozenset(
 _TOKEN = re.compile(r"[a-z0-9]+")
 _local = threading.local()
 _stems: dict[str, str] = {}
+_MAX_STEMS = 500_000
 
 
 def _stem(word: str) -> str:
@@ -40,7 +41,9 @@ def _stem(word: str) -> str:
         stemmer = getattr(_local, "stemmer", None)
         if stemmer is None:  # PyStemmer objects are not thread-safe: one per thread
             stemmer = _local.stemmer = Stemmer.Stemmer("porter")
-        s = _stems[word] = stemmer.stemWord(word)
+        s = stemmer.stemWord(word)
+        if len(_stems) < _MAX_STEMS:  # bounded: agents can search for endless made-up words
+            _stems[word] = s
     return s
 
 

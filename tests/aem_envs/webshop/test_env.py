@@ -140,6 +140,8 @@ def test_text_rich_and_html_modes(env):
     assert obs.startswith("<!DOCTYPE html>") and 'id="search_input"' in obs
     with pytest.raises(ValueError, match="observation_mode"):
         WebShopEnv(observation_mode="url")
+    with pytest.raises(ValueError, match="data_dir"):
+        WebShopEnv(num_products=100)
 
 
 def test_done_page_shows_purchase_and_score_but_not_the_goal(env):
