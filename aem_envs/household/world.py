@@ -31,8 +31,8 @@ from aem_envs.household.names import display_names, join_list, sort_key
 
 WELCOME = "-= Welcome to TextWorld, ALFRED! =-\n\n"
 NOTHING_HAPPENS = "Nothing happens."
-HELP_TEXT = (
-    "\nAvailable commands:\n"
+HELP_TEXT = (  # the grammar's rule starts with a newline that the engine strips
+    "Available commands:\n"
     "  look:                             look around your current location\n"
     "  inventory:                        check your current inventory\n"
     "  go to (receptacle):               move to a receptacle\n"
