@@ -105,7 +105,7 @@ def sft_train(model, tokenizer, demos: list[Demo], cfg: TrainConfig, generator: 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            tot, n = tot + float(loss), n + 1
+            tot, n = tot + float(loss.detach()), n + 1
         losses.append(tot / max(n, 1))
     model.eval()
     return losses

@@ -97,7 +97,8 @@ class Trainer:
         if self.loss_cfg.kl_coef:
             from agents.tiny import load_tiny_model
 
-            ref_path = sft_dir if (sft_dir / "config.json").exists() else self.out / "init"
+            init = self.out / "init" if self.cfg.model.init == "tiny" else Path(self.cfg.model.init)
+            ref_path = sft_dir if (sft_dir / "config.json").exists() else init
             self.ref_model = load_tiny_model(ref_path)[0].eval()
             for p in self.ref_model.parameters():
                 p.requires_grad_(False)
