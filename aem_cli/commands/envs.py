@@ -10,6 +10,7 @@ from aem_cli.registry import command
 @command("envs", "list registered environments")
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="include gymnasium's own envs")
+    p.add_argument("pattern", nargs="?", default="", help="only ids containing this text (case-insensitive)")
 
 
 @configure.handler
@@ -21,13 +22,16 @@ def run(args: argparse.Namespace) -> int:
     from aem_envs.registration import load_plugins
 
     table = Table(title="registered environments")
-    for col in ("id", "source", "max steps", "entry point"):
-        table.add_column(col)
-    rows = aem_envs.list_envs(include_gymnasium=args.all)
+    table.add_column("id", no_wrap=True)  # ids are what people copy: never cut them
+    table.add_column("source", no_wrap=True)
+    table.add_column("max steps", justify="right")
+    table.add_column("entry point", overflow="ellipsis", no_wrap=True)
+    rows = [r for r in aem_envs.list_envs(include_gymnasium=args.all) if args.pattern.lower() in r.id.lower()]
     for r in rows:
         table.add_row(r.id, r.source, str(r.max_episode_steps or "-"), r.entry_point)
     console = Console()
     console.print(table)
+    console.print(f"{len(rows)} environments")
     for name, err in load_plugins().items():
         console.print(f"[red]plugin {name} failed to load:[/red] {err}")
     return 0
