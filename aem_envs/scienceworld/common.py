@@ -1,0 +1,111 @@
+"""Pieces the upstream-backed families share: a task subset view, and deterministic py4j JVMs.
+
+ScienceWorld and TextWorldExpress are Scala simulators driven over py4j (one JVM per env). Both keep game
+objects in hash sets keyed by Java *identity* hash codes, and HotSpot's default identity hash is a
+thread-local pseudo-random sequence: the order of "In it, you see: ..." lines then depends on how many
+objects the JVM hashed before. A fresh JVM reproduces one load, but the second load of the same variation
+in that JVM lists objects in another order (checked: ScienceWorld grow-plant, 1.2.3). ``-XX:hashCode=2``
+makes every identity hash the same constant, so iteration follows insertion order and each load is
+reproducible no matter what ran before; it cost ~1.0-1.6x on the valid-action listing and nothing
+measurable on plain steps (see benchmarks/upstream.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aem_envs.error import UnknownTaskError
+
+DETERMINISTIC_JAVA_OPTS = ("-XX:+UnlockExperimentalVMOptions", "-XX:hashCode=2")
+_patch_lock = threading.Lock()
+
+
+def java_problem() -> str | None:
+    """Why the Java simulators cannot run here (``None`` when a Java ≥ 17 is on PATH)."""
+    java = shutil.which("java")
+    if java is None:
+        return "no `java` on PATH: run `make system` (installs openjdk-17-jre-headless)"
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"`java -version` failed: {e}"
+    text = out.stderr + out.stdout
+    for token in text.replace('"', " ").split():
+        head = token.split(".")[0]
+        if head.isdigit() and token.count(".") >= 1:
+            return None if int(head) >= 17 else f"Java {token} found, the simulators need Java 17 or newer"
+    return None  # an unusual version banner: let the JVM itself complain if it cannot run the jar
+
+
+def patch_launch_gateway(module: Any) -> None:
+    """Make ``module.launch_gateway`` (py4j's, as imported by an upstream package) start deterministic JVMs.
+
+    Idempotent, and done once at import time of our env module, so no thread ever sees a half-patched
+    function (unlike setting ``JAVA_TOOL_OPTIONS`` around each launch).
+    """
+    with _patch_lock:
+        original = module.launch_gateway
+        if getattr(original, "_aem_deterministic", False):
+            return
+
+        @functools.wraps(original)
+        def launch(*args: Any, javaopts: list[str] | tuple[str, ...] = (), **kwargs: Any) -> Any:
+            return original(*args, javaopts=[*DETERMINISTIC_JAVA_OPTS, *javaopts], **kwargs)
+
+        launch._aem_deterministic = True  # type: ignore[attr-defined]
+        module.launch_gateway = launch
+
+
+def clean_action(action: str, max_chars: int) -> str | None:
+    """The action as plain single-line text the simulator can take, or ``None`` if it must be refused.
+
+    py4j sends UTF-8, so a lone surrogate would raise inside the gateway; control characters and newlines
+    would reach the parser as garbage. Over-long text is refused here rather than shipped to the JVM.
+    """
+    if len(action) > max_chars:
+        return None
+    text = action.encode("utf-8", "replace").decode("utf-8")
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(text.split())
+
+
+class TaskSubset:
+    """A ``TaskProvider`` view of another provider restricted to the records ``keep`` accepts.
+
+    One verified task folder serves a whole family (e.g. all 30 ScienceWorld tasks); each env id sees only
+    its own instances, in the folder's order.
+    """
+
+    def __init__(self, base: Any, keep: Callable[[Mapping[str, Any]], bool], name: str):
+        self.base, self.name, self.version = base, name, base.version
+        self._ids = {split: [i for i in base.ids(split) if keep(base.get(i))] for split in base.splits()}
+        self._ids = {split: ids for split, ids in self._ids.items() if ids}
+        if not self._ids:
+            raise ValueError(f"task set {base.name}/{base.version} has no instances for {name}")
+
+    def splits(self) -> list[str]:
+        return list(self._ids)
+
+    def ids(self, split: str) -> list[str]:
+        if split not in self._ids:
+            raise UnknownTaskError(f"{self.name} has no split {split!r}; splits: {self.splits()}")
+        return list(self._ids[split])
+
+    def get(self, instance_id: str) -> Mapping[str, Any]:
+        return self.base.get(instance_id)
+
+
+def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
+    """Write JSONL.gz records byte-identically on every run (no gzip timestamp, sorted keys)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as f:
+        for r in records:
+            f.write((json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -1,0 +1,1 @@
+"""Tests of the upstream-backed env families (ScienceWorld, TextWorld, TextWorldExpress, MiniWoB++)."""
