@@ -127,7 +127,8 @@ class HFPolicy:
         was_training = self.model.training
         self.model.eval()
         try:
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+            # logits_to_keep=1: the prefill needs only the last position's logits (not B×L×V of them).
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
             past, logits = out.past_key_values, out.logits[:, -1, :]
             resp: list[list[int]] = [[] for _ in range(B)]
             lps: list[list[float]] = [[] for _ in range(B)]
