@@ -1,0 +1,163 @@
+"""``aem/SWERepair-v0``: fix a real repository with tools; graded like SWE-bench on ``<submit/>``.
+
+    env = aem_envs.make("aem/SWERepair-v0", runtime="bwrap")   # or AEM_SWE_RUNTIME=docker
+    obs, info = env.reset(seed=0)                  # the issue text and the tool list
+    obs, reward, terminated, truncated, info = env.step('<bash>ls</bash>')
+
+* reset: a fresh sandbox with the repository at the base commit in ``/testbed``.
+* step: one tool call (``tools``); a bad call → ``is_action_valid=False`` and an observation saying why.
+* ``<submit/>``: grading in a fresh sandbox (``grading``); reward 1.0 if resolved else 0.0,
+  ``terminated=True``, ``info["grading"]`` the per-test report.
+* ``oracle_action()``: the next tool call of a scripted solver that applies the gold patch through
+  the tools (replace per changed block, create where that cannot be done uniquely) and then submits.
+
+If the chosen runtime cannot run here, construction raises ``RuntimeUnavailable`` saying how to set it up.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from aem_envs.core import StepResult, TextEnv
+from aem_envs.swe import grading, instances, repos, tools
+from aem_envs.swe.sandbox import (
+    Limits,
+    RuntimeUnavailable,
+    Sandbox,
+    SandboxSpec,
+    create_sandbox,
+    runtime_status,
+)
+
+INTRO = """You are working in a Python repository at /testbed (a git repository at the base commit).
+Fix the issue below by editing the source code; the hidden tests that check the fix are not in the
+repository yet. Do not edit tests: changes to test files and test configuration are discarded.
+
+Issue:
+{problem}
+
+Tools (one per reply):
+{tools}"""
+
+
+class SWERepairEnv(TextEnv):
+    def __init__(self, split: str = "train", runtime: str | None = None, instances_source: str | None = None,
+                 command_timeout: float = 30.0, grade_timeout: float = 300.0, max_output_chars: int = 8000,
+                 memory_mb: int = 1024, render_mode: str | None = None):
+        self.runtime = runtime or os.environ.get("AEM_SWE_RUNTIME", "bwrap")
+        reason = runtime_status(self.runtime)
+        if reason is not None:
+            raise RuntimeUnavailable(f"aem/SWERepair-v0 cannot use runtime {self.runtime!r}: {reason}")
+        taskset = instances.load(instances_source)
+        if split not in taskset.splits():
+            split = taskset.splits()[0]
+        super().__init__(taskset, split=split, render_mode=render_mode)
+        self.limits = Limits(memory_mb=memory_mb, timeout_s=command_timeout)
+        self.command_timeout, self.grade_timeout, self.max_output_chars = command_timeout, grade_timeout, max_output_chars
+        self.sandbox: Sandbox | None = None
+        self.row: dict[str, Any] = {}
+        self.source_dir: Path | None = None
+        self.done = False
+        self.last_grade: grading.GradeResult | None = None
+        self._gold: dict[str, bytes | None] | None = None
+
+    def _task_type(self, task: Any) -> str:
+        return str(task.get("task_type") or "swe")
+
+    def _source_dir(self, row: dict[str, Any]) -> Path | None:
+        bundle = row.get("bundle")
+        if not bundle:
+            return None  # a SWE-bench row: /testbed lives in its image (docker runtime)
+        return repos.checkout(self.tasks.path(bundle), row["base_commit"])
+
+    def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self._close_sandbox()
+        self.row = dict(task)
+        self.source_dir = self._source_dir(self.row)
+        if self.source_dir is None and self.runtime != "docker":
+            raise RuntimeUnavailable(f"{self.row['instance_id']} has no bundled repository; SWE-bench rows need "
+                                     "runtime='docker' and their harness image loaded locally")
+        self.sandbox = create_sandbox(self.runtime, SandboxSpec(
+            self.row["instance_id"], source_dir=self.source_dir,
+            image=self.row.get("image") if self.source_dir is None else None, limits=self.limits))
+        self.done, self.last_grade, self._gold = False, None, None
+        obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP)
+        return obs, {"runtime": self.runtime, "repo": self.row.get("repo", "")}
+
+    def _step(self, action: str) -> StepResult:
+        if self.done or self.sandbox is None:
+            return StepResult("The episode is over (already submitted); call reset().", is_action_valid=False,
+                              terminated=True, won=self.won)
+        try:
+            call = tools.parse(action)
+            if call.name == "submit":
+                return self._submit()
+            obs = tools.run(call, self.sandbox, self.command_timeout, self.max_output_chars)
+            return StepResult(obs, info={"tool": call.name})
+        except tools.ToolError as e:
+            return StepResult(f"Invalid tool call: {e}", is_action_valid=False)
+        except (UnicodeError, ValueError) as e:  # e.g. NUL bytes or lone surrogates in a command
+            return StepResult(f"Invalid tool call: the text cannot be passed to the sandbox ({type(e).__name__}).",
+                              is_action_valid=False)
+
+    def _submit(self) -> StepResult:
+        res = grading.grade(self.row, self.sandbox, self.runtime, self.source_dir,
+                            Limits(memory_mb=self.limits.memory_mb, timeout_s=self.grade_timeout), self.grade_timeout)
+        self.done, self.last_grade = True, res
+        self._close_sandbox()
+        verdict = "RESOLVED" if res.resolved else "NOT RESOLVED"
+        obs = f"Submitted. {verdict}: {res.reason}."
+        return StepResult(obs, reward=res.reward, terminated=True, won=res.resolved,
+                          info={"grading": res.report(), "tool": "submit"})
+
+    # -- the scripted gold-patch solver ------------------------------------------------------------
+    def oracle_action(self) -> str | None:
+        if self.done or self.sandbox is None or self.source_dir is None:
+            return None
+        if self._gold is None:
+            self._gold = repos.apply_patch_files(self.source_dir, self.row["patch"])
+        for rel, want in self._gold.items():
+            if want is None:
+                if self._exists(rel):
+                    return f"<bash>rm -f {rel}</bash>"
+                continue
+            cur = self._read(rel)
+            if cur == want:
+                continue
+            text, gold = (cur or b"").decode(), want.decode()
+            if cur is not None:
+                for old, new in _blocks(text, gold):
+                    if old and text.count(old) == 1:
+                        return tools.ToolCall("replace", {"path": rel}, f"<old>{old}</old><new>{new}</new>").render()
+            return tools.ToolCall("create", {"path": rel}, gold).render()
+        return "<submit/>"
+
+    def _read(self, rel: str) -> bytes | None:
+        r = self.sandbox.exec(f"cat -- '{rel}'", timeout=30)
+        return r.output.encode() if r.exit_code == 0 else None
+
+    def _exists(self, rel: str) -> bool:
+        return self.sandbox.exec(f"test -e '{rel}'", timeout=30).exit_code == 0
+
+    def _close_sandbox(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+    def close(self) -> None:
+        self._close_sandbox()
+        super().close()
+
+
+def _blocks(a: str, b: str) -> list[tuple[str, str]]:
+    """Changed regions of ``a`` → ``b`` with a line of context, as (old, new) text: replace-tool edits.
+    Applied one at a time, re-planned from the file's current content after each."""
+    al, bl = a.splitlines(keepends=True), b.splitlines(keepends=True)
+    out = []
+    for group in difflib.SequenceMatcher(None, al, bl, autojunk=False).get_grouped_opcodes(1):
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        out.append(("".join(al[i1:i2]), "".join(bl[j1:j2])))
+    return out

@@ -1,0 +1,103 @@
+"""Repositories on the host: a pristine checkout per (bundle, commit), cached, and gold file contents.
+
+Checkouts are made with the host's ``git`` from the git bundles in ``tasks/swe-mini``; the bundle holds
+only the base commit, so no future commit is reachable from the work tree. The clone's remote and
+reflog (which would name host paths) are removed. Each checkout is built in a temp dir and renamed into
+place, so concurrent envs (threads or processes) share one copy safely. Sandboxes copy it; nobody writes
+to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+_lock = threading.Lock()
+GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "HOME": tempfile.gettempdir(),
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("AEM_SWE_CACHE")
+    d = Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "swe"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def git(*args: str, cwd: Path | None = None, input: bytes | None = None, env: dict | None = None) -> str:
+    r = subprocess.run(["git", "-c", "core.autocrlf=false", "-c", "advice.detachedHead=false", *args], cwd=cwd,
+                       input=input, capture_output=True, env={**GIT_ENV, **(env or {})}, timeout=120)
+    if r.returncode:
+        raise RuntimeError(f"git {' '.join(args[:3])} failed: {r.stderr.decode(errors='replace')[-500:]}")
+    return r.stdout.decode("utf-8", errors="replace")
+
+
+def _sha_file(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+
+
+def checkout(bundle: Path, commit: str) -> Path:
+    """A read-only-by-convention checkout of ``commit`` from ``bundle``, with ``.git`` (cached)."""
+    bundle = Path(bundle)
+    dest = cache_dir() / "checkouts" / f"{bundle.stem}-{_sha_file(bundle)}-{commit[:12]}"
+    if (dest / ".git").is_dir():
+        return dest
+    with _lock:
+        if (dest / ".git").is_dir():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
+        try:
+            git("clone", "-q", "--no-checkout", str(bundle.resolve()), str(tmp / "r"))
+            r = tmp / "r"
+            git("checkout", "-q", "-B", "main", commit, cwd=r)
+            git("remote", "remove", "origin", cwd=r)
+            git("reflog", "expire", "--expire=now", "--all", cwd=r)
+            try:
+                os.rename(r, dest)
+            except OSError:  # another process won the race
+                pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+@lru_cache(maxsize=256)
+def _files_cached(root: str, stamp: float) -> dict[str, bytes]:
+    from aem_envs.swe.sandbox.base import excluded
+
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not excluded(os.path.relpath(os.path.join(dirpath, d), root)))
+        for name in sorted(filenames):
+            rel = os.path.relpath(os.path.join(dirpath, name), root)
+            if not excluded(rel) and not os.path.islink(os.path.join(dirpath, name)):
+                out[rel] = Path(dirpath, name).read_bytes()
+    return out
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    """Regular files of a checkout (minus .git and bytecode), cached per directory."""
+    return dict(_files_cached(str(root), os.stat(root).st_mtime))
+
+
+def apply_patch_files(root: Path, patch: str) -> dict[str, bytes | None]:
+    """The files ``patch`` changes, with their content after applying it to ``root`` (None: deleted)."""
+    from aem_envs.swe.test_spec import patch_files
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "w"
+        shutil.copytree(root, work, symlinks=True)
+        git("apply", "--whitespace=nowarn", "-", cwd=work, input=patch.encode())
+        modified, created = patch_files(patch)
+        out: dict[str, bytes | None] = {}
+        for rel in dict.fromkeys(modified + created):
+            p = work / rel
+            out[rel] = p.read_bytes() if p.is_file() else None
+        return out
