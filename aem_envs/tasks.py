@@ -110,6 +110,11 @@ def write_manifest(folder: Path, env: str, version: str, splits: Mapping[str, Se
 
 _verified: dict[tuple, str] = {}
 _verified_lock = threading.Lock()
+# Parsed record files shared by every TaskSet of the process, keyed by (file, manifest hash): envs made per
+# episode (rollout workers, the checker) must not re-parse thousands of records each time. Records are
+# treated as read-only by the envs.
+_records_cache: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+_records_lock = threading.Lock()
 
 
 def verify_folder(folder: Path) -> Manifest:
@@ -188,7 +193,6 @@ class TaskSet:
         self.name, self.version = self.manifest.env, self.manifest.version
         self._records_file = records_file
         self._records: dict[str, dict[str, Any]] | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def open(cls, env: str, version: str, **kw: Any) -> TaskSet:
@@ -215,9 +219,7 @@ class TaskSet:
 
     def get(self, instance_id: str) -> Mapping[str, Any]:
         if self._records is None:
-            with self._lock:
-                if self._records is None:
-                    self._records = self._load_records()
+            self._records = self._load_records()
         try:
             return self._records[instance_id]
         except KeyError:
@@ -227,7 +229,12 @@ class TaskSet:
         if self._records_file is None:
             raise UnknownTaskError(f"task set {self.name}/{self.version} has no record file")
         p = self.folder / self._records_file
-        opener = gzip.open if p.suffix == ".gz" else open
-        with opener(p, "rt", encoding="utf-8") as f:
-            rows = (json.loads(line) for line in f if line.strip())
-            return {r["instance_id"]: r for r in rows}
+        key = (str(p.resolve()), self.manifest.sha256)
+        with _records_lock:
+            cached = _records_cache.get(key)
+            if cached is None:
+                opener = gzip.open if p.suffix == ".gz" else open
+                with opener(p, "rt", encoding="utf-8") as f:
+                    rows = (json.loads(line) for line in f if line.strip())
+                    cached = _records_cache[key] = {r["instance_id"]: r for r in rows}
+        return cached

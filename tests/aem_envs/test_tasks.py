@@ -78,3 +78,12 @@ def test_backend_version_mismatch(tmp_path):
     with pytest.raises(ManifestMismatchError, match="gymnasium==0.0.0-test"):
         check_backends(m)
     assert check_backends(m, strict=False)["gymnasium"] is not None
+
+
+def test_records_are_parsed_once_per_process(tmp_path, monkeypatch):
+    folder = _make_folder(tmp_path)
+    assert TaskSet(folder).get("t1")["v"] == 1
+    calls = []
+    monkeypatch.setattr("aem_envs.tasks.gzip.open", lambda *a, **k: calls.append(a))
+    again = TaskSet(folder)  # a second env over the same data: no re-parse
+    assert again.get("t2")["v"] == 2 and calls == []
