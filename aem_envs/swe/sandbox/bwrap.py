@@ -38,6 +38,10 @@ SANDBOX_ENV = {
     "HOME": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
     "GIT_CONFIG_NOSYSTEM": "1", "TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat",
 }
+# Dead-man switch inside the sandbox: fd 9 is the read end of a pipe whose write end only this process
+# holds. If we die (even by SIGKILL) the read sees EOF and everything in the sandbox's pid namespace is
+# killed; --die-with-parent alone did not always take the namespace's processes down.
+_WATCH = "( exec 0</dev/null; read -r -u 9 _; kill -KILL -1 ) >/dev/null 2>&1 & exec 9<&-\n"
 # Attach the shell to the sandbox's cgroups, then become bwrap (so bwrap's parent is still us).
 _CG_ATTACH = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 
@@ -102,7 +106,7 @@ class BwrapSandbox(Sandbox):
             argv += ["--setenv", k, v]
         if self.limits.uid is not None:
             argv += ["--unshare-user", "--uid", str(self.limits.uid), "--gid", str(self.limits.uid)]
-        argv += ["--cap-drop", "ALL", "--chdir", cwd, "bash", "-c", command]
+        argv += ["--cap-drop", "ALL", "--chdir", cwd, "bash", "-c", _WATCH + command]
         if self.cgroups:
             argv = ["/bin/sh", "-c", _CG_ATTACH, "sh", *[str(d / "cgroup.procs") for d in self.cgroups], "--",
                     *argv]
@@ -118,8 +122,20 @@ class BwrapSandbox(Sandbox):
 
     def _run(self, argv: list[str], timeout: float, stdin: bytes | None) -> ExecResult:
         t0 = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        life_r, life_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                ["/bin/bash", "-c", f'exec 9<&{life_r} {life_r}<&- && exec "$@"', "sh", *argv],
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(life_r,))
+        finally:
+            os.close(life_r)
+        try:
+            return self._collect(proc, t0, timeout, stdin)
+        finally:
+            os.close(life_w)
+
+    def _collect(self, proc: subprocess.Popen, t0: float, timeout: float, stdin: bytes | None) -> ExecResult:
         if stdin is not None:
             threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
         chunks, size, cap = [], 0, self.limits.max_output_bytes
