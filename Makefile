@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml Makefile examples/aem-example-plugin/pyproject.toml
 system:
 	@bash scripts/setup_system.sh
 
+# The main job: evaluate oracle, random and the trained baselines (where their checkpoints exist) on the
+# default suite, submit them to the local leaderboard (runs/leaderboard.sqlite), print the ranking.
 run: $(STAMP)
-	$(VENV)/bin/aem envs
-	$(VENV)/bin/aem play example/TreasureHunt-v0 --seed 0 --oracle
+	$(PY) -m leaderboard.job
 
 test: $(STAMP) system
 	$(PY) -m ruff check .

@@ -3,10 +3,10 @@
 Policies, prompts and action parsing belong to the agents package (``agents.make_policy``,
 ``agents.prompts``); this module only adapts a policy to the evaluator's turn loop::
 
-    actor.begin(env_id, instance_id, seed)            # new episode
-    actor.act(env, observation, info) -> ActOut       # one turn
+    actor.begin(slot, env_id, instance_id, seed)               # a new episode in a batch slot
+    actor.act_many([(slot, env, observation, info), ...])     # one turn of every active episode
 
-One request per turn, built with the env family's prompt builder and the same ``context`` the rollout
+One request per active episode and turn, all in one ``generate`` call (model backends batch them), built with the env family's prompt builder and the same ``context`` the rollout
 engine gives (admissible actions, the env's oracle, turn, ids), with a sampling seed derived from the
 episode seed and the turn, so a re-run gives the same actions. The env action is the ``<action>…</action>``
 in the answer; an answer without one is sent to the env as its raw text, which the env answers as an
@@ -38,8 +38,19 @@ def episode_seed(seed: int, env_id: str, instance_id: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(f"{env_id}|{instance_id}".encode())) % (2**31)
 
 
+@dataclass
+class _Slot:
+    env_id: str
+    instance_id: str
+    seed: int
+    builder: Any
+    state: Any = None
+    last_action: str = ""
+
+
 class PolicyActor:
-    """A ``agents.make_policy(spec)`` policy driven one turn at a time."""
+    """A ``agents.make_policy(spec)`` policy driven one turn at a time for a batch of episodes ("slots"):
+    one ``policy.generate`` call per turn for all active episodes, so model backends batch them."""
 
     def __init__(self, spec: str, history: int = 3, sampling: dict[str, Any] | None = None):
         from agents.policy import make_policy
@@ -52,44 +63,51 @@ class PolicyActor:
         self.sampling = SamplingParams(**(sampling or {}))
         self.config = {"history": history, "sampling": dict(sampling or {}),
                        "policy": getattr(self.policy, "config", None) or type(self.policy).__name__}
-        self._seed = 0
-        self._builder = None
-        self._state = None
-        self._last_action = ""
+        self._slots: dict[int, _Slot] = {}
 
-    def begin(self, env_id: str, instance_id: str, seed: int) -> None:
+    def begin(self, slot: int, env_id: str, instance_id: str, seed: int) -> None:
         from agents.prompts import prompt_builder
 
-        self._env_id, self._instance_id = env_id, instance_id
-        self._seed = episode_seed(seed, env_id, instance_id)
-        self._builder = prompt_builder(env_id, k=self.history_k)
-        self._state = None
+        self._slots[slot] = _Slot(env_id, instance_id, episode_seed(seed, env_id, instance_id),
+                                  prompt_builder(env_id, k=self.history_k))
 
-    def act(self, env: Any, observation: str, info: dict[str, Any]) -> ActOut:
+    def _request(self, slot: int, env: Any, observation: str, info: dict[str, Any]):
         from dataclasses import replace
 
-        from agents.prompts import PromptState, parse_action
+        from agents.prompts import PromptState
         from agents.types import GenerationRequest
 
+        sl = self._slots[slot]
         acts = info.get("admissible_actions")
-        s = self._state
-        if s is None:
-            s = self._state = PromptState(self._env_id, task=observation, observation=observation)
+        if sl.state is None:
+            sl.state = PromptState(sl.env_id, task=observation, observation=observation)
         else:  # the previous action and what it led to
-            s.history.append((self._last_action, observation))
+            sl.state.history.append((sl.last_action, observation))
+        s = sl.state
         s.observation, s.admissible_actions = observation, list(acts) if acts else None
         ctx = {"admissible_actions": s.admissible_actions, "oracle": env.unwrapped.oracle_action,
-               "turn": s.turn, "env_id": self._env_id, "instance_id": self._instance_id,
-               "observation": observation}
-        req = GenerationRequest(self._builder.build(s), replace(self.sampling, seed=self._seed + s.turn), ctx)
-        gen = self.policy.generate([req])[0]
-        action = parse_action(gen.text)
-        if action is None:
-            action = " ".join(str(gen.text).split())[:MAX_RAW_ACTION]
-        self._last_action = action
-        s.turn += 1
-        return ActOut(action=action, raw_text=gen.text, entropy=gen.mean_entropy(),
-                      prompt_tokens=int(gen.usage.prompt_tokens), completion_tokens=int(gen.usage.completion_tokens))
+               "turn": s.turn, "env_id": sl.env_id, "instance_id": sl.instance_id, "observation": observation}
+        return GenerationRequest(sl.builder.build(s), replace(self.sampling, seed=sl.seed + s.turn), ctx)
+
+    def act_many(self, turns: list[tuple[int, Any, str, dict[str, Any]]]) -> list[ActOut]:
+        """One action for each ``(slot, env, observation, info)``, from a single ``generate`` call."""
+        from agents.policy import check_generations
+        from agents.prompts import parse_action
+
+        reqs = [self._request(*t) for t in turns]
+        gens = check_generations(reqs, self.policy.generate(reqs))
+        outs = []
+        for (slot, *_), gen in zip(turns, gens, strict=True):
+            action = parse_action(gen.text)
+            if action is None:
+                action = " ".join(str(gen.text).split())[:MAX_RAW_ACTION]
+            sl = self._slots[slot]
+            sl.last_action = action
+            sl.state.turn += 1
+            outs.append(ActOut(action=action, raw_text=gen.text, entropy=gen.mean_entropy(),
+                               prompt_tokens=int(gen.usage.prompt_tokens),
+                               completion_tokens=int(gen.usage.completion_tokens)))
+        return outs
 
     def close(self) -> None:
         close = getattr(self.policy, "close", None)

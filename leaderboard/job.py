@@ -5,9 +5,12 @@ Agents: ``oracle`` (the envs' planners: the ceiling), ``random`` (uniform admiss
 every CPU-trained baseline checkpoint found at ``runs/baselines/<recipe>-<algo>-seed<S>/final/`` (with and
 without AEM, as the trainer left them), evaluated as ``hf:<that dir>``.
 
-Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, the first 20
-tasks of it, seeds 0 and 1. Override with ``AEM_RUN_EPISODES`` (0 = whole split), ``AEM_RUN_SEEDS``
-("0 1 2"), ``AEM_RUN_SUITE`` and ``AEM_LEADERBOARD_DB``. Results already present for the same agent and
+Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, the first 10
+tasks of it, seeds 0 and 1, at most 15 turns per episode (the same protocol for every agent, so they share
+one board; the envs' own limits are 50/15/30 turns, which a CPU-sampled tiny model would need hours for).
+Override with ``AEM_RUN_EPISODES`` (0 = whole split), ``AEM_RUN_SEEDS`` ("0 1 2"), ``AEM_RUN_MAX_TURNS``
+(0 = the envs' limits), ``AEM_RUN_SUITE`` and ``AEM_LEADERBOARD_DB``. Trained agents sample with the
+response length and prompt history of their training config. Results already present for the same agent and
 protocol are reused, so a second ``make run`` only re-submits (idempotent) and prints.
 """
 
@@ -35,7 +38,21 @@ def baseline_agents(root: Path = BASELINES) -> list[tuple[str, str]]:
     return [(d.parent.name, f"hf:{d}") for d in sorted(root.glob("*/final")) if (d / "config.json").is_file()]
 
 
-def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], episodes: int | None, seeds: list[int]) -> bool:
+def _train_settings(spec: str) -> dict[str, int]:
+    """``max_new_tokens`` and ``history`` from a baseline run's ``config.yaml`` (next to ``final/``)."""
+    if not spec.startswith("hf:"):
+        return {}
+    try:
+        cfg = load_yaml(Path(spec[3:]).parent / "config.yaml") or {}
+    except ValueError:
+        return {}
+    out = {"max_new_tokens": (cfg.get("model") or {}).get("max_new_tokens"),
+           "history": (cfg.get("env") or {}).get("history")}
+    return {k: int(v) for k, v in out.items() if v is not None}
+
+
+def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], episodes: int | None, seeds: list[int],
+              max_turns: int | None) -> bool:
     if not (out / SUMMARY_FILE).is_file():
         return False
     try:
@@ -43,32 +60,35 @@ def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], episodes: in
     except ValueError:
         return False
     return (m.get("agent", {}).get("spec") == spec and m.get("suite") == suite and m.get("seeds") == seeds
-            and m.get("episodes_per_env") == episodes and sorted(m.get("envs", {})) == sorted(env_ids))
+            and m.get("episodes_per_env") == episodes and sorted(m.get("envs", {})) == sorted(env_ids)
+            and m.get("max_turns") == max_turns)
 
 
 def main() -> int:
     from leaderboard.suites import resolve_suite
 
-    episodes = int(os.environ.get("AEM_RUN_EPISODES", "20")) or None
+    episodes = int(os.environ.get("AEM_RUN_EPISODES", "10")) or None
+    max_turns = int(os.environ.get("AEM_RUN_MAX_TURNS", "15")) or None
     seeds = [int(s) for s in os.environ.get("AEM_RUN_SEEDS", "0 1").split()]
     suite = os.environ.get("AEM_RUN_SUITE", "default")
     suite_name, env_ids = resolve_suite(suite)
     db = default_db_path()
     agents = [("oracle", "oracle"), ("random", "random"), *baseline_agents()]
     print(f"main job: suite {suite_name} ({', '.join(env_ids)}), "
-          f"{'whole split' if not episodes else f'first {episodes} tasks'} per env, seeds {seeds}")
+          f"{'whole split' if not episodes else f'first {episodes} tasks'} per env, seeds {seeds}, "
+          f"max turns {max_turns or 'env default'}")
     print(f"agents: {', '.join(n for n, _ in agents)}"
           + ("" if len(agents) > 2 else f"  (no trained baselines under {BASELINES}/*/final yet)"))
     t0, failed = time.perf_counter(), []
     for name, spec in agents:
         out = RUNS / "eval" / f"{name}-{suite}-{'all' if not episodes else f'first{episodes}'}-s{'_'.join(map(str, seeds))}"
-        if _reusable(out, spec, suite_name, env_ids, episodes, seeds):
+        if _reusable(out, spec, suite_name, env_ids, episodes, seeds, max_turns):
             print(f"[{name}] reusing {out}")
         else:
             if out.exists():
                 shutil.rmtree(out)
             evaluate(EvalConfig(agent=spec, suite=suite, episodes=episodes, seeds=seeds, out=out, name=name,
-                                progress=True))
+                                max_turns=max_turns, progress=True, **_train_settings(spec)))
         try:
             acc = submit(out, db=db, progress=True)
         except SubmissionRejected as e:

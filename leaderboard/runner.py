@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 
 from leaderboard import metrics
+from leaderboard.actors import ActOut, make_actor
 from leaderboard.actors import PolicyActor as Actor
-from leaderboard.actors import make_actor
 from leaderboard.schema import (
     EPISODES_FILE,
     METADATA_FILE,
@@ -62,7 +62,9 @@ class EvalConfig:
     progress: bool = True
     name: str | None = None  # display name (default: the policy's own name)
     temperature: float | None = None  # None: the policy's default sampling
+    max_new_tokens: int | None = None  # None: the policy's default
     history: int = 3  # past turns shown in the prompt
+    batch: int = 16  # episodes run in lockstep (one policy call per turn for all of them)
 
 
 def build_env(env_id: str, max_turns: int | None = None):
@@ -117,35 +119,62 @@ def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
     return _jsonable(out)
 
 
-def run_episode(env: Any, actor: Actor, env_id: str, instance_id: str, seed: int,
-                split: str) -> tuple[EpisodeRow, Trajectory]:
-    t0 = time.perf_counter()
-    actor.begin(env_id, instance_id, seed)
-    obs, info = env.reset(seed=seed, options={"instance_id": instance_id, "split": split})
-    traj = Trajectory(episode_id(env_id, instance_id, seed), env_id, instance_id, seed, obs, obs)
-    score, invalid, terminated, truncated = 0.0, 0, False, False
-    task_type = str(info.get("task_type", ""))
-    while not (terminated or truncated):
-        out = actor.act(env, obs, info)
-        next_obs, reward, terminated, truncated, info = env.step(out.action)
+class _Episode:
+    """One running episode in a batch slot."""
+
+    def __init__(self, env: Any, env_id: str, instance_id: str, seed: int, split: str):
+        self.env, self.env_id, self.instance_id, self.seed, self.split = env, env_id, instance_id, seed, split
+        self.t0 = time.perf_counter()
+        self.obs, self.info = env.reset(seed=seed, options={"instance_id": instance_id, "split": split})
+        self.traj = Trajectory(episode_id(env_id, instance_id, seed), env_id, instance_id, seed, self.obs, self.obs)
+        self.task_type = str(self.info.get("task_type", ""))
+        self.score, self.invalid, self.terminated, self.truncated = 0.0, 0, False, False
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
+
+    def step(self, out: ActOut) -> None:
+        next_obs, reward, terminated, truncated, info = self.env.step(out.action)
         valid = bool(info.get("is_action_valid", True))
-        traj.turns.append(TurnRow(
-            turn_idx=len(traj.turns), observation=obs, action=out.action, reward=float(reward),
+        self.traj.turns.append(TurnRow(
+            turn_idx=len(self.traj.turns), observation=self.obs, action=out.action, reward=float(reward),
             terminated=bool(terminated), truncated=bool(truncated), is_action_valid=valid,
             info=_clean_info(info), raw_text=out.raw_text if out.raw_text != out.action else None,
             entropy=out.entropy, prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
-        score += float(reward)
-        invalid += not valid
-        obs = next_obs
-    traj.final_observation = obs
-    row = EpisodeRow(
-        episode_id=traj.episode_id, env_id=env_id, instance_id=instance_id, task_type=task_type, split=split,
-        seed=seed, won=bool(info.get("won", False)), score=round(score, 9), turns=len(traj.turns),
-        invalid_actions=invalid, terminated=bool(terminated), truncated=bool(truncated),
-        prompt_tokens=sum(t.prompt_tokens for t in traj.turns),
-        completion_tokens=sum(t.completion_tokens for t in traj.turns),
-        wall_s=round(time.perf_counter() - t0, 4), trajectory_file=f"{TRAJ_DIR}/{env_slug(env_id)}.jsonl")
-    return row, traj
+        self.score += float(reward)
+        self.invalid += not valid
+        self.obs, self.info, self.terminated, self.truncated = next_obs, info, bool(terminated), bool(truncated)
+
+    def finish(self) -> tuple[EpisodeRow, Trajectory]:
+        t = self.traj
+        t.final_observation = self.obs
+        row = EpisodeRow(
+            episode_id=t.episode_id, env_id=self.env_id, instance_id=self.instance_id, task_type=self.task_type,
+            split=self.split, seed=self.seed, won=bool(self.info.get("won", False)), score=round(self.score, 9),
+            turns=len(t.turns), invalid_actions=self.invalid, terminated=self.terminated, truncated=self.truncated,
+            prompt_tokens=sum(x.prompt_tokens for x in t.turns),
+            completion_tokens=sum(x.completion_tokens for x in t.turns),
+            wall_s=round(time.perf_counter() - self.t0, 4), trajectory_file=f"{TRAJ_DIR}/{env_slug(self.env_id)}.jsonl")
+        return row, t
+
+
+def run_batch(envs: list[Any], actor: Actor, env_id: str, jobs: list[tuple[str, int]],
+              split: str) -> list[tuple[EpisodeRow, Trajectory]]:
+    """Run ``jobs`` = [(instance_id, seed)] in lockstep, one env of ``envs`` per job (``len(jobs) <= len(envs)``):
+    each turn, one ``actor.act_many`` call for all episodes still running. Results in ``jobs`` order."""
+    eps = []
+    for slot, ((iid, seed), env) in enumerate(zip(jobs, envs, strict=False)):
+        actor.begin(slot, env_id, iid, seed)
+        eps.append(_Episode(env, env_id, iid, seed, split))
+    while True:
+        active = [(i, e) for i, e in enumerate(eps) if not e.done]
+        if not active:
+            break
+        outs = actor.act_many([(i, e.env, e.obs, e.info) for i, e in active])
+        for (_, e), out in zip(active, outs, strict=True):
+            e.step(out)
+    return [e.finish() for e in eps]
 
 
 def _fill_alphas(trajs: list[Trajectory]) -> None:
@@ -191,14 +220,16 @@ def evaluate(cfg: EvalConfig) -> Path:
     out = Path(cfg.out)
     if (out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists():
         raise ValueError(f"{out} already holds results; choose another --out or remove it")
-    actor = make_actor(cfg.agent, history=cfg.history,
-                       sampling=None if cfg.temperature is None else {"temperature": cfg.temperature})
+    sampling = {k: v for k, v in (("temperature", cfg.temperature), ("max_new_tokens", cfg.max_new_tokens))
+                if v is not None}
+    actor = make_actor(cfg.agent, history=cfg.history, sampling=sampling)
     if cfg.name:
         actor.name = cfg.name
-    plan: list[tuple[str, Any, list[str]]] = []
+    plan: list[tuple[str, list[Any], list[str]]] = []
     env_meta: dict[str, Any] = {}
     for env_id in env_ids:
         env = build_env(env_id, cfg.max_turns)
+        pool = [env]
         split = eval_split(env, env_id, cfg.split)
         rec = env_record(env, split)
         ids = rec.pop("split_ids")
@@ -206,25 +237,28 @@ def evaluate(cfg: EvalConfig) -> Path:
             raise ValueError(f"{env_id} has no tasks in split {split!r}")
         chosen = ids[: cfg.episodes] if cfg.episodes else ids
         env_meta[env_id] = {**rec, "split": split, "instances": chosen, "split_size": len(ids)}
-        plan.append((env_id, env, chosen))
+        n_jobs = len(chosen) * len(cfg.seeds)
+        pool += [build_env(env_id, cfg.max_turns) for _ in range(min(cfg.batch, n_jobs) - 1)]
+        plan.append((env_id, pool, chosen))
     rows: list[EpisodeRow] = []
     trajs: dict[str, list[Trajectory]] = {}
     total = sum(len(ids) for _, _, ids in plan) * len(cfg.seeds)
     bar = tqdm(total=total, desc=f"eval {actor.name}", unit="ep", disable=not cfg.progress)
     try:
-        for env_id, env, ids in plan:
+        for env_id, pool, ids in plan:
             bar.set_postfix_str(env_id)
-            for seed in cfg.seeds:
-                for iid in ids:
-                    row, traj = run_episode(env, actor, env_id, iid, seed, env_meta[env_id]["split"])
+            jobs = [(iid, seed) for seed in cfg.seeds for iid in ids]
+            for k in range(0, len(jobs), len(pool)):
+                for row, traj in run_batch(pool, actor, env_id, jobs[k:k + len(pool)], env_meta[env_id]["split"]):
                     rows.append(row)
                     trajs.setdefault(env_id, []).append(traj)
                     bar.update()
     finally:
         bar.close()
         actor.close()
-        for _, env, _ in plan:
-            env.close()
+        for _, pool, _ in plan:
+            for env in pool:
+                env.close()
     _write(out, cfg, actor, suite_name, env_meta, rows, trajs)
     return out
 

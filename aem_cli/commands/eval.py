@@ -21,7 +21,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-turns", type=int, default=None, help="truncate episodes after N turns")
     p.add_argument("--name", default=None, help="display name on the leaderboard (default: the agent's)")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature for model agents")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="response length cap for model agents")
     p.add_argument("--history", type=int, default=3, help="past turns shown in a model agent's prompt")
+    p.add_argument("--batch", type=int, default=16, help="episodes run in lockstep (one policy call per turn)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--episodes must be >= 1")
     out = evaluate(EvalConfig(agent=args.agent, suite=args.suite, split=args.split, episodes=args.episodes,
                               seeds=args.seeds, out=args.out, max_turns=args.max_turns, name=args.name,
-                              temperature=args.temperature, history=args.history,
+                              temperature=args.temperature, max_new_tokens=args.max_new_tokens, history=args.history, batch=args.batch,
                               progress=not args.no_progress))
     s = load_json(out / SUMMARY_FILE)
     for env_id, e in s["envs"].items():
