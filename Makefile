@@ -4,7 +4,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.bootstrapped
 # Extras installed by the bootstrap: the test tools and every upstream backend the tests exercise.
-EXTRAS  ?= dev,swe,webshop,leaderboard,scienceworld,textworld,miniwob
+EXTRAS  ?= dev,swe,webshop,leaderboard,scienceworld,textworld,miniwob,household
 PIP     := $(PY) -m pip install -q --disable-pip-version-check
 
 .PHONY: run test lint bench system clean

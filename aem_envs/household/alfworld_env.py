@@ -26,7 +26,7 @@ from typing import Any
 from aem_envs.core import StepResult, TextEnv
 from aem_envs.error import UnknownTaskError
 from aem_envs.household.constants import TASK_TYPES
-from aem_envs.household.env import REWARDS, HouseholdTasks
+from aem_envs.household.env import REWARDS, shared_tasks
 from aem_envs.household.world import NOTHING_HAPPENS
 from aem_envs.tasks import check_backends
 
@@ -89,7 +89,7 @@ class ALFWorldEnv(TextEnv):
             raise ValueError(f"source must be 'generated' or 'official', got {source!r}")
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {reward!r}")
-        tasks = HouseholdTasks(tasks_dir) if source == "generated" else OfficialGames(data_dir)
+        tasks = shared_tasks(tasks_dir) if source == "generated" else OfficialGames(data_dir)
         if source == "generated":
             check_backends(tasks._set.manifest)  # the game files embed the installed alfworld's domain/grammar
         super().__init__(tasks, split=split, render_mode=render_mode)

@@ -57,6 +57,20 @@ class HouseholdTasks:
         return self._set.get(instance_id)
 
 
+_shared: dict[str, HouseholdTasks] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_tasks(folder: Any = None) -> HouseholdTasks:
+    """One read-only ``HouseholdTasks`` per folder and process: the records (a few MB of JSON) are parsed
+    once, not once per env copy (``aem check`` and vectorised envs make many)."""
+    key = str(folder or tasks_root() / "household" / "v0")
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = HouseholdTasks(key)
+        return _shared[key]
+
+
 class HouseholdEnv(TextEnv):
     """ALFWorld's household tasks on a native engine (see the module docstring)."""
 
@@ -64,7 +78,7 @@ class HouseholdEnv(TextEnv):
                  tasks_dir: str | None = None, render_mode: str | None = None):
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {reward!r}")
-        super().__init__(HouseholdTasks(tasks_dir), split=split, render_mode=render_mode)
+        super().__init__(shared_tasks(tasks_dir), split=split, render_mode=render_mode)
         self.reward_mode, self.syntax = reward, syntax
         self.world: World | None = None
         self._layouts: OrderedDict[str, Layout] = OrderedDict()
