@@ -84,15 +84,19 @@ class RolloutEngine:
 
     ``workers``: env threads. ``episode_timeout_s``: wall-clock budget per episode (None = none).
     ``history_k``: turns of history in the prompt. ``prompt``: a ``PromptBuilder`` (default: the one
-    registered for the env id). ``progress``: show a tqdm bar of finished episodes.
+    registered for the env id). ``progress``: show a tqdm bar of finished episodes. ``env_factory``:
+    ``(env_id, env_kwargs, wrappers) -> env`` building each episode's wrapped env (default: in this
+    process); ``agents.ray_pool.RayEnvPool`` places the envs in Ray actors instead.
     """
 
     def __init__(self, workers: int = 4, episode_timeout_s: float | None = None, history_k: int = 3,
-                 prompt: PromptBuilder | None = None, progress: bool = True):
+                 prompt: PromptBuilder | None = None, progress: bool = True,
+                 env_factory: Callable[[str, dict[str, Any], Sequence[EnvWrapper]], gym.Env] | None = None):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers, self.episode_timeout_s = workers, episode_timeout_s
         self.history_k, self.prompt, self.progress = history_k, prompt, progress
+        self.env_factory = env_factory
 
     # -- public API -----------------------------------------------------------------------------------
     def run(self, env_id: str, tasks: Sequence[TaskSpec], policy: Policy, group_size: int = 1,
@@ -149,9 +153,7 @@ class RolloutEngine:
 
     # -- episode lifecycle ----------------------------------------------------------------------------
     def _open(self, ep: _Episode, env_id: str, env_kwargs: dict[str, Any], wrappers: Sequence[EnvWrapper]) -> None:
-        env: gym.Env = ActionParser(aem_envs.make(env_id, **env_kwargs))
-        for w in wrappers:
-            env = w(env)
+        env = (self.env_factory or local_env)(env_id, env_kwargs, wrappers)
         ep.env = env
         options = {"instance_id": ep.instance_id} if ep.instance_id is not None else {}
         obs, info = env.reset(seed=ep.traj.seed, options=options)
@@ -288,6 +290,14 @@ class RolloutEngine:
         list(pool.map(_safe_close, closable))
         # A hung step keeps its thread; do not wait for it (its env is closed when it returns).
         pool.shutdown(wait=not any(ep.hung for ep in episodes), cancel_futures=True)
+
+
+def local_env(env_id: str, env_kwargs: dict[str, Any], wrappers: Sequence[EnvWrapper]) -> gym.Env:
+    """The default env factory: ``ActionParser`` around the registered env, then ``wrappers`` in order."""
+    env: gym.Env = ActionParser(aem_envs.make(env_id, **env_kwargs))
+    for w in wrappers:
+        env = w(env)
+    return env
 
 
 def _safe_close(env: gym.Env | None) -> None:
