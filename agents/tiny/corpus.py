@@ -89,7 +89,7 @@ def build_corpus(episodes: int = 16, seed: int = 0) -> str:
         try:
             paragraphs += _play(env_id, episodes, rng)
         except Exception as e:  # an env under construction must not stop the corpus
-            print(f"skipping {row.id}: {type(e).__name__}: {e}")
+            print(f"skipping {env_id}: {type(e).__name__}: {e}")
     return "\n\n".join(p.strip() for p in paragraphs) + "\n"
 
 

@@ -162,3 +162,20 @@ def test_jsonl_round_trip(tmp_path):
     assert [r.to_json() for r in rows] == [r.to_json() for r in res.turns]
     lines = (tmp_path / "out" / "trajectories.jsonl").read_text().splitlines()
     assert len(lines) == 4 and '"won": true' in lines[0] and '"steps"' in lines[0]
+
+
+class _SlowReset(gym.Wrapper):
+    def reset(self, **kw):
+        if kw.get("seed") == 1:
+            time.sleep(2.0)
+        return self.env.reset(**kw)
+
+
+def test_hung_reset_times_out_without_blocking_the_others():
+    t0 = time.perf_counter()
+    res = engine(workers=3, episode_timeout_s=0.5).run(ENV, tasks=[0, 1, 2], policy=make_policy("oracle"),
+                                                       max_turns=25, wrappers=[_SlowReset])
+    assert time.perf_counter() - t0 < 1.9
+    ok0, hung, ok2 = res.trajectories
+    assert ok0.won and ok2.won
+    assert hung.timed_out and hung.truncated and hung.length == 0 and hung.instance_id == ""
