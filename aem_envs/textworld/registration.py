@@ -14,6 +14,11 @@ TWX_GAMES = ("cookingworld", "coin", "twc", "mapreader", "arithmetic", "sorting"
 # TextWorld games are solved in 3-20 commands; 100 is also TextWorldExpress's default envStepLimit.
 MAX_EPISODE_STEPS = 100
 
+if importlib.util.find_spec("textworld") is not None:
+    for _kind in TEXTWORLD_KINDS:
+        register(f"aem/TextWorld-{_kind}-v0", entry_point="aem_envs.textworld.tw:TextWorldEnv",
+                 max_episode_steps=MAX_EPISODE_STEPS, kwargs={"kind": _kind})
+
 if importlib.util.find_spec("textworld_express") is not None:
     for _game in TWX_GAMES:
         register(f"aem/TWX-{_game}-v0", entry_point="aem_envs.textworld.twx:TextWorldExpressEnv",
