@@ -41,11 +41,19 @@ def test_action_parser_extracts_last_tagged_action_and_normalises_space():
 def test_action_parser_unparsable_text_is_an_invalid_observation_with_penalty():
     env = ActionParser(CounterEnv(), penalty=-0.5)
     first, _ = env.reset(seed=0)
-    for text in ("I would increment", "<action></action>", None, "<action>" + "x" * 5000 + "</action>"):
+    for text in ("I would increment", "<action></action>", None, "<action>" + "x" * 30_000 + "</action>"):
         obs, r, term, trunc, info = env.step(text)
         assert r == -0.5 and not term and info["is_action_valid"] is False and info["parse_error"] is True
         assert "Invalid action format" in obs and first in obs  # the last observation is repeated
     assert env.unwrapped.turn == 0  # the env never saw them
+
+
+def test_multi_line_actions_keep_their_whitespace():
+    from aem_envs.wrappers.action_parser import parse_action
+
+    edit = "<action><replace path='a.py'>\n    if x:\n        return  1\n</replace></action>"
+    assert parse_action(edit) == "<replace path='a.py'>\n    if x:\n        return  1\n</replace>"
+    assert parse_action("<action>\tgo to   desk 1 </action>") == "go to desk 1"
 
 
 def test_action_parser_custom_parse_function():
