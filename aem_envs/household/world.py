@@ -245,8 +245,10 @@ class World:
         if not recs:
             return "You are in the middle of a room. Looking quickly around you, you see nothing."
         here = set(recs)
-        floor = [L.o_a[o] for o, at in enumerate(self.obj_at)
-                 if at == loc and self.taken_from[o] and not here.isdisjoint(self.taken_from[o])]
+        # One entry per (object, receptacle here it was taken from): TextWorld lists query assignments, so an
+        # object taken from two receptacles of this pose is listed twice.
+        floor = [L.o_a[o] for o, at in enumerate(self.obj_at) if at == loc and self.taken_from[o]
+                 for _ in range(len(here & self.taken_from[o]))]
         return L.facing[loc] + join_list(floor) + "."
 
     def inventory(self) -> str:

@@ -98,3 +98,23 @@ def test_help_and_closed_receptacles(engine):
     assert obs[6] == "Nothing happens."
     assert obs[7] == "This is a normal mug 1. In it, you see nothing."  # quirk Q4
     assert obs[8] == "You are facing the cabinet 1. Next to it, you see nothing."
+
+
+def test_floor_list_repeats_per_receptacle_left():
+    """TextWorld lists one entry per (object, receptacle it left at this pose): duplicates included."""
+    from .conftest import kitchen_task, make_engine
+
+    t = kitchen_task()
+    side, table, drawer2 = "loc|6|2|0|30", "SideTable|+02.50|+00.00|+02.00", "Drawer|+02.60|+00.10|+02.00"
+    t["receptacles"].append({"id": drawer2, "cls": "Drawer", "loc": side, "openable": True})
+    t["objects"] += [{"id": "Pen|+02.50|+00.90|+02.00", "cls": "Pen", "in": table},
+                     {"id": "CD|+02.50|+00.90|+02.00", "cls": "CD", "in": drawer2}]
+    script = ["go to sidetable 1", "open drawer 1", "open drawer 2", "take pen 1 from sidetable 1",
+              "move pen 1 to drawer 1", "take pen 1 from drawer 1", "move pen 1 to drawer 2",
+              "take cd 1 from drawer 1", "move cd 1 to sidetable 1", "look"]
+    for kind in ("native", "alfworld"):
+        env = make_engine(kind, t)
+        obs = play(env, t["instance_id"], script)[-1][1]
+        env.close()
+        assert obs == ("You are facing the drawer 2, drawer 1, and sidetable 1. Next to it, you see a cd 1, "
+                       "a pen 1, and a pen 1."), kind
