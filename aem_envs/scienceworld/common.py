@@ -6,8 +6,9 @@ thread-local pseudo-random sequence: the order of "In it, you see: ..." lines th
 objects the JVM hashed before. A fresh JVM reproduces one load, but the second load of the same variation
 in that JVM lists objects in another order (checked: ScienceWorld grow-plant, 1.2.3). ``-XX:hashCode=2``
 makes every identity hash the same constant, so iteration follows insertion order and each load is
-reproducible no matter what ran before; it cost ~1.0-1.6x on the valid-action listing and nothing
-measurable on plain steps (see benchmarks/upstream.py).
+reproducible no matter what ran before. Measured cost (ScienceWorld 1.2.3, gold paths of boil-0 and
+grow-plant-0): plain steps 27/22 ms vs 25/18 ms by default, steps plus valid-action listing 361/169 ms
+vs 225/156 ms, i.e. up to 1.6x on the listing, which is why that listing is only computed on request.
 """
 
 from __future__ import annotations

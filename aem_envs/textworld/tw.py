@@ -31,8 +31,6 @@ TASKS_ENV, TASKS_VERSION = "textworld", "v0"
 MAX_ACTION_CHARS = 300
 REFUSED_OBSERVATION = "I beg your pardon? (Commands are short, e.g. 'go north' or 'take coin'.)"
 # The interpreter's status bar ("-= Room =-3/5"), often glued to the ">" prompt line by the padding.
-# jericho warns on every TextWorld game that it cannot track score/moves itself; TextWorld tracks them.
-warnings.filterwarnings("ignore", message=r"Game .* is not fully supported", module="jericho")
 _STATUS = re.compile(r"^\s*>?\s*-= [^\n]*? =-\s*-?\d+/\d+\s*$", re.M)
 
 
@@ -70,6 +68,9 @@ class TextWorldEnv(TextEnv):
         import textworld
 
         path = game_file(task)
+        # jericho warns on every TextWorld game that it cannot track score/moves itself (TextWorld does).
+        # Re-added per reset because test runners restore the warning filters around each test.
+        warnings.filterwarnings("ignore", message=r"Game .* is not fully supported", module="jericho")
         if self._game is not None:
             self._game.close()
         infos = textworld.EnvInfos(admissible_commands=True, policy_commands=True, won=True, lost=True,
