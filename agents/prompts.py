@@ -6,8 +6,8 @@ its tokenizer's chat template. Each turn is a fresh prompt of bounded length (ta
 not an ever-growing chat, as in verl-agent: input length stays flat on long horizons.
 
 The agent answers with one action between ``<action>`` and ``</action>`` (free thinking before it is
-fine); ``parse_action`` applies exactly the semantics of ``aem_envs.wrappers.ActionParser`` (last match
-wins, whitespace collapsed), which the engine wraps around every env.
+fine); ``parse_action`` is ``aem_envs.wrappers.ActionParser``'s own parser (last match wins, one-line
+actions have their whitespace collapsed), and the engine wraps that wrapper around every env.
 
     @register_prompt("aem/MyEnv")          # every id starting with "aem/MyEnv"
     class MyPrompt(PromptBuilder):
@@ -16,14 +16,11 @@ wins, whitespace collapsed), which the engine wraps around every env.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aem_envs.wrappers.action_parser import DEFAULT_PATTERN
+from aem_envs.wrappers.action_parser import parse_action as _env_parse_action
 from agents.types import Message
-
-_ACTION_RE = re.compile(DEFAULT_PATTERN, re.DOTALL | re.IGNORECASE)
 
 
 def format_action(action: str) -> str:
@@ -31,15 +28,10 @@ def format_action(action: str) -> str:
     return f"<action>{action}</action>"
 
 
-def parse_action(text: str, max_chars: int = 1000) -> str | None:
-    """The action in ``text`` as ``ActionParser`` reads it, or ``None`` if there is none."""
-    if not isinstance(text, str):
-        return None
-    matches = _ACTION_RE.findall(text)
-    if not matches:
-        return None
-    action = " ".join(str(matches[-1]).split())
-    return action if action and len(action) <= max_chars else None
+def parse_action(text: str) -> str | None:
+    """The action in ``text`` exactly as the ``ActionParser`` wrapper reads it, or ``None`` if there is none
+    (delegates to ``aem_envs.wrappers.action_parser.parse_action``: one source of truth)."""
+    return _env_parse_action(text)
 
 
 @dataclass
