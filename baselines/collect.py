@@ -73,11 +73,17 @@ class Collected:
     gen_batches: int
 
 
-def training_groups(model, tokenizer, cfg: TrainConfig, step: int) -> Collected:
+def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[int] | None = None,
+                    policy: Any = None, engine: Any = None) -> Collected:
+    """``groups``: the global group indices to roll out (default all ``rollout.groups``; a data-parallel
+    rank passes its share, so groups are never split and task seeds match the single-process run).
+    ``policy``/``engine`` replace the live-model ``HFPolicy`` and the local thread pool (vLLM, Ray)."""
     from aem_envs.wrappers import InvalidActionPenalty
 
     r = cfg.rollout
-    policy, engine = _policy(model, tokenizer, cfg), _engine(cfg)
+    policy, engine = policy or _policy(model, tokenizer, cfg), engine or _engine(cfg)
+    ids = list(range(r.groups)) if groups is None else list(groups)
+    tag = "" if groups is None else f"r{ids[0] if ids else 0}"  # uids and sampling streams differ by shard
     wrappers = [functools.partial(ScaleReward, scale=cfg.env.reward_scale),
                 functools.partial(InvalidActionPenalty, penalty=cfg.env.invalid_penalty)]
     env_kwargs = {"split": cfg.env.train_split, **cfg.env.env_kwargs}
@@ -88,18 +94,19 @@ def training_groups(model, tokenizer, cfg: TrainConfig, step: int) -> Collected:
     used = 0
     for t in range(tries):
         used += 1
-        tasks = [(None, _seed(cfg.seed, step, t, g) % (1 << 31)) for g in range(r.groups)]
+        tasks = [(None, _seed(cfg.seed, step, t, g) % (1 << 31)) for g in ids]
         res = engine.run(cfg.env.id, tasks, policy, group_size=r.group_size, max_turns=cfg.env.max_turns,
                          env_kwargs=env_kwargs, wrappers=wrappers, sampling=_sampling(cfg, r.temperature),
-                         seed=_seed(cfg.seed, step, t, 99), run_id=f"s{step}t{t}")
+                         seed=_seed(cfg.seed, step, t, 99) if not tag else _seed(cfg.seed, step, t, 99, 1 + ids[0]),
+                         run_id=f"s{step}t{t}{tag}")
         all_trajs += res.trajectories
         for trajs in res.groups().values():
             outcomes = {bool(x.won) for x in trajs}
             if not dynamic or t == tries - 1 or len(outcomes) > 1:
                 kept.append(trajs)
-        if len(kept) >= r.groups:
+        if len(kept) >= len(ids):
             break
-    kept = kept[: r.groups]
+    kept = kept[: len(ids)]
     trajs = [x for g in kept for x in g]
     records = [row for x in trajs for row in x.turns]
     # success/return of what was *sampled* this step (not only the kept groups): an unbiased train curve

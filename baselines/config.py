@@ -86,6 +86,18 @@ class CheckpointConfig:
 
 
 @dataclass
+class DistConfig:
+    """Scaling out (baselines.distributed, run under ``torchrun``); ignored by a plain single-process run."""
+
+    strategy: str = "ddp"  # ddp | fsdp (FSDP2 fully_shard, for models that do not fit one GPU)
+    backend: str = "auto"  # nccl with CUDA, else gloo
+    rollout: str = "hf"  # hf: the trainer's own weights | vllm: weights synced into a vLLM engine each update
+    env_workers: str = "local"  # local: engine threads | ray: env actors (agents.ray_pool)
+    ray_workers: int = 4
+    vllm: dict[str, Any] = field(default_factory=dict)  # VLLMPolicy / vllm.LLM keyword arguments
+
+
+@dataclass
 class TrainConfig:
     recipe: str = "custom"
     algo: str = "grpo"
@@ -101,6 +113,7 @@ class TrainConfig:
     aem: AEMConfig = field(default_factory=AEMConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    distributed: DistConfig = field(default_factory=DistConfig)
     dynamic_sampling: bool | None = None  # None = the algorithm's default
     out_dir: str | None = None  # default runs/baselines/<recipe>-<algo>-seed<S>
 
