@@ -83,6 +83,12 @@ class MiniWoBEnv(TextEnv):
             return StepResult(f"{parsed}\n\n{render(self._utterance, self._elems)}", is_action_valid=False)
         mw = self._browser()
         obs, reward, terminated, truncated, info = mw.step(self._to_miniwob(mw, parsed))
+        if mw.instance.died or "utterance" not in obs and not terminated:
+            # The browser failed under this action (miniwob logs the error): end the episode cleanly;
+            # the next reset starts a fresh browser.
+            self._done, self._elems = True, []
+            return StepResult("The browser failed while performing this action; the episode is over.",
+                              is_action_valid=False, terminated=True)
         if terminated:
             self._done, self._elems = True, []
             raw = float(info.get("raw_reward", reward))

@@ -120,8 +120,10 @@ def parse(action: str, elems: list[Element]) -> ParsedAction | str:
     if parsed.kind == "type":
         if target.tag not in TYPABLE_TAGS:
             return f"Invalid action: [{parsed.ref}] is a {target.tag}, not a text field."
-        text = "".join(ch for ch in parsed.text if ch.isprintable())
-        if not text or len(text) > TYPING_MAX_LENGTH:
-            return f"Invalid action: type 1 to {TYPING_MAX_LENGTH} printable characters."
+        # chromedriver types only Basic Multilingual Plane characters (an emoji kills the session).
+        text = "".join(ch for ch in parsed.text if ch.isprintable() and ord(ch) < 0x10000)
+        if not text or len(text) > TYPING_MAX_LENGTH or text != parsed.text:
+            return (f"Invalid action: type 1 to {TYPING_MAX_LENGTH} printable characters "
+                    "(no emoji or control characters).")
         parsed = ParsedAction("type", parsed.ref, text)
     return parsed
