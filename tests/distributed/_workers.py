@@ -94,3 +94,31 @@ def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str
                    os.path.join(out_dir, f"rank{rank}.pt"))
     finally:
         shutdown_distributed()
+
+
+def fast_overrides(model_dir: str, out_dir: str) -> dict:
+    """tests/baselines' fast TreasureHunt config (a step well under a second on one process)."""
+    return {"algo": "grpo+aem", "out_dir": out_dir, "model.init": model_dir, "model.max_new_tokens": 8,
+            "model.max_prompt_tokens": 160, "env.max_turns": 3, "rollout.groups": 4, "rollout.group_size": 2,
+            "rl.steps": 2, "rl.lr": 0.01, "update.mini_batch_size": 12, "update.micro_batch_size": 4,
+            "eval.every": 0, "eval.episodes": 2, "eval.final_episodes": 2, "checkpoint.every": 0}
+
+
+def trainer_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str, strategy: str, steps: int) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from baselines.config import load_config
+    from baselines.distributed import DistributedTrainer, init_distributed, shutdown_distributed
+
+    ctx = init_distributed("gloo")
+    try:
+        cfg = load_config(None, overrides={**fast_overrides(model_dir, os.path.join(out_dir, "run")),
+                                           "distributed.strategy": strategy})
+        tr = DistributedTrainer(cfg, ctx, progress=False)
+        tr.warm_start()
+        metrics = [tr.train_step(s) for s in range(steps)]
+        torch.save({"params": flat_params(tr.model), "groups": tr.my_groups, "metrics": metrics},
+                   os.path.join(out_dir, f"trainer{rank}.pt"))
+    finally:
+        shutdown_distributed()
