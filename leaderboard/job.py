@@ -98,9 +98,10 @@ def main() -> int:
         state = "submitted as" if acc.result.created else "already on the leaderboard as"
         print(f"[{name}] {acc.report}; {state} #{acc.result.id}")
     print(f"\nevaluated and submitted {len(agents) - len(failed)} agents in {time.perf_counter() - t0:.0f} s\n")
-    from aem_cli.main import main as aem
+    from leaderboard.ranking import render
+    from leaderboard.store import Store
 
-    aem(["leaderboard", "show", "--db", str(db)])
+    print(render(Store(db)))
     print(f"\nper task type: .venv/bin/aem leaderboard show --by task-type --db {db}")
     print(f"web page:      .venv/bin/aem leaderboard serve --db {db}   then open http://127.0.0.1:8765/")
     return 1 if failed else 0

@@ -106,3 +106,20 @@ def per_task_type(store: Store, f: Filters | None = None) -> pd.DataFrame:
     tt = tt.assign(column=tt["env_id"] + ":" + tt["task_type"])
     wide = tt.pivot(index="submission_id", columns="column", values="success_rate")
     return subs.merge(wide, left_on="id", right_index=True, how="inner").reset_index(drop=True)
+
+
+def render(store: Store, by: str = "overall", f: Filters | None = None) -> str:
+    """The ranking as printable text (``aem leaderboard show`` and ``make run``): one table per board for
+    ``by="overall"``, else the ``env`` or ``task-type`` table."""
+    tables = {"overall": ranking, "env": per_env, "task-type": per_task_type}
+    if by not in tables:
+        raise ValueError(f"--by must be one of {sorted(tables)}, got {by!r}")
+    table = tables[by](store, f)
+    if table.empty:
+        return f"no submissions match in {store.path}"
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 40,
+                           "display.float_format", "{:.3f}".format):
+        if by != "overall":
+            return table.to_string(index=False)
+        return "\n".join(f"\n== {board} ==\n" + t.drop(columns=["board"]).to_string(index=False)
+                         for board, t in table.groupby("board", sort=True))

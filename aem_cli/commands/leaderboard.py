@@ -69,25 +69,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from leaderboard import ranking
     from leaderboard.store import Store
 
-    store = Store(args.db)
     f = ranking.Filters(board=args.board, env=args.env, agent=args.agent, split=args.split)
-    table = {"overall": ranking.ranking, "env": ranking.per_env, "task-type": ranking.per_task_type}[args.by](store, f)
-    if table.empty:
-        print(f"no submissions match in {store.path}")
-        return 0
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 40,
-                           "display.float_format", "{:.3f}".format):
-        if args.by == "overall":
-            for board, t in table.groupby("board", sort=True):
-                print(f"\n== {board} ==")
-                print(t.drop(columns=["board"]).to_string(index=False))
-        else:
-            print(table.to_string(index=False))
+    print(ranking.render(Store(args.db), args.by, f))
     return 0
 
 
