@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from aem_envs.wrappers.recorder import to_jsonable
 from leaderboard import metrics
 from leaderboard.actors import ActOut, make_actor
 from leaderboard.actors import PolicyActor as Actor
@@ -100,23 +101,11 @@ def env_record(env: Any, split: str) -> dict[str, Any]:
             "split_ids": list(tasks.ids(split))}
 
 
-def _jsonable(x: Any) -> Any:
-    try:
-        json.dumps(x)
-        return x
-    except (TypeError, ValueError):
-        if isinstance(x, dict):
-            return {str(k): _jsonable(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [_jsonable(v) for v in x]
-        return repr(x)
-
-
 def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in info.items() if k not in _DROP_INFO}
     if "admissible_actions" in info and info["admissible_actions"] is not None:
         out["n_admissible"] = len(info["admissible_actions"])
-    return _jsonable(out)
+    return to_jsonable(out)
 
 
 class _Episode:
@@ -272,7 +261,7 @@ def _write(out: Path, cfg: EvalConfig, actor: Actor, suite_name: str, env_meta: 
         write_jsonl(out / TRAJ_DIR / f"{env_slug(env_id)}.jsonl", [t.to_json() for t in ts])
     backends = sorted({b for m in env_meta.values() for b in m.get("backends", {})})
     meta = {"schema_version": SCHEMA_VERSION,
-            "agent": {"spec": cfg.agent, "name": actor.name, "config": _jsonable(actor.config)},
+            "agent": {"spec": cfg.agent, "name": actor.name, "config": to_jsonable(actor.config)},
             "suite": suite_name, "split": cfg.split, "seeds": list(cfg.seeds), "episodes_per_env": cfg.episodes,
             "max_turns": cfg.max_turns, "envs": env_meta, "packages": package_versions(backends),
             "machine": machine_info(),

@@ -19,15 +19,16 @@ def _lock_for(path: Path) -> threading.Lock:
         return _file_locks.setdefault(str(path.resolve()), threading.Lock())
 
 
-def _jsonable(x: Any) -> Any:
+def to_jsonable(x: Any) -> Any:
+    """``x`` as JSON-able data: containers recursed into, anything else JSON cannot hold as its repr."""
     try:
         json.dumps(x)
         return x
     except (TypeError, ValueError):
         if isinstance(x, dict):
-            return {str(k): _jsonable(v) for k, v in x.items()}
+            return {str(k): to_jsonable(v) for k, v in x.items()}
         if isinstance(x, list | tuple):
-            return [_jsonable(v) for v in x]
+            return [to_jsonable(v) for v in x]
         return repr(x)
 
 
@@ -48,13 +49,13 @@ class TrajectoryRecorder(gym.Wrapper[str, str, str, str]):
 
     def _info(self, info: dict[str, Any]) -> dict[str, Any]:
         kept = info if self.keep_info is None else {k: info[k] for k in self.keep_info if k in info}
-        return _jsonable(kept)
+        return to_jsonable(kept)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._flush(finished=False)
         obs, info = self.env.reset(seed=seed, options=options)
         spec = getattr(self.env, "spec", None)
-        self._episode = {"env_id": spec.id if spec else None, "seed": seed, "options": _jsonable(options or {}),
+        self._episode = {"env_id": spec.id if spec else None, "seed": seed, "options": to_jsonable(options or {}),
                          "instance_id": info.get("instance_id"), "task_type": info.get("task_type"),
                          "started": time.time(), "observation": obs, "reset_info": self._info(info),
                          "turns": [], "return": 0.0, "won": False}
@@ -63,7 +64,7 @@ class TrajectoryRecorder(gym.Wrapper[str, str, str, str]):
     def step(self, action: str):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._episode is not None:
-            self._episode["turns"].append({"action": _jsonable(action), "observation": obs, "reward": reward,
+            self._episode["turns"].append({"action": to_jsonable(action), "observation": obs, "reward": reward,
                                            "terminated": terminated, "truncated": truncated,
                                            "info": self._info(info)})
             self._episode["return"] += float(reward)
