@@ -11,8 +11,9 @@ everything (verl-agent's cap, so a step never stalls). The kept groups are trunc
 ``rollout.groups`` (DAPO) so every step has the same cost. The filter looks at the unshaped outcome
 (``won``), like verl-agent's filter on the reward before the penalty.
 
-Evaluation: one episode per held-out task (ids of ``split`` in manifest order, cycled with new seeds when
-more episodes than tasks are asked), sampling temperature ``eval.temperature``, raw rewards (no shaping).
+Evaluation: one episode per held-out task (``n`` ids spread evenly over ``split`` in manifest order, so a
+split stored grouped by task type is sampled across all types; cycled with new seeds when more episodes
+than tasks are asked), sampling temperature ``eval.temperature``, raw rewards (no shaping).
 """
 
 from __future__ import annotations
@@ -134,7 +135,10 @@ def eval_tasks(cfg: TrainConfig, split: str, n: int) -> list[tuple[str, int]]:
         env.close()
     if not ids:
         raise ValueError(f"split {split!r} of {cfg.env.id} is empty")
-    return [(ids[i % len(ids)], 1000 + i // len(ids)) for i in range(n)]
+    m = len(ids)
+    full, rest = divmod(n, m)
+    picks = [(ids[j], 1000 + c) for c in range(full) for j in range(m)]
+    return picks + [(ids[j * m // rest], 1000 + full) for j in range(rest)]
 
 
 def evaluate(model, tokenizer, cfg: TrainConfig, split: str, n: int, temperature: float,

@@ -51,6 +51,9 @@ class SFTConfig:
     lr: float = 3e-3
     batch_size: int = 32
     max_turns: int | None = None
+    label: str = "taken"  # "taken": imitate the executed (noisy) action; "oracle": noisy execution, oracle labels
+    schedule: str = "constant"  # "constant" or "cosine" (decays to 10% of lr), after linear warm-up
+    warmup: float = 0.0  # fraction of the SFT optimizer steps spent warming the lr up
 
 
 @dataclass

@@ -3,8 +3,11 @@
 A tiny random-init model cannot find a single success by sampling, so the CPU recipe first imitates a
 *noisy* oracle: each turn takes the env's oracle action (``env.unwrapped.oracle_action()``) or, with
 probability ``noise``, a random admissible action. The policy learns the answer format and a decent but
-imperfect strategy, leaving room for RL to raise success. Prompts are built with the same per-env prompt
-builder as the rollout engine (``agents.prompts``), so SFT and RL see identical inputs.
+imperfect strategy, leaving room for RL to raise success. With ``sft.label="oracle"`` the noisy action is
+still *executed* but the demonstration's label is the oracle's action in that state (DAgger-style corrective
+labels: the model sees off-path states and how to recover from them, instead of imitating the noise).
+Prompts are built with the same per-env prompt builder as the rollout engine (``agents.prompts``), so SFT
+and RL see identical inputs.
 
 The loss is the mean token cross-entropy over the response tokens (``<action>…</action>`` + end of turn).
 """
@@ -42,6 +45,8 @@ def collect_demos(cfg: TrainConfig, tokenizer, n_episodes: int, seed: int, progr
     rng = np.random.default_rng(seed)
     eos = tokenizer.eos_token_id
     max_turns = cfg.sft.max_turns or cfg.env.max_turns
+    if cfg.sft.label not in ("taken", "oracle"):
+        raise ValueError(f"sft.label must be 'taken' or 'oracle', got {cfg.sft.label!r}")
     demos: list[Demo] = []
     it = range(n_episodes)
     if progress:
@@ -55,11 +60,12 @@ def collect_demos(cfg: TrainConfig, tokenizer, n_episodes: int, seed: int, progr
             episode: list[Demo] = []
             for turn in range(max_turns):
                 acts = info.get("admissible_actions") or []
-                action = env.unwrapped.oracle_action()
+                best = action = env.unwrapped.oracle_action()
                 if action is None or (acts and rng.random() < cfg.sft.noise):
                     action = acts[int(rng.integers(len(acts)))] if acts else "look"
+                label = best if cfg.sft.label == "oracle" and best is not None else action
                 prompt = _encode(tokenizer, builder.build(state), cfg.model.max_prompt_tokens)
-                resp = tokenizer(format_action(action), add_special_tokens=False)["input_ids"] + [eos]
+                resp = tokenizer(format_action(label), add_special_tokens=False)["input_ids"] + [eos]
                 episode.append(Demo(prompt, list(resp), False))
                 obs, _, term, trunc, info = env.step(action)
                 state.history.append((action, obs))
@@ -83,11 +89,13 @@ def sft_train(model, tokenizer, demos: list[Demo], cfg: TrainConfig, generator: 
         raise ValueError("no SFT demonstrations")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft.lr, weight_decay=0.0)
+    bs = cfg.sft.batch_size
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.sft.schedule, cfg.sft.warmup,
+                                                             cfg.sft.epochs * -(-len(demos) // bs)))
     model.train()
     losses = []
-    bs = cfg.sft.batch_size
     for _ in range(cfg.sft.epochs):
-        order = torch.randperm(len(demos), generator=generator).tolist()
+        order = _length_bucketed(torch.randperm(len(demos), generator=generator).tolist(), demos, bs)
         it = range(0, len(order), bs)
         if progress:
             from tqdm import tqdm
@@ -105,10 +113,40 @@ def sft_train(model, tokenizer, demos: list[Demo], cfg: TrainConfig, generator: 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            sched.step()
             tot, n = tot + float(loss.detach()), n + 1
         losses.append(tot / max(n, 1))
     model.eval()
     return losses
+
+
+def lr_lambda(schedule: str, warmup: float, total: int):
+    """lr multiplier per optimizer step: linear warm-up over ``warmup * total`` steps, then constant or a
+    cosine decay to 10% (a tiny model trained from scratch needs a high peak lr, and the decay lets it settle)."""
+    import math
+
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"sft.schedule must be 'constant' or 'cosine', got {schedule!r}")
+    w = int(warmup * total)
+
+    def f(i: int) -> float:
+        if i < w:
+            return (i + 1) / w
+        if schedule == "constant":
+            return 1.0
+        t = min(1.0, (i - w) / max(1, total - w))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
+
+    return f
+
+
+def _length_bucketed(order: list[int], demos: list[Demo], bs: int, span: int = 16) -> list[int]:
+    """Sort each window of ``span`` batches by prompt length, so a batch pads little; batches stay random
+    across windows (the order within an epoch is still a function of the generator only)."""
+    out: list[int] = []
+    for s in range(0, len(order), bs * span):
+        out += sorted(order[s:s + bs * span], key=lambda i: len(demos[i].prompt_ids))
+    return out
 
 
 def _pack(chunk: list[Demo], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
