@@ -7,10 +7,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-# Column names a baseline's metrics.csv may use for the curves, most specific first.
-SUCCESS_COLUMNS = ("eval/success_rate", "eval_success_rate", "success_rate", "train/success_rate", "success",
-                   "won")
-ENTROPY_COLUMNS = ("entropy", "mean_entropy", "train/entropy", "policy/entropy")
+# Column names a baseline's metrics.csv may use for the curves, most specific first: baselines' trainer
+# writes eval/success (held-out), train/success and policy_entropy; the others are for foreign runs.
+SUCCESS_COLUMNS = ("eval/success", "eval/success_rate", "eval_success_rate", "success_rate", "train/success",
+                   "train/success_rate", "success", "won")
+ENTROPY_COLUMNS = ("policy_entropy", "entropy", "mean_entropy", "train/entropy", "policy/entropy")
 
 
 def _figure(w: float = 7.0, h: float = 3.2):

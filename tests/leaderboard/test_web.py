@@ -31,7 +31,9 @@ def filled(runs, db) -> Path:
 def server(filled, tmp_path):
     runs_dir = tmp_path / "baselines"
     (runs_dir / "toy-grpo-seed0").mkdir(parents=True)
-    (runs_dir / "toy-grpo-seed0" / "metrics.csv").write_text("step,success_rate,entropy\n1,0.1,2.0\n2,0.3,1.5\n")
+    # The columns baselines' trainer writes (eval rows carry success, train rows carry the entropy).
+    (runs_dir / "toy-grpo-seed0" / "metrics.csv").write_text(
+        "kind,step,eval/success,policy_entropy\neval,0,0.1,\ntrain,1,,2.0\neval,2,0.3,\ntrain,2,,1.5\n")
     srv = make_server(filled, port=0, runs_dir=runs_dir)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -126,3 +128,18 @@ def test_pages_in_headless_chromium(server, filled, runs):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_training_curves_read_the_columns_the_trainer_writes(tmp_path):
+    from baselines.trainer import Trainer  # noqa: F401  (the writer of these columns must exist)
+    from leaderboard.plots import ENTROPY_COLUMNS, SUCCESS_COLUMNS, _read_metrics, _series, training_png
+
+    run = tmp_path / "cpu-tiny-household-grpo-seed0"
+    run.mkdir()
+    (run / "metrics.csv").write_text(
+        "kind,step,eval/success,train/success,policy_entropy\n"
+        "eval,0,0.1,,\ntrain,1,,0.2,0.9\neval,5,0.4,,\ntrain,5,,0.5,0.7\n")
+    rows = _read_metrics(run / "metrics.csv")
+    assert _series(rows, SUCCESS_COLUMNS) == ("eval/success", [0.0, 5.0], [0.1, 0.4])
+    assert _series(rows, ENTROPY_COLUMNS) == ("policy_entropy", [1.0, 5.0], [0.9, 0.7])
+    assert training_png(tmp_path).startswith(b"\x89PNG")
