@@ -4,7 +4,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.bootstrapped
 # Extras installed by the bootstrap: the test tools and every upstream backend the tests exercise.
-EXTRAS  ?= dev,swe,webshop,leaderboard,scienceworld,textworld,miniwob,household
+EXTRAS  ?= dev,swe,webshop,leaderboard,scienceworld,textworld,miniwob,household,ray
 # The venv's bin first on PATH: some sdists (fast-downward-textworld, built for the household extra) run
 # `python build.py` from PATH inside pip's build, and a pyenv shim there fails in the isolated build.
 PIP     := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pip install -q --disable-pip-version-check

@@ -148,10 +148,13 @@ class RayEnvPool:
     ``address``: a Ray cluster (default ``$RAY_ADDRESS``, else a local instance started here with
     ``init_kwargs``). ``num_cpus``: CPUs reserved per actor (verl-agent uses fractions; a whole CPU keeps
     a JVM-backed env from being starved). ``scheduling``: Ray scheduling strategy of the actors.
+    ``ready_timeout_s``: how long to wait for every actor to start; actors the cluster cannot place
+    (not enough free CPUs) raise a clear error instead of hanging the first rollout.
     """
 
     def __init__(self, num_workers: int = 2, num_cpus: float = 1.0, address: str | None = None,
-                 scheduling: str = "SPREAD", init_kwargs: dict[str, Any] | None = None):
+                 scheduling: str = "SPREAD", init_kwargs: dict[str, Any] | None = None,
+                 ready_timeout_s: float | None = 120.0):
         if num_workers < 1:
             raise ValueError("num_workers must be >= 1")
         ray = _ray()
@@ -162,6 +165,14 @@ class RayEnvPool:
             self._owns_ray = True
         cls = ray.remote(num_cpus=num_cpus, scheduling_strategy=scheduling)(EnvWorker)
         self.actors = [cls.remote() for _ in range(num_workers)]
+        try:
+            ray.get([a.where.remote() for a in self.actors], timeout=ready_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            free = ray.available_resources().get("CPU", 0.0)
+            self.shutdown()
+            raise RuntimeError(f"could not start {num_workers} env actors with num_cpus={num_cpus} in "
+                               f"{ready_timeout_s}s (free CPUs in the cluster: {free}); lower num_cpus or "
+                               "num_workers, or free other actors") from None
         self._keys = itertools.count()
         self._lock = threading.Lock()  # the engine opens envs from several threads
 

@@ -85,3 +85,8 @@ def test_policy_in_an_actor(pool):
     finally:
         policy.close()
     assert _rows(remote) == _rows(local)
+
+
+def test_unplaceable_actors_fail_clearly(pool):
+    with pytest.raises(RuntimeError, match="could not start 2 env actors"):
+        RayEnvPool(num_workers=2, num_cpus=1, ready_timeout_s=3)  # the fixture's pool holds both CPUs
