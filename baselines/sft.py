@@ -65,7 +65,10 @@ def collect_demos(cfg: TrainConfig, tokenizer, n_episodes: int, seed: int, progr
                     action = acts[int(rng.integers(len(acts)))] if acts else "look"
                 label = best if cfg.sft.label == "oracle" and best is not None else action
                 prompt = _encode(tokenizer, builder.build(state), cfg.model.max_prompt_tokens)
-                resp = tokenizer(format_action(label), add_special_tokens=False)["input_ids"] + [eos]
+                # " " + label: byte-level BPE marks word-initial spaces, and the prompt lists actions after
+                # ", ", so with the space the response's tokens are exactly a span of the admissible list
+                # (a tiny model then only has to copy; "take" and " take" are unrelated tokens otherwise).
+                resp = tokenizer(format_action(f" {label}"), add_special_tokens=False)["input_ids"] + [eos]
                 episode.append(Demo(prompt, list(resp), False))
                 obs, _, term, trunc, info = env.step(action)
                 state.history.append((action, obs))

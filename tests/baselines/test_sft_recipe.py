@@ -42,12 +42,18 @@ def test_oracle_labels_differ_from_taken_actions_only_where_noise_acted(tiny_mod
 
     tok = load_tokenizer(tiny_model_dir)
     base = {"model.init": str(tiny_model_dir), "sft.noise": 0.5, "env.max_turns": 6}
-    taken = collect_demos(load_config("cpu-tiny-household", overrides=base), tok, 4, seed=1, progress=False)
+    taken = collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "taken"}), tok, 4,
+                          seed=1, progress=False)
     oracle = collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "oracle"}), tok, 4,
                            seed=1, progress=False)
     assert [d.prompt_ids for d in taken] == [d.prompt_ids for d in oracle]  # same executed trajectories
     diff = sum(d.response_ids != e.response_ids for d, e in zip(taken, oracle, strict=True))
     assert 0 < diff < len(taken)
+    # the action's tokens are exactly a span of the prompt's admissible list (copyable)
+    def has_span(seq, sub):
+        return any(seq[i:i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
+
+    assert all(has_span(d.prompt_ids, d.response_ids[1:-2]) for d in oracle)
     with pytest.raises(ValueError, match="sft.label"):
         collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "best"}), tok, 1, seed=1,
                       progress=False)
