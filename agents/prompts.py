@@ -67,12 +67,19 @@ class PromptBuilder:
         n = self.max_observation_chars
         return text if len(text) <= n else text[: n // 2] + "\n[...]\n" + text[-n // 2:]
 
+    def task_part(self, s: PromptState) -> str:
+        return f"Task:\n{self._clip(s.task)}"
+
+    def history_line(self, turn: int, action: str, observation: str, s: PromptState, newest: bool) -> str:
+        return f"[Turn {turn}] Action: {action}\nObservation: {self._clip(observation)}"
+
     def user_message(self, s: PromptState) -> str:
-        parts = [f"Task:\n{self._clip(s.task)}"]
+        parts = [self.task_part(s)]
         window = s.history[-self.k:] if self.k else []
         if window:
             first = len(s.history) - len(window)
-            lines = [f"[Turn {first + i + 1}] Action: {a}\nObservation: {self._clip(o)}" for i, (a, o) in enumerate(window)]
+            lines = [self.history_line(first + i + 1, a, o, s, newest=i == len(window) - 1)
+                     for i, (a, o) in enumerate(window)]
             parts.append("Previous turns:\n" + "\n".join(lines))
         if s.turn > 0:
             parts.append(f"Current observation (turn {s.turn + 1}):\n{self._clip(s.observation)}")
@@ -118,25 +125,14 @@ class HouseholdPrompt(PromptBuilder):
         "objects to reach the goal. Answer with one admissible action between <action> and </action>."
     )
 
-    def user_message(self, s: PromptState) -> str:
+    def task_part(self, s: PromptState) -> str:
         goal = next((ln.strip() for ln in s.task.splitlines() if ln.strip().startswith("Your task is to:")), None)
-        parts = [f"Task: {goal}" if goal else f"Task:\n{self._clip(s.task)}"]
-        window = s.history[-self.k:] if self.k else []
-        if window:
-            first = len(s.history) - len(window)
-            lines = []
-            for i, (a, o) in enumerate(window):
-                seen = i == len(window) - 1 and s.turn > 0 and o == s.observation
-                lines.append(f"[Turn {first + i + 1}] Action: {a}" + ("" if seen else f"\nObservation: {self._clip(o)}"))
-            parts.append("Previous turns:\n" + "\n".join(lines))
-        if s.turn > 0:
-            parts.append(f"Current observation (turn {s.turn + 1}):\n{self._clip(s.observation)}")
-        if s.admissible_actions:
-            shown = s.admissible_actions[: self.max_actions_shown]
-            more = len(s.admissible_actions) - len(shown)
-            parts.append("Admissible actions: " + ", ".join(shown) + (f", ... ({more} more)" if more > 0 else ""))
-        parts.append(self.answer_format)
-        return "\n\n".join(parts)
+        return f"Task: {goal}" if goal else super().task_part(s)
+
+    def history_line(self, turn: int, action: str, observation: str, s: PromptState, newest: bool) -> str:
+        if newest and s.turn > 0 and observation == s.observation:  # shown next as the current observation
+            return f"[Turn {turn}] Action: {action}"
+        return super().history_line(turn, action, observation, s, newest)
 
 
 @register_prompt("aem/WebShop")
