@@ -84,11 +84,14 @@ class PromptBuilder:
         if s.turn > 0:
             parts.append(f"Current observation (turn {s.turn + 1}):\n{self._clip(s.observation)}")
         if s.admissible_actions:
-            shown = s.admissible_actions[: self.max_actions_shown]
-            more = len(s.admissible_actions) - len(shown)
-            parts.append("Admissible actions: " + ", ".join(shown) + (f", ... ({more} more)" if more > 0 else ""))
+            parts.append(self.actions_part(s.admissible_actions))
         parts.append(self.answer_format)
         return "\n\n".join(parts)
+
+    def actions_part(self, actions: list[str]) -> str:
+        shown = actions[: self.max_actions_shown]
+        more = len(actions) - len(shown)
+        return "Admissible actions: " + ", ".join(shown) + (f", ... ({more} more)" if more > 0 else "")
 
     def build(self, s: PromptState) -> list[Message]:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user_message(s)}]
