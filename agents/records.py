@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from aem_envs.wrappers.recorder import to_jsonable
 from agents.types import TurnRecord
 
-
-def jsonable(x: Any, depth: int = 0) -> Any:
-    """``x`` made JSON-safe (env infos may hold numpy scalars, sets, objects): unknown things become repr."""
-    if x is None or isinstance(x, bool | int | str):
-        return x
-    if isinstance(x, float):
-        return x if math.isfinite(x) else str(x)
-    if isinstance(x, np.generic):
-        return jsonable(x.item(), depth)
-    if depth > 6:
-        return repr(x)
-    if isinstance(x, dict):
-        return {str(k): jsonable(v, depth + 1) for k, v in x.items()}
-    if isinstance(x, list | tuple | set | frozenset):
-        return [jsonable(v, depth + 1) for v in x]
-    return repr(x)
+jsonable = to_jsonable  # one implementation, shared with the recorder and the leaderboard
 
 
 @dataclass

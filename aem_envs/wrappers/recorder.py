@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 _file_locks: dict[str, threading.Lock] = {}
 _file_locks_guard = threading.Lock()
@@ -19,17 +21,22 @@ def _lock_for(path: Path) -> threading.Lock:
         return _file_locks.setdefault(str(path.resolve()), threading.Lock())
 
 
-def to_jsonable(x: Any) -> Any:
-    """``x`` as JSON-able data: containers recursed into, anything else JSON cannot hold as its repr."""
-    try:
-        json.dumps(x)
+def to_jsonable(x: Any, depth: int = 0) -> Any:
+    """``x`` made JSON-safe (env infos may hold numpy scalars, sets, objects): containers are recursed into
+    (to depth 6), non-finite floats become strings, and anything else JSON cannot hold becomes its repr."""
+    if x is None or isinstance(x, bool | int | str):
         return x
-    except (TypeError, ValueError):
-        if isinstance(x, dict):
-            return {str(k): to_jsonable(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [to_jsonable(v) for v in x]
+    if isinstance(x, float):
+        return x if math.isfinite(x) else str(x)
+    if isinstance(x, np.generic):
+        return to_jsonable(x.item(), depth)
+    if depth > 6:
         return repr(x)
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v, depth + 1) for k, v in x.items()}
+    if isinstance(x, list | tuple | set | frozenset):
+        return [to_jsonable(v, depth + 1) for v in x]
+    return repr(x)
 
 
 class TrajectoryRecorder(gym.Wrapper[str, str, str, str]):
