@@ -26,8 +26,7 @@ from typing import Any
 from aem_envs.core import StepResult, TextEnv
 from aem_envs.miniwob.oracles import ORACLES
 from aem_envs.miniwob.page import Element, ParsedAction, elements, parse, render
-from aem_envs.scienceworld.common import TaskSubset
-from aem_envs.tasks import TaskSet, check_backends
+from aem_envs.scienceworld.common import family_tasks
 
 TASKS_ENV, TASKS_VERSION = "miniwob", "v0"
 NO_TIMER_MS = 2**31 - 1  # setTimeout's largest delay (~24.8 days); anything bigger fires at once
@@ -37,9 +36,7 @@ class MiniWoBEnv(TextEnv):
     """One MiniWoB++ task in headless Chromium; see the module docstring for the contract."""
 
     def __init__(self, task: str, split: str = "train", render_mode: str | None = None):
-        base = TaskSet.open(TASKS_ENV, TASKS_VERSION)
-        check_backends(base.manifest)
-        super().__init__(TaskSubset(base, lambda r: r["task"] == task, f"miniwob/{task}"), split=split,
+        super().__init__(family_tasks(TASKS_ENV, TASKS_VERSION, "task", task), split=split,
                          render_mode=render_mode)
         self.task = task
         self._mw: Any = None

@@ -104,6 +104,18 @@ class TaskSubset:
         return self.base.get(instance_id)
 
 
+@functools.cache
+def family_tasks(env: str, version: str, field: str, value: str) -> TaskSubset:
+    """``tasks/<env>/<version>`` (verified, its upstream backend version checked) restricted to the records
+    whose ``field`` is ``value``, named ``<env>/<value>``. Built once per process and shared read-only:
+    rollouts make an env per episode, and filtering thousands of records each time is wasted work."""
+    from aem_envs.tasks import TaskSet, check_backends
+
+    base = TaskSet.open(env, version)
+    check_backends(base.manifest)
+    return TaskSubset(base, lambda r: r[field] == value, f"{env}/{value}")
+
+
 def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Write JSONL.gz records byte-identically on every run (no gzip timestamp, sorted keys)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,7 @@ import threading
 from typing import Any
 
 from aem_envs.core import StepResult, TextEnv
-from aem_envs.scienceworld.common import TaskSubset, clean_action, java_problem, patch_launch_gateway
-from aem_envs.tasks import TaskSet, check_backends
+from aem_envs.scienceworld.common import clean_action, family_tasks, java_problem, patch_launch_gateway
 
 TASKS_ENV, TASKS_VERSION = "scienceworld", "v0"
 MAX_ACTION_CHARS = 500
@@ -45,9 +44,7 @@ class ScienceWorldEnv(TextEnv):
 
     def __init__(self, task_name: str, split: str = "train", simplifications: str = "",
                  admissible_actions: bool = False, render_mode: str | None = None):
-        base = TaskSet.open(TASKS_ENV, TASKS_VERSION)
-        check_backends(base.manifest)
-        subset = TaskSubset(base, lambda r: r["task_name"] == task_name, f"scienceworld/{task_name}")
+        subset = family_tasks(TASKS_ENV, TASKS_VERSION, "task_name", task_name)
         super().__init__(subset, split=split, render_mode=render_mode)
         self.task_name = task_name
         self.simplifications = simplifications

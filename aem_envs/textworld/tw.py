@@ -23,8 +23,7 @@ import warnings
 from typing import Any
 
 from aem_envs.core import StepResult, TextEnv
-from aem_envs.scienceworld.common import TaskSubset, clean_action
-from aem_envs.tasks import TaskSet, check_backends
+from aem_envs.scienceworld.common import clean_action, family_tasks
 from aem_envs.textworld.games import game_file
 
 TASKS_ENV, TASKS_VERSION = "textworld", "v0"
@@ -54,9 +53,7 @@ class TextWorldEnv(TextEnv):
     """One kind of generated TextWorld game; see the module docstring for the contract."""
 
     def __init__(self, kind: str, split: str = "train", render_mode: str | None = None):
-        base = TaskSet.open(TASKS_ENV, TASKS_VERSION)
-        check_backends(base.manifest)
-        super().__init__(TaskSubset(base, lambda r: r["kind"] == kind, f"textworld/{kind}"), split=split,
+        super().__init__(family_tasks(TASKS_ENV, TASKS_VERSION, "kind", kind), split=split,
                          render_mode=render_mode)
         self.kind = kind
         self._game: Any = None

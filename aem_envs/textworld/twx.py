@@ -23,8 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from aem_envs.core import StepResult, TextEnv
-from aem_envs.scienceworld.common import TaskSubset, clean_action, java_problem, patch_launch_gateway
-from aem_envs.tasks import TaskSet, check_backends
+from aem_envs.scienceworld.common import clean_action, family_tasks, java_problem, patch_launch_gateway
 
 TASKS_ENV, TASKS_VERSION = "twx", "v0"
 MAX_ACTION_CHARS = 500
@@ -36,9 +35,7 @@ class TextWorldExpressEnv(TextEnv):
     """One TextWorldExpress game; see the module docstring for the contract."""
 
     def __init__(self, game: str, split: str = "train", render_mode: str | None = None):
-        base = TaskSet.open(TASKS_ENV, TASKS_VERSION)
-        check_backends(base.manifest)
-        super().__init__(TaskSubset(base, lambda r: r["game"] == game, f"twx/{game}"), split=split,
+        super().__init__(family_tasks(TASKS_ENV, TASKS_VERSION, "game", game), split=split,
                          render_mode=render_mode)
         self.game = game
         self._twx: Any = None
