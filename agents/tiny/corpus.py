@@ -22,6 +22,10 @@ from agents.tiny import CORPUS
 # The envs whose episodes feed the corpus: the tiny CPU recipe's targets, not every registered env (the
 # upstream adapters start JVMs and browsers, and would tie the tokenizer to what happens to be installed).
 CORPUS_ENVS = ["example/TreasureHunt-v0", "aem/Household-v0", "aem/WebShop-v0"]
+# Episodes per env where the default (--episodes) is not enough. The household's object and receptacle names
+# must each become one BPE token: the CPU recipe's tiny model has to copy them from the admissible list, and
+# copying "butterknife" as 9 byte-pair pieces is what kept it at 0% success with the first corpus.
+EPISODES = {"aem/Household-v0": 150}
 
 # Family vocabulary: objects, receptacles, verbs and phrasings of ALFWorld/WebShop/SWE-style tasks.
 VOCABULARY = [
@@ -87,7 +91,7 @@ def build_corpus(episodes: int = 16, seed: int = 0) -> str:
     present = {row.id for row in aem_envs.list_envs()}
     for env_id in [e for e in CORPUS_ENVS if e in present]:
         try:
-            paragraphs += _play(env_id, episodes, rng)
+            paragraphs += _play(env_id, EPISODES.get(env_id, episodes), rng)
         except Exception as e:  # an env under construction must not stop the corpus
             print(f"skipping {env_id}: {type(e).__name__}: {e}")
     return "\n\n".join(p.strip() for p in paragraphs) + "\n"
