@@ -28,6 +28,14 @@ def format_action(action: str) -> str:
     return f"<action>{action}</action>"
 
 
+def reply_text(action: str) -> str:
+    """The reply a model is taught to give for ``action`` (SFT labels, constrained decoding):
+    ``<action> {action}</action>``. The space matters for byte-level BPE: the prompt lists actions after
+    ", ", so with it the reply's tokens are exactly a span of the admissible list (" take" and "take" are
+    unrelated tokens); ``parse_action`` strips it."""
+    return format_action(f" {action}")
+
+
 def parse_action(text: str) -> str | None:
     """The action in ``text`` exactly as the ``ActionParser`` wrapper reads it, or ``None`` if there is none
     (delegates to ``aem_envs.wrappers.action_parser.parse_action``: one source of truth)."""

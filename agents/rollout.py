@@ -208,6 +208,7 @@ class RolloutEngine:
             instance_id=t.instance_id, task_type=t.task_type, observation=ep.obs, action_text=gen.text,
             reward=reward, done=done, prompt_ids=gen.prompt_ids, response_ids=gen.response_ids,
             logprobs=gen.logprobs, entropies=gen.entropies,
+            allowed_token_ids=getattr(gen, "allowed_token_ids", None),
             is_action_valid=bool(info.get("is_action_valid", True)),
             info={**jsonable(info), "finish_reason": gen.finish_reason,
                   **({"policy_error": gen.error} if getattr(gen, "error", None) else {})},

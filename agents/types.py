@@ -24,6 +24,10 @@ class SamplingParams:
     # OpenAI semantics cut the text before a stop string; keep it (vLLM's flag) when it closes the
     # action, e.g. stop=["</action>"].
     include_stop_str_in_output: bool = False
+    # "admissible": decode only replies that name one of ``context["admissible_actions"]`` (token-level
+    # masking; agents.constrained). The policy is then the masked distribution, and the log-probs/entropies
+    # a backend returns are that distribution's. None: free text.
+    constrain: str | None = None
 
 
 @dataclass
@@ -54,6 +58,9 @@ class Generation:
     logprobs: list[float] | None = None
     entropies: list[float] | None = None
     error: str | None = None  # why finish_reason is "error" (an endpoint that failed after retries)
+    # Under constrained decoding: the token ids that were allowed at each response position (a trainer
+    # re-applies the same masks, so its log-probs are those of the distribution the tokens came from).
+    allowed_token_ids: list[list[int]] | None = None
 
     def mean_entropy(self) -> float | None:
         if not self.entropies:
@@ -88,6 +95,7 @@ class TurnRecord:
     entropies: list[float] | None = None
     is_action_valid: bool = True
     info: dict[str, Any] = field(default_factory=dict)
+    allowed_token_ids: list[list[int]] | None = None  # Generation.allowed_token_ids (constrained decoding)
     # Added by the rollout engine: why a done row ended (truncated = turn limit, timeout or env error,
     # not a terminal state: a trainer may bootstrap there) and the reset seed of the group.
     truncated: bool = False

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import Tensor
 
+from agents.constrained import allowed_tensor
 from agents.types import TurnRecord
 
 
@@ -34,6 +35,7 @@ class TurnBatch:
     won: Tensor  # [B] bool, the trajectory's outcome (repeated on its rows)
     valid: Tensor  # [B] bool, this turn's action was valid
     prompt_width: int
+    allowed: Tensor | None = None  # [B, R, K] long, -1 padded: constrained decoding's allowed ids per position
     # filled in by the trainer
     old_logp: Tensor | None = None  # [B, R]
     ref_logp: Tensor | None = None  # [B, R]
@@ -109,4 +111,5 @@ def collate(records: Sequence[TurnRecord], pad_id: int, max_prompt: int | None =
         won=torch.tensor([bool(r.won) for r in records]),
         valid=torch.tensor([bool(r.is_action_valid) for r in records]),
         prompt_width=pw,
+        allowed=allowed_tensor([r.allowed_token_ids for r in records], rw),
     )

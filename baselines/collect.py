@@ -61,7 +61,8 @@ def _engine(cfg: TrainConfig, progress: bool = False):
 def _sampling(cfg: TrainConfig, temperature: float):
     from agents.types import SamplingParams
 
-    return SamplingParams(max_new_tokens=cfg.model.max_new_tokens, temperature=temperature, top_p=cfg.rollout.top_p)
+    return SamplingParams(max_new_tokens=cfg.model.max_new_tokens, temperature=temperature, top_p=cfg.rollout.top_p,
+                          constrain=cfg.model.constrain)
 
 
 @dataclass

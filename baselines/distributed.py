@@ -208,7 +208,8 @@ def distributed_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                 src, s2 = (mb, sl) if real else (batch, slice(0, 1))  # zero-weight stand-in keeps ranks in step
                 with _grad_sync_context(model, sync=j == n_micro - 1):
                     fw = response_forward(model, src.input_ids[s2], src.attention_mask[s2], src.response_width,
-                                          cfg.temperature, with_entropy=need_entropy)
+                                          cfg.temperature, with_entropy=need_entropy,
+                                          allowed=None if src.allowed is None else src.allowed[s2])
                     if not real:
                         (fw.logp.sum() * 0.0).backward()
                         continue

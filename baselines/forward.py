@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from agents.constrained import mask_logits
 from baselines.batch import TurnBatch
 
 
@@ -30,14 +31,17 @@ class ForwardOut:
 
 
 def response_forward(model, input_ids: Tensor, attention_mask: Tensor, response_width: int,
-                     temperature: float = 1.0, with_entropy: bool = False) -> ForwardOut:
-    """Log-prob of every response token (and its entropy) for rows laid out as ``[prompt | response]``."""
+                     temperature: float = 1.0, with_entropy: bool = False, allowed: Tensor | None = None) -> ForwardOut:
+    """Log-prob of every response token (and its entropy) for rows laid out as ``[prompt | response]``.
+    ``allowed`` (``TurnBatch.allowed``): the rollout's constrained-decoding masks, applied after the
+    temperature exactly as the sampler did, so log-probs and entropies are the masked distribution's."""
     pos = (attention_mask.cumsum(-1) - 1).clamp_min(0)  # left padding: positions from the mask
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos,
                 logits_to_keep=response_width + 1, use_cache=False)
     logits = out.logits[:, :-1, :].float()  # position P+k-1 predicts response token k
     if temperature != 1.0:
         logits = logits / temperature
+    logits = mask_logits(logits, allowed)
     targets = input_ids[:, -response_width:]
     logp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     ent = entropy_from_logits(logits) if with_entropy else None
@@ -54,7 +58,8 @@ def old_policy_pass(model, batch: TurnBatch, micro_batch: int, temperature: floa
         lps, ents = [], []
         for s in range(0, len(batch), micro_batch):
             o = response_forward(model, batch.input_ids[s:s + micro_batch], batch.attention_mask[s:s + micro_batch],
-                                 batch.response_width, temperature, with_entropy)
+                                 batch.response_width, temperature, with_entropy,
+                                 None if batch.allowed is None else batch.allowed[s:s + micro_batch])
             lps.append(o.logp)
             if o.entropy is not None:
                 ents.append(o.entropy)

@@ -60,7 +60,8 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
             for m in range(0, len(mb), cfg.micro_batch_size):
                 sl = slice(m, m + cfg.micro_batch_size)
                 fw = response_forward(model, mb.input_ids[sl], mb.attention_mask[sl], mb.response_width,
-                                      cfg.temperature, with_entropy=need_entropy)
+                                      cfg.temperature, with_entropy=need_entropy,
+                                      allowed=None if mb.allowed is None else mb.allowed[sl])
                 out = policy_loss(fw.logp, mb.old_logp[sl], mb.advantages[sl], mb.response_mask[sl], loss_cfg,
                                   ref_logp=None if mb.ref_logp is None else mb.ref_logp[sl], entropy=fw.entropy,
                                   denom=denom, weight=None if weights is None else weights[mb_idx][sl])

@@ -21,6 +21,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from leaderboard.runner import EvalConfig, evaluate
 from leaderboard.schema import METADATA_FILE, SUMMARY_FILE, load_yaml
@@ -38,17 +39,21 @@ def baseline_agents(root: Path = BASELINES) -> list[tuple[str, str]]:
     return [(d.parent.name, f"hf:{d}") for d in sorted(root.glob("*/final")) if (d / "config.json").is_file()]
 
 
-def _train_settings(spec: str) -> dict[str, int]:
-    """``max_new_tokens`` and ``history`` from a baseline run's ``config.yaml`` (next to ``final/``)."""
+def _train_settings(spec: str) -> dict[str, Any]:
+    """``max_new_tokens``, ``history`` and ``constrain`` from a baseline run's ``config.yaml`` (next to
+    ``final/``): an agent is evaluated with the prompt and decoding it was trained with."""
     if not spec.startswith("hf:"):
         return {}
     try:
         cfg = load_yaml(Path(spec[3:]).parent / "config.yaml") or {}
     except ValueError:
         return {}
-    out = {"max_new_tokens": (cfg.get("model") or {}).get("max_new_tokens"),
-           "history": (cfg.get("env") or {}).get("history")}
-    return {k: int(v) for k, v in out.items() if v is not None}
+    model, env = cfg.get("model") or {}, cfg.get("env") or {}
+    out: dict[str, Any] = {k: int(v) for k, v in (("max_new_tokens", model.get("max_new_tokens")),
+                                                  ("history", env.get("history"))) if v is not None}
+    if model.get("constrain"):
+        out["constrain"] = str(model["constrain"])
+    return out
 
 
 def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], episodes: int | None, seeds: list[int],

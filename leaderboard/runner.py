@@ -65,6 +65,7 @@ class EvalConfig:
     temperature: float | None = None  # None: the policy's default sampling
     max_new_tokens: int | None = None  # None: the policy's default
     history: int = 3  # past turns shown in the prompt
+    constrain: str | None = None  # "admissible": constrained decoding for hf agents (agents.constrained)
     batch: int = 16  # episodes run in lockstep (one policy call per turn for all of them)
 
 
@@ -209,8 +210,8 @@ def evaluate(cfg: EvalConfig) -> Path:
     out = Path(cfg.out)
     if (out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists():
         raise ValueError(f"{out} already holds results; choose another --out or remove it")
-    sampling = {k: v for k, v in (("temperature", cfg.temperature), ("max_new_tokens", cfg.max_new_tokens))
-                if v is not None}
+    sampling = {k: v for k, v in (("temperature", cfg.temperature), ("max_new_tokens", cfg.max_new_tokens),
+                                  ("constrain", cfg.constrain)) if v is not None}
     actor = make_actor(cfg.agent, history=cfg.history, sampling=sampling)
     if cfg.name:
         actor.name = cfg.name

@@ -23,6 +23,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature for model agents")
     p.add_argument("--max-new-tokens", type=int, default=None, help="response length cap for model agents")
     p.add_argument("--history", type=int, default=3, help="past turns shown in a model agent's prompt")
+    p.add_argument("--constrain", choices=["admissible"], default=None,
+                   help="decode only replies naming an admissible action (hf agents; agents.constrained)")
     p.add_argument("--batch", type=int, default=16, help="episodes run in lockstep (one policy call per turn)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     out = evaluate(EvalConfig(agent=args.agent, suite=args.suite, split=args.split, episodes=args.episodes,
                               seeds=args.seeds, out=args.out, max_turns=args.max_turns, name=args.name,
                               temperature=args.temperature, max_new_tokens=args.max_new_tokens, history=args.history, batch=args.batch,
+                              constrain=args.constrain,
                               progress=not args.no_progress))
     s = load_json(out / SUMMARY_FILE)
     for env_id, e in s["envs"].items():

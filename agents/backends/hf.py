@@ -9,6 +9,9 @@ because it must return per-token statistics computed from the very logits the to
   exactly the distribution the token was drawn from; with truncation the token was drawn from the
   renormalised truncated distribution. ``temperature == 0`` means greedy, and the statistics are those of
   the untempered distribution (T = 1).
+* ``sampling.constrain="admissible"`` masks the logits to replies naming an admissible action
+  (``agents.constrained``); the statistics are then those of the masked distribution, and the allowed ids
+  of every position come back in ``allowed_token_ids``.
 * ``response_ids`` include the end-of-turn token when the model emitted one (the trainer must learn to
   stop); ``text`` is decoded without special tokens.
 
@@ -133,13 +136,18 @@ class HFPolicy:
             resp: list[list[int]] = [[] for _ in range(B)]
             lps: list[list[float]] = [[] for _ in range(B)]
             ents: list[list[float]] = [[] for _ in range(B)]
+            tries = self._tries(reqs)
+            allowed: list[list[list[int]]] = [[] for _ in range(B)]
             finish = ["length"] * B
             done = [m == 0 for m in max_new]
             next_pos = pos[:, -1:] + 1
             for _ in range(max(max_new, default=0)):
                 if all(done):
                     break
-                tok, lp, ent = self._sample(logits.float(), sp, gen)
+                logits = logits.float()
+                if any(tries):
+                    logits = self._constrain(logits, tries, resp, done, allowed)
+                tok, lp, ent = self._sample(logits, sp, gen)
                 tok_l, lp_l, ent_l = tok.tolist(), lp.tolist(), ent.tolist()
                 for b in range(B):
                     if done[b]:
@@ -159,7 +167,40 @@ class HFPolicy:
                 past, logits, next_pos = out.past_key_values, out.logits[:, -1, :], next_pos + 1
         finally:
             self.model.train(was_training)
-        return [self._finish(reqs[b], prompts[b], resp[b], lps[b], ents[b], finish[b]) for b in range(B)]
+        gens = [self._finish(reqs[b], prompts[b], resp[b], lps[b], ents[b], finish[b]) for b in range(B)]
+        for b, g in enumerate(gens):
+            if tries[b] is not None:
+                g.allowed_token_ids = allowed[b]
+        return gens
+
+    def _tries(self, reqs: list[GenerationRequest]) -> list[Any]:
+        """One reply trie per request that asks for ``constrain="admissible"`` (agents.constrained)."""
+        from agents.constrained import admissible_trie, check_constrain
+
+        out = []
+        for r in reqs:
+            check_constrain(r.sampling.constrain)
+            acts = r.context.get("admissible_actions") if r.sampling.constrain else None
+            out.append(admissible_trie(self.tokenizer, acts, self.tokenizer.eos_token_id) if acts else None)
+        return out
+
+    @staticmethod
+    def _constrain(logits: torch.Tensor, tries: list[Any], resp: list[list[int]], done: list[bool],
+                   allowed: list[list[list[int]]]) -> torch.Tensor:
+        """Mask each constrained row to the ids that continue an admissible reply; record them."""
+        from agents.constrained import MASKED
+
+        out = logits.clone()
+        for b, trie in enumerate(tries):
+            if trie is None or done[b]:
+                continue
+            ok = trie.allowed(resp[b]) or []
+            allowed[b].append(ok)
+            if ok:
+                keep = out[b, ok].clone()
+                out[b].fill_(MASKED)
+                out[b, ok] = keep
+        return out
 
     def _sample(self, logits: torch.Tensor, sp: SamplingParams, gen: torch.Generator):
         greedy = sp.temperature <= 0

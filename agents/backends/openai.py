@@ -69,6 +69,9 @@ class OpenAIPolicy:
     # -- one request ----------------------------------------------------------------------------------
     def body(self, req: GenerationRequest) -> dict[str, Any]:
         s = req.sampling
+        if s.constrain:
+            raise ValueError("an OpenAI-compatible endpoint cannot apply sampling.constrain (agents.constrained); "
+                             "use the hf backend for constrained decoding")
         body: dict[str, Any] = {"model": self.model, "messages": req.messages, "max_tokens": s.max_new_tokens,
                                 "temperature": s.temperature, "top_p": s.top_p}
         if s.stop:

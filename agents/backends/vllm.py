@@ -52,6 +52,9 @@ class VLLMPolicy:
         from vllm import SamplingParams as VSP
 
         s = req.sampling
+        if s.constrain:
+            raise ValueError("the vLLM backend does not implement sampling.constrain (agents.constrained); "
+                             "use the hf backend for constrained decoding")
         return VSP(max_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
                    top_k=s.top_k if s.top_k > 0 else -1, stop=list(s.stop) or None, seed=s.seed,
                    include_stop_str_in_output=s.include_stop_str_in_output, logprobs=-1 if self.entropies else 0)

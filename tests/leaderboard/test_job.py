@@ -28,3 +28,7 @@ def test_baseline_checkpoints_are_discovered(tmp_path):
     assert job.baseline_agents(tmp_path) == [("cpu-grpo+aem-seed0", f"hf:{tmp_path}/cpu-grpo+aem-seed0/final")]
     (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text("model: {max_new_tokens: 24}\nenv: {history: 2}\n")
     assert job._train_settings(f"hf:{tmp_path}/cpu-grpo+aem-seed0/final") == {"max_new_tokens": 24, "history": 2}
+    (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text(
+        "model: {max_new_tokens: 20, constrain: admissible}\nenv: {history: 0}\n")
+    assert job._train_settings(f"hf:{tmp_path}/cpu-grpo+aem-seed0/final") == {
+        "max_new_tokens": 20, "history": 0, "constrain": "admissible"}
