@@ -41,6 +41,9 @@ class ModelConfig:
     max_prompt_tokens: int = 512
     max_new_tokens: int = 24
     dtype: str = "float32"
+    # "admissible": rollouts and evaluation decode only replies naming an admissible action, and the
+    # trainer applies the same masks (agents.constrained); None: free text
+    constrain: str | None = None
 
 
 @dataclass
@@ -54,6 +57,8 @@ class SFTConfig:
     label: str = "taken"  # "taken": imitate the executed (noisy) action; "oracle": noisy execution, oracle labels
     schedule: str = "constant"  # "constant" or "cosine" (decays to 10% of lr), after linear warm-up
     warmup: float = 0.0  # fraction of the SFT optimizer steps spent warming the lr up
+    prompt_loss_weight: float = 0.0  # > 0: also language-model the prompt tokens (sft.response_and_prompt_loss)
+    cache: bool = True  # share the SFT model between runs that differ only in RL settings (trainer.sft_cache_dir)
 
 
 @dataclass

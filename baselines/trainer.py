@@ -108,19 +108,37 @@ class Trainer:
 
     # -- phases ---------------------------------------------------------------------------------------
     def warm_start(self) -> None:
+        """SFT on noisy-oracle demonstrations (``sft.episodes > 0``), then a fresh optimizer and the frozen
+        reference. With ``sft.cache`` the SFT weights are shared through ``sft_cache_dir()``: runs that differ
+        only in the RL algorithm (``aem compare``'s arms for one seed) start from the same SFT model, which
+        pairs the comparison and trains SFT once per seed instead of once per run."""
         from baselines.sft import collect_demos, sft_train
 
         if self.cfg.sft.episodes > 0 and not self.state.sft_done:
             t0 = time.perf_counter()
-            demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes, seed=self.cfg.seed + 7919,
-                                  progress=self.progress)
-            losses = sft_train(self.model, self.tokenizer, demos, self.cfg, self.gens["sft"], self.progress)
-            demo_success = float(np.mean([d.won for d in demos])) if demos else 0.0
-            self.log(f"sft: {len(demos)} turns (demo success {demo_success:.2f}), loss {losses[0]:.3f} -> "
-                     f"{losses[-1]:.3f} in {time.perf_counter() - t0:.0f}s")
+            cache = sft_cache_dir(self.cfg) if self.cfg.sft.cache else None
+            if cache is not None and (cache / "config.json").exists():
+                from agents.tiny import load_tiny_model
+
+                self.model.load_state_dict(load_tiny_model(cache)[0].state_dict())
+                rec = json.loads((cache / "sft.json").read_text(encoding="utf-8"))
+                self.log(f"sft: reused {cache} (loss {rec['sft_loss']:.3f})")
+            else:
+                demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes, seed=self.cfg.seed + 7919,
+                                      progress=self.progress)
+                losses = sft_train(self.model, self.tokenizer, demos, self.cfg, self.gens["sft"], self.progress)
+                demo_success = float(np.mean([d.won for d in demos])) if demos else 0.0
+                rec = {"sft_loss": losses[-1], "demo_success": demo_success, "turns": len(demos),
+                       "seconds": time.perf_counter() - t0}
+                self.log(f"sft: {len(demos)} turns (demo success {demo_success:.2f}), loss {losses[0]:.3f} -> "
+                         f"{losses[-1]:.3f} in {rec['seconds']:.0f}s")
+                if cache is not None:
+                    _save_atomically(cache, self.model, self.tokenizer, rec)
+            self.model.eval()
             self.model.save_pretrained(self.out / "sft")
             self.tokenizer.save_pretrained(self.out / "sft")
-            self.state.history.append({"kind": "sft", "step": 0, "sft_loss": losses[-1], "demo_success": demo_success})
+            self.state.history.append({"kind": "sft", "step": 0, "sft_loss": rec["sft_loss"],
+                                       "demo_success": rec["demo_success"]})
         self.state.sft_done = True
         self.optimizer = self._make_optimizer()  # RL starts with fresh moments
         self._freeze_reference()
@@ -211,6 +229,43 @@ class Trainer:
         flat = {k: v for k, v in m.items() if not isinstance(v, list | dict)}
         self.state.history.append(flat)
         write_metrics_csv(self.out / "metrics.csv", self.state.history)
+
+
+def sft_cache_dir(cfg: TrainConfig) -> Path:
+    """Where the SFT warm start of ``cfg`` is cached: next to the run directories, keyed by everything the
+    SFT model depends on (env, model and SFT settings, seed, the tiny model's corpus, and the source of the
+    prompt builders and of SFT itself, so editing either invalidates the cache), not by the RL algorithm."""
+    import hashlib
+
+    from agents import prompts
+    from agents.tiny import CORPUS
+    from baselines import sft
+
+    d = cfg.to_dict()
+    key = {"env": d["env"], "model": d["model"], "sft": {k: v for k, v in d["sft"].items() if k != "cache"},
+           "seed": cfg.seed}
+    h = hashlib.sha256(json.dumps(_plain(key), sort_keys=True, default=str).encode())
+    for f in (Path(prompts.__file__), Path(sft.__file__), CORPUS if cfg.model.init == "tiny" else None):
+        if f is not None:
+            h.update(f.read_bytes())
+    return cfg.output_dir().parent / ".sft-cache" / f"{cfg.recipe}-seed{cfg.seed}-{h.hexdigest()[:12]}"
+
+
+def _save_atomically(path: Path, model, tokenizer, rec: dict[str, Any]) -> None:
+    """Write into a private directory, then rename: two arms that train the same SFT model at the same time
+    (parallel compare runs) never leave a half-written cache; the first rename wins, the same weights."""
+    import os
+    import shutil
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "sft.json").write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    try:
+        tmp.rename(path)
+    except OSError:  # another run got there first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _zero_group_frac(adv: torch.Tensor, group: torch.Tensor) -> float:

@@ -86,3 +86,23 @@ def test_eval_tasks_cover_every_task_type():
     many = eval_tasks(cfg, cfg.env.eval_split, len(ids) + 5)
     assert [i for i, _ in many[:len(ids)]] == list(ids) and {s for _, s in many[len(ids):]} == {1001}
     env.close()
+
+
+def test_prompt_loss_adds_the_mean_cross_entropy_of_real_prompt_tokens_only():
+    import torch
+
+    from baselines.sft import Demo, _pack, response_and_prompt_loss
+
+    demos = [Demo([5, 6, 7, 8], [9, 2], False), Demo([6, 7], [3, 4, 2], False)]  # left/right padding both occur
+    ids, attn, labels = _pack(demos, pad=0)
+    logits = torch.randn(ids.shape[0], ids.shape[1], 12, generator=torch.Generator().manual_seed(0))
+    logp = logits.log_softmax(-1)
+    resp = response_and_prompt_loss(logits, ids, attn, labels, 0.0)
+    want_resp = -torch.stack([logp[b, t - 1, ids[b, t]] for b in range(2) for t in range(1, ids.shape[1])
+                              if labels[b, t] != -100]).mean()
+    # prompt targets: every prompt token that has a real token before it (3 in the first demo, 1 in the second)
+    prompt_nll = [-logp[0, t - 1, ids[0, t]] for t in (1, 2, 3)] + [-logp[1, 2, ids[1, 3]]]
+    assert ids[1, 2] == 6 and ids[1, 3] == 7 and attn[1, 1] == 0  # the second demo is left-padded by 2
+    assert torch.allclose(resp, want_resp, atol=1e-6)
+    both = response_and_prompt_loss(logits, ids, attn, labels, 0.5)
+    assert torch.allclose(both, want_resp + 0.5 * torch.stack(prompt_nll).mean(), atol=1e-6)

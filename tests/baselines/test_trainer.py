@@ -150,3 +150,31 @@ def test_recipe_smoke_run(tiny_model_dir, tmp_path):
     final = Trainer(cfg, progress=False).fit()
     assert final["eval/episodes"] == 2 and 0.0 <= final["eval/success"] <= 1.0
     assert (tmp_path / "hh" / "sft" / "config.json").exists() and (tmp_path / "hh" / "final" / "eval.json").exists()
+
+
+def test_sft_warm_start_is_shared_between_arms_of_one_seed(tiny_model_dir, tmp_path):
+    """grpo and grpo+aem with the same seed start RL from the identical SFT model (trained once, then reused);
+    another seed or other SFT settings get their own cache entry."""
+    from baselines.config import load_config
+    from baselines.trainer import Trainer, sft_cache_dir
+
+    base = {"model.init": str(tiny_model_dir), "sft.episodes": 2, "sft.epochs": 1, "env.max_turns": 3}
+
+    def cfg(algo: str, **kw):
+        return load_config("cpu-tiny-household", overrides={**base, "out_dir": str(tmp_path / "runs" / algo), **kw},
+                           sets=[f"algo={algo}"])
+
+    logs: list[str] = []
+    a = Trainer(cfg("grpo"), progress=False, log=logs.append)
+    a.warm_start()
+    b = Trainer(cfg("grpo+aem"), progress=False, log=logs.append)
+    b.warm_start()
+    assert sft_cache_dir(a.cfg) == sft_cache_dir(b.cfg)
+    assert "reused" not in logs[0] and "reused" in logs[1]
+    assert torch.equal(_params(a.model), _params(b.model))
+    assert not torch.equal(_params(a.model), _params(Trainer(cfg("grpo"), progress=False).model))  # SFT changed it
+    assert sft_cache_dir(cfg("grpo", seed=1)) != sft_cache_dir(a.cfg)
+    assert sft_cache_dir(cfg("grpo", **{"sft.lr": 0.001})) != sft_cache_dir(a.cfg)
+    off = Trainer(cfg("grpo", **{"sft.cache": False}), progress=False, log=logs.append)
+    off.warm_start()
+    assert "reused" not in logs[-1]
