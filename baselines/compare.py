@@ -121,9 +121,12 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
     for name, specs in panels:
         fig, axes = plt.subplots(1, len(specs), figsize=(5.5 * len(specs), 4), squeeze=False)
         for ax, (kind, col, title) in zip(axes[0], specs, strict=True):
-            sub = df[df["kind"].isin([kind, "final"] if kind == "eval" else [kind])]
+            sub = df[df["kind"] == kind]
             if col not in sub:
                 continue
+            # The final evaluation runs on eval.final_episodes tasks, not the periodic evaluation's sample:
+            # it is drawn as its own marker, never joined to the curve (a different task set).
+            final = df[df["kind"] == "final"] if kind == "eval" and col in df else sub.iloc[:0]
             for i, algo in enumerate(dict.fromkeys(sub["algo"])):
                 a = sub[sub["algo"] == algo].dropna(subset=[col])
                 color = f"C{i}"
@@ -131,6 +134,11 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
                     ax.plot(s["step"], s[col], color=color, alpha=0.25, lw=0.8)
                 m = a.groupby("step")[col].mean()
                 ax.plot(m.index, m.values, color=color, lw=2, label=f"{algo} (mean of {a['seed'].nunique()})")
+                f = final[final["algo"] == algo].dropna(subset=[col])
+                if len(f):
+                    n = int(f["eval/episodes"].iloc[0]) if "eval/episodes" in f else None
+                    ax.scatter([f["step"].max()], [f[col].mean()], color=color, marker="D", zorder=3,
+                               label=f"{algo} final ({n} tasks, mean)" if n else f"{algo} final (mean)")
             ax.set_xlabel("training step")
             ax.set_title(title)
             ax.grid(alpha=0.3)
