@@ -1,9 +1,11 @@
 """The main job (``make run``): evaluate the bundled baselines on the default suite, submit them to the
 local leaderboard, print the ranking and how to open the page.
 
-Agents: ``oracle`` (the envs' planners: the ceiling), ``random`` (uniform admissible actions: the floor), and
-every CPU-trained baseline checkpoint found at ``runs/baselines/<recipe>-<algo>-seed<S>/final/`` (with and
-without AEM, as the trainer left them), evaluated as ``hf:<that dir>``.
+Agents: ``oracle`` (the envs' planners: the ceiling), ``random`` (uniform admissible actions: the floor), the
+released baseline agents in ``leaderboard/baseline_agents/`` (the ``cpu-tiny-household`` recipe trained with
+GRPO and GRPO+AEM, seed 0; small enough to ship), and every CPU-trained checkpoint found at
+``runs/baselines/<recipe>-<algo>-seed<S>/final/`` (with and without AEM, as the trainer left them; a local run
+replaces the released agent of the same name), each evaluated as ``hf:<that dir>``.
 
 Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, the first 10
 tasks of it, seeds 0 and 1, at most 15 turns per episode (the same protocol for every agent, so they share
@@ -32,11 +34,17 @@ RUNS = Path("runs")
 BASELINES = RUNS / "baselines"
 
 
-def baseline_agents(root: Path = BASELINES) -> list[tuple[str, str]]:
-    """``(name, spec)`` for every finished baseline checkpoint under ``root``."""
-    if not root.is_dir():
-        return []
-    return [(d.parent.name, f"hf:{d}") for d in sorted(root.glob("*/final")) if (d / "config.json").is_file()]
+RELEASED = Path(__file__).with_name("baseline_agents")
+
+
+def baseline_agents(*roots: Path) -> list[tuple[str, str]]:
+    """``(name, spec)`` for every finished baseline checkpoint (``<root>/<run>/final/``) under ``roots``
+    (default: the released agents, then ``runs/baselines``); a later root wins a name clash."""
+    found: dict[str, str] = {}
+    for root in roots or (RELEASED, BASELINES):
+        if root.is_dir():
+            found.update((d.parent.name, f"hf:{d}") for d in sorted(root.glob("*/final")) if (d / "config.json").is_file())
+    return sorted(found.items())
 
 
 def _train_settings(spec: str) -> dict[str, Any]:
