@@ -26,21 +26,10 @@ import time
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import gymnasium as gym  # noqa: E402
 import torch  # noqa: E402
 
-
-class StepLatency(gym.Wrapper):
-    """Sleep ``seconds`` per step (an env waiting on a container or a page). Defined here so that, run as
-    ``__main__``, Ray ships it to the actors by value."""
-
-    def __init__(self, env: gym.Env, seconds: float):
-        super().__init__(env)
-        self.seconds = seconds
-
-    def step(self, action):
-        time.sleep(self.seconds)
-        return self.env.step(action)
+from benchmarks import rollout as rollout_bench  # noqa: E402
+from benchmarks.rollout import StepLatency  # noqa: E402
 
 
 def rollout_rate(engine, env_id: str, groups: int, group_size: int, max_turns: int, latency: float) -> float:
@@ -71,6 +60,9 @@ def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
             print("ray is not installed: Ray rows skipped (pip install -e '.[ray]')")
         else:
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=80 << 20)
+            # benchmarks/ is not an installed package, so an actor could not import StepLatency by name:
+            # ship that module's classes by value instead
+            ray.cloudpickle.register_pickle_by_value(rollout_bench)
             # 1 + 2 actors on 2 CPUs: half a CPU each, so both pools fit
             pools = {n: RayEnvPool(num_workers=n, num_cpus=0.5) for n in (1, 2)}
     rows = []
