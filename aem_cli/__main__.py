@@ -1,5 +1,5 @@
 import sys
 
-from aem_cli.main import main
+from aem_gym.cli.main import main
 
 sys.exit(main())

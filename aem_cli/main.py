@@ -1,5 +1,5 @@
 """``aem`` entry point. Subcommands live one per module in ``aem_cli/commands/`` and register themselves
-with ``aem_cli.registry.command``; heavy imports (torch, transformers) happen inside the handlers so that
+with ``aem_gym.cli.registry.command``; heavy imports (torch, transformers) happen inside the handlers so that
 ``aem envs`` stays fast."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ import os
 import pkgutil
 import sys
 
-import aem_cli.commands
-from aem_cli.registry import COMMANDS, command  # noqa: F401  (command re-exported for subcommand modules)
+from aem_gym.cli import commands as _commands
+from aem_gym.cli.registry import COMMANDS, command  # noqa: F401  (command re-exported for subcommand modules)
 
 # Errors that are the user's to fix: shown as one line (AEM_DEBUG=1 shows the traceback).
 _USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, PermissionError)
 
 
 def _load_commands() -> None:
-    for mod in pkgutil.iter_modules(aem_cli.commands.__path__):
-        importlib.import_module(f"aem_cli.commands.{mod.name}")
+    for mod in pkgutil.iter_modules(_commands.__path__):
+        importlib.import_module(f"aem_gym.cli.commands.{mod.name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import json
 import os
 import threading
@@ -32,10 +33,17 @@ _HASH_CHUNK = 1 << 20
 
 
 def tasks_root() -> Path:
-    """Where task data lives: ``$AEM_TASKS_DIR``, else the repository's ``tasks/`` next to the package."""
+    """Where task data lives: ``$AEM_TASKS_DIR``, else the package ``aem_envs.taskdata``.
+
+    That package is the repository's ``tasks/`` folder: mapped there by an editable install, copied into
+    site-packages by a wheel. A plain checkout on ``sys.path`` without an install falls back to ``tasks/``.
+    """
     env = os.environ.get("AEM_TASKS_DIR")
     if env:
         return Path(env)
+    spec = importlib.util.find_spec("aem_envs.taskdata")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
     return Path(__file__).resolve().parent.parent / "tasks"
 
 

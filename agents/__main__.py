@@ -1,7 +1,7 @@
-"""``python -m agents ENV_ID --agent SPEC``: roll out an agent and print (and optionally save) the result.
+"""``python -m aem_gym.agents ENV_ID --agent SPEC``: roll out an agent and print (and optionally save) the result.
 
-    python -m agents aem/Household-v0 --agent oracle --tasks 8 --group-size 2 --out runs/rollouts/oracle
-    python -m agents example/TreasureHunt-v0 --agent hf:runs/tiny --temperature 0.7 --max-new-tokens 48
+    python -m aem_gym.agents aem/Household-v0 --agent oracle --tasks 8 --group-size 2 --out runs/rollouts/oracle
+    python -m aem_gym.agents example/TreasureHunt-v0 --agent hf:runs/tiny --temperature 0.7 --max-new-tokens 48
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m agents", description="Roll out an agent in an env.")
+    ap = argparse.ArgumentParser(prog="python -m aem_gym.agents", description="Roll out an agent in an env.")
     ap.add_argument("env_id")
     ap.add_argument("--agent", required=True, help="hf:PATH, vllm:PATH, openai:MODEL@URL, scripted:NAME, oracle, random, human")
     ap.add_argument("--tasks", type=int, default=4, help="number of groups (seeds seed..seed+N-1)")
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="directory for turns.jsonl and trajectories.jsonl")
     args = ap.parse_args(argv)
 
-    from agents import RolloutEngine, SamplingParams, make_policy
+    from aem_gym.agents import RolloutEngine, SamplingParams, make_policy
 
     try:
         policy = make_policy(args.agent, **({"seed": args.seed} if args.agent.split(":")[0] in {"random", "scripted", "oracle"} else {}))

@@ -29,7 +29,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from agents.types import Generation, GenerationRequest
+from aem_gym.agents.types import Generation, GenerationRequest
 
 
 @runtime_checkable
@@ -44,13 +44,13 @@ PolicyFactory = Callable[..., Policy]
 _REGISTRY: dict[str, PolicyFactory] = {}
 # Built-in kinds and the module that registers each: imported on first use so `import agents` stays light.
 _BUILTIN_MODULES: dict[str, str] = {
-    "hf": "agents.backends.hf",
-    "vllm": "agents.backends.vllm",
-    "openai": "agents.backends.openai",
-    "scripted": "agents.backends.scripted",
-    "oracle": "agents.backends.scripted",
-    "random": "agents.backends.scripted",
-    "human": "agents.backends.human",
+    "hf": "aem_gym.agents.backends.hf",
+    "vllm": "aem_gym.agents.backends.vllm",
+    "openai": "aem_gym.agents.backends.openai",
+    "scripted": "aem_gym.agents.backends.scripted",
+    "oracle": "aem_gym.agents.backends.scripted",
+    "random": "aem_gym.agents.backends.scripted",
+    "human": "aem_gym.agents.backends.human",
 }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aem_envs.wrappers.action_parser import parse_action as _env_parse_action
-from agents.types import Message
+from aem_gym.agents.types import Message
 
 
 def format_action(action: str) -> str:

@@ -1,14 +1,14 @@
 """Ray backend for the rollout engine: env workers as Ray actors across a cluster, the policy where the GPUs are.
 
-    from agents.ray_pool import RayEnvPool, RayPolicy, ray_engine
+    from aem_gym.agents.ray_pool import RayEnvPool, RayPolicy, ray_engine
     with RayEnvPool(num_workers=16) as pool:                 # joins $RAY_ADDRESS, or starts a local Ray
         engine = ray_engine(pool)                             # a RolloutEngine whose envs live in the actors
         result = engine.run("aem/Household-v0", tasks, policy=make_policy("hf:runs/tiny"), group_size=8)
 
 Contract:
 
-* ``RayEnvPool`` is an ``env_factory`` for ``agents.rollout.RolloutEngine``: each episode's env
-  (``ActionParser`` + wrappers, built exactly as ``agents.rollout.local_env`` builds it) is created inside
+* ``RayEnvPool`` is an ``env_factory`` for ``aem_gym.agents.rollout.RolloutEngine``: each episode's env
+  (``ActionParser`` + wrappers, built exactly as ``aem_gym.agents.rollout.local_env`` builds it) is created inside
   one of ``num_workers`` actors (round robin; ``scheduling="SPREAD"`` places the actors across nodes) and
   driven through a ``RemoteEnv`` proxy. Reset seeds travel with the calls, so the TurnRecords are the same
   as with the local thread pool for the same seeds, whatever actor an env lands on.
@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from agents.types import Generation, GenerationRequest
+from aem_gym.agents.types import Generation, GenerationRequest
 
 
 def ray_available() -> bool:
@@ -73,7 +73,7 @@ class EnvWorker:
             return _Raised(e)
 
     def open(self, key: int, env_id: str, env_kwargs: dict[str, Any], wrappers: Sequence[Any]):
-        from agents.rollout import local_env
+        from aem_gym.agents.rollout import local_env
 
         def build():
             self.envs[key] = local_env(env_id, env_kwargs, wrappers)
@@ -143,7 +143,7 @@ class RemoteEnv:
 
 
 class RayEnvPool:
-    """``num_workers`` env actors; call it like ``agents.rollout.local_env`` to get a ``RemoteEnv``.
+    """``num_workers`` env actors; call it like ``aem_gym.agents.rollout.local_env`` to get a ``RemoteEnv``.
 
     ``address``: a Ray cluster (default ``$RAY_ADDRESS``, else a local instance started here with
     ``init_kwargs``). ``num_cpus``: CPUs reserved per actor (verl-agent uses fractions; a whole CPU keeps
@@ -210,7 +210,7 @@ class RayEnvPool:
 
 def ray_engine(pool: RayEnvPool, threads: int | None = None, **engine_kw: Any):
     """A ``RolloutEngine`` driving ``pool``'s actors (``threads`` in-flight calls, default 2 per actor)."""
-    from agents.rollout import RolloutEngine
+    from aem_gym.agents.rollout import RolloutEngine
 
     return RolloutEngine(workers=threads or 2 * pool.num_workers, env_factory=pool, **engine_kw)
 
@@ -223,7 +223,7 @@ class PolicyWorker:
     """Builds ``make_policy(spec, **kw)`` where it runs. Used as a Ray actor class."""
 
     def __init__(self, spec: str, kw: dict[str, Any]):
-        from agents.policy import make_policy
+        from aem_gym.agents.policy import make_policy
 
         self.policy = make_policy(spec, **kw)
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from aem_envs.wrappers.recorder import to_jsonable
-from agents.types import TurnRecord
+from aem_gym.agents.types import TurnRecord
 
 jsonable = to_jsonable  # one implementation, shared with the recorder and the leaderboard
 

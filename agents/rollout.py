@@ -42,10 +42,10 @@ import numpy as np
 
 import aem_envs
 from aem_envs.wrappers import ActionParser
-from agents.policy import Policy, check_generations
-from agents.prompts import PromptBuilder, PromptState, prompt_builder
-from agents.records import RolloutResult, Trajectory, jsonable
-from agents.types import GenerationRequest, SamplingParams, TurnRecord
+from aem_gym.agents.policy import Policy, check_generations
+from aem_gym.agents.prompts import PromptBuilder, PromptState, prompt_builder
+from aem_gym.agents.records import RolloutResult, Trajectory, jsonable
+from aem_gym.agents.types import GenerationRequest, SamplingParams, TurnRecord
 
 TaskSpec = tuple[str | None, int] | int
 EnvWrapper = Callable[[gym.Env], gym.Env]
@@ -86,7 +86,7 @@ class RolloutEngine:
     ``history_k``: turns of history in the prompt. ``prompt``: a ``PromptBuilder`` (default: the one
     registered for the env id). ``progress``: show a tqdm bar of finished episodes. ``env_factory``:
     ``(env_id, env_kwargs, wrappers) -> env`` building each episode's wrapped env (default: in this
-    process); ``agents.ray_pool.RayEnvPool`` places the envs in Ray actors instead.
+    process); ``aem_gym.agents.ray_pool.RayEnvPool`` places the envs in Ray actors instead.
     """
 
     def __init__(self, workers: int = 4, episode_timeout_s: float | None = None, history_k: int = 3,

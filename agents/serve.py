@@ -1,6 +1,6 @@
 """Serve any ``Policy`` as an OpenAI-compatible endpoint (``POST /v1/chat/completions``, ``GET /v1/models``).
 
-    python -m agents.serve --agent hf:runs/tiny --port 8000     # then: openai:tiny@http://127.0.0.1:8000/v1
+    python -m aem_gym.agents.serve --agent hf:runs/tiny --port 8000     # then: openai:tiny@http://127.0.0.1:8000/v1
 
 Concurrent HTTP requests are micro-batched: a worker thread collects what arrives within ``max_wait_s``
 (up to ``max_batch``) and makes one ``policy.generate`` call, so many clients share one forward pass.
@@ -22,8 +22,8 @@ from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agents.policy import Policy
-from agents.types import GenerationRequest, SamplingParams
+from aem_gym.agents.policy import Policy
+from aem_gym.agents.types import GenerationRequest, SamplingParams
 
 
 class BadRequest(ValueError):
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
     args = ap.parse_args(argv)
-    from agents.policy import make_policy
+    from aem_gym.agents.policy import make_policy
 
     server = PolicyServer(make_policy(args.agent), args.model_name or args.agent, args.host, args.port).start()
     print(f"serving {args.agent} at {server.url} (Ctrl-C stops)")

@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from baselines.groups import dense_ids, group_count, group_min_max, group_sum, shuffle_within
+from aem_gym.baselines.groups import dense_ids, group_count, group_min_max, group_sum, shuffle_within
 
 
 @torch.no_grad()

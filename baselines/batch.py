@@ -1,4 +1,4 @@
-"""Per-turn rows (``agents.types.TurnRecord``) as padded tensors for the trainer (layout A).
+"""Per-turn rows (``aem_gym.agents.types.TurnRecord``) as padded tensors for the trainer (layout A).
 
 Each row is one agent turn: its prompt ids left-padded to a common width P and its sampled response ids
 right-padded to R, so ``input_ids`` is ``[B, P+R]`` and the logits of response token k sit at position
@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import Tensor
 
-from agents.constrained import allowed_tensor
-from agents.types import TurnRecord
+from aem_gym.agents.constrained import allowed_tensor
+from aem_gym.agents.types import TurnRecord
 
 
 @dataclass

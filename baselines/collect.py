@@ -1,4 +1,4 @@
-"""Rollouts for the trainer, through ``agents.rollout.RolloutEngine`` with the live model as an ``HFPolicy``.
+"""Rollouts for the trainer, through ``aem_gym.agents.rollout.RolloutEngine`` with the live model as an ``HFPolicy``.
 
 Training rollouts: ``rollout.groups`` tasks × ``rollout.group_size`` copies, the env wrapped in
 reward scaling and ``InvalidActionPenalty`` (training-time shaping, −0.1 per invalid action as in the
@@ -26,8 +26,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.types import TurnRecord
-from baselines.config import TrainConfig
+from aem_gym.agents.types import TurnRecord
+from aem_gym.baselines.config import TrainConfig
 
 
 def _seed(*parts: int) -> int:
@@ -47,19 +47,19 @@ class ScaleReward(gym.Wrapper[str, str, str, str]):
 
 
 def _policy(model, tokenizer, cfg: TrainConfig):
-    from agents.backends.hf import HFPolicy
+    from aem_gym.agents.backends.hf import HFPolicy
 
     return HFPolicy(model, tokenizer, max_batch_size=256, seed=cfg.seed, max_prompt_tokens=cfg.model.max_prompt_tokens)
 
 
 def _engine(cfg: TrainConfig, progress: bool = False):
-    from agents.rollout import RolloutEngine
+    from aem_gym.agents.rollout import RolloutEngine
 
     return RolloutEngine(workers=2, history_k=cfg.env.history, progress=progress)
 
 
 def _sampling(cfg: TrainConfig, temperature: float):
-    from agents.types import SamplingParams
+    from aem_gym.agents.types import SamplingParams
 
     return SamplingParams(max_new_tokens=cfg.model.max_new_tokens, temperature=temperature, top_p=cfg.rollout.top_p,
                           constrain=cfg.model.constrain)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.config import TrainConfig
+from aem_gym.baselines.config import TrainConfig
 
 
 @dataclass
@@ -42,7 +42,7 @@ def train_or_load(cfg: TrainConfig, progress: bool, log: Callable[[str], None]) 
     if done.exists():
         log(f"{cfg.run_name()}: finished run found, reusing {run_dir}")
     else:
-        from baselines.trainer import Trainer
+        from aem_gym.baselines.trainer import Trainer
 
         Trainer(cfg, progress=progress, log=log).fit(resume=True)
     final = json.loads(done.read_text(encoding="utf-8"))

@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from baselines.advantages import EstimatorConfig, get_estimator
-from baselines.aem import AEMConfig
-from baselines.losses import LossConfig
-from baselines.update import UpdateConfig
+from aem_gym.baselines.advantages import EstimatorConfig, get_estimator
+from aem_gym.baselines.aem import AEMConfig
+from aem_gym.baselines.losses import LossConfig
+from aem_gym.baselines.update import UpdateConfig
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 

@@ -1,6 +1,6 @@
 """Data-parallel RL training under ``torchrun``: DDP, or FSDP2 for models that do not fit one GPU.
 
-    torchrun --nproc_per_node 8 -m baselines.distributed --recipe gpu-qwen2.5-7b-household --algo grpo+aem
+    torchrun --nproc_per_node 8 -m aem_gym.baselines.distributed --recipe gpu-qwen2.5-7b-household --algo grpo+aem
 
 How a step is split (rl-algorithms.md §6.1-6.2: group statistics must see whole groups):
 
@@ -38,11 +38,11 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from baselines.batch import TurnBatch
-from baselines.forward import response_forward
-from baselines.losses import Denominators, LossConfig, policy_loss
-from baselines.trainer import Trainer
-from baselines.update import UpdateConfig, row_weights
+from aem_gym.baselines.batch import TurnBatch
+from aem_gym.baselines.forward import response_forward
+from aem_gym.baselines.losses import Denominators, LossConfig, policy_loss
+from aem_gym.baselines.trainer import Trainer
+from aem_gym.baselines.update import UpdateConfig, row_weights
 
 STRATEGIES = ("ddp", "fsdp")
 
@@ -182,7 +182,7 @@ def _plan(n_rows: int, cfg: UpdateConfig, ctx: DistContext) -> _Plan:
 def distributed_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: TurnBatch,
                        loss_cfg: LossConfig, cfg: UpdateConfig, ctx: DistContext,
                        generator: torch.Generator | None = None) -> dict[str, float]:
-    """``baselines.update.ppo_update`` across ranks (see the module docstring); ``model`` is the DDP/FSDP
+    """``aem_gym.baselines.update.ppo_update`` across ranks (see the module docstring); ``model`` is the DDP/FSDP
     module. Each rank passes its own rows (whole groups); metrics come back reduced over ranks."""
     if batch.old_logp is None or batch.advantages is None:
         raise ValueError("distributed_update needs batch.old_logp and batch.advantages")
@@ -255,7 +255,7 @@ class DistributedTrainer(Trainer):
         self.engine = self._make_engine()
         self.rollout_policy = None
         if self.dcfg.rollout == "vllm":
-            from baselines.vllm_sync import VLLMWeightSync, make_vllm_policy
+            from aem_gym.baselines.vllm_sync import VLLMWeightSync, make_vllm_policy
 
             self.rollout_policy = make_vllm_policy(self.cfg, self.model, self.tokenizer, self.out / "vllm-init", ctx)
             self.weight_sync = VLLMWeightSync(self.rollout_policy, self.model, after=self.weight_sync)
@@ -264,7 +264,7 @@ class DistributedTrainer(Trainer):
 
     def _make_engine(self):
         if self.dcfg.env_workers == "ray":
-            from agents.ray_pool import RayEnvPool, ray_engine
+            from aem_gym.agents.ray_pool import RayEnvPool, ray_engine
 
             self.ray_pool = RayEnvPool(num_workers=self.dcfg.ray_workers)
             return ray_engine(self.ray_pool, history_k=self.cfg.env.history, progress=False)
@@ -273,7 +273,7 @@ class DistributedTrainer(Trainer):
         return None  # collect's default thread pool
 
     def _init_model(self):
-        from baselines.vllm_sync import NoSync, ReplicaSync
+        from aem_gym.baselines.vllm_sync import NoSync, ReplicaSync
 
         ctx = self.ctx
         if not ctx.is_main and ctx.active:
@@ -306,11 +306,11 @@ class DistributedTrainer(Trainer):
     def train_step(self, step: int) -> dict[str, Any]:
         import time
 
-        from baselines import collect
-        from baselines.advantages import AdvantageInput, compute_advantages
-        from baselines.aem import apply_aem, mean_response_entropy
-        from baselines.batch import collate
-        from baselines.forward import old_policy_pass
+        from aem_gym.baselines import collect
+        from aem_gym.baselines.advantages import AdvantageInput, compute_advantages
+        from aem_gym.baselines.aem import apply_aem, mean_response_entropy
+        from aem_gym.baselines.batch import collate
+        from aem_gym.baselines.forward import old_policy_pass
 
         cfg, dev = self.cfg, self.ctx.device
         t0 = time.perf_counter()
@@ -325,7 +325,7 @@ class DistributedTrainer(Trainer):
                                              cfg.rollout.temperature, with_entropy=False).logp
         gap = None
         if self.rollout_policy is not None:
-            from baselines.vllm_sync import logprob_gap
+            from aem_gym.baselines.vllm_sync import logprob_gap
 
             gap = logprob_gap(rolled.records, batch.old_logp, batch.response_mask)
         inp = AdvantageInput(batch.group, batch.traj, batch.turn, batch.reward, batch.env_reward, batch.step_group)
@@ -359,7 +359,7 @@ class DistributedTrainer(Trainer):
             super()._record(m)
 
     def save(self, path):
-        from baselines.checkpoint import save_checkpoint
+        from aem_gym.baselines.checkpoint import save_checkpoint
 
         if self.ctx.active:
             dist.barrier()
@@ -376,10 +376,10 @@ class DistributedTrainer(Trainer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``torchrun --nproc_per_node N -m baselines.distributed --recipe R [--algo A] [--seed S] [--set k=v]``."""
-    from baselines.config import load_config
+    """``torchrun --nproc_per_node N -m aem_gym.baselines.distributed --recipe R [--algo A] [--seed S] [--set k=v]``."""
+    from aem_gym.baselines.config import load_config
 
-    p = argparse.ArgumentParser(prog="python -m baselines.distributed", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m aem_gym.baselines.distributed", description=main.__doc__)
     p.add_argument("--recipe", required=True)
     p.add_argument("--algo")
     p.add_argument("--seed", type=int)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from agents.constrained import mask_logits
-from baselines.batch import TurnBatch
+from aem_gym.agents.constrained import mask_logits
+from aem_gym.baselines.batch import TurnBatch
 
 
 def entropy_from_logits(logits: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ probability ``noise``, a random admissible action. The policy learns the answer 
 imperfect strategy, leaving room for RL to raise success. With ``sft.label="oracle"`` the noisy action is
 still *executed* but the demonstration's label is the oracle's action in that state (DAgger-style corrective
 labels: the model sees off-path states and how to recover from them, instead of imitating the noise).
-Prompts are built with the same per-env prompt builder as the rollout engine (``agents.prompts``), so SFT
+Prompts are built with the same per-env prompt builder as the rollout engine (``aem_gym.agents.prompts``), so SFT
 and RL see identical inputs.
 
 The loss is the mean token cross-entropy over the response tokens (``<action>…</action>`` + end of turn).
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from baselines.config import TrainConfig
+from aem_gym.baselines.config import TrainConfig
 
 
 @dataclass
@@ -38,7 +38,7 @@ def _encode(tokenizer, messages, max_prompt: int) -> list[int]:
 def collect_demos(cfg: TrainConfig, tokenizer, n_episodes: int, seed: int, progress: bool = True) -> list[Demo]:
     """Play ``n_episodes`` on the training split with the noisy oracle; one ``Demo`` per turn."""
     import aem_envs
-    from agents.prompts import PromptState, prompt_builder, reply_text
+    from aem_gym.agents.prompts import PromptState, prompt_builder, reply_text
 
     env = aem_envs.make(cfg.env.id, split=cfg.env.train_split, **cfg.env.env_kwargs)
     builder = prompt_builder(cfg.env.id, k=cfg.env.history)

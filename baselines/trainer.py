@@ -1,8 +1,8 @@
 """The RL loop: rollout → old log-probs + entropies (one pass) → advantages → AEM → K epochs of
 mini-batches → periodic eval → checkpoint.
 
-    from baselines.config import load_config
-    from baselines.trainer import Trainer
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.trainer import Trainer
     Trainer(load_config("cpu-tiny-household", overrides={"algo": "grpo+aem", "seed": 0})).fit()
 
 Reproducibility: env reset seeds and sampling seeds of step ``t`` derive from ``(seed, t)`` only, and every
@@ -25,14 +25,20 @@ import numpy as np
 import torch
 import yaml
 
-from baselines import collect
-from baselines.advantages import AdvantageInput, compute_advantages
-from baselines.aem import apply_aem, mean_response_entropy
-from baselines.batch import collate
-from baselines.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, prune, save_checkpoint
-from baselines.config import TrainConfig
-from baselines.forward import old_policy_pass
-from baselines.update import ppo_update
+from aem_gym.baselines import collect
+from aem_gym.baselines.advantages import AdvantageInput, compute_advantages
+from aem_gym.baselines.aem import apply_aem, mean_response_entropy
+from aem_gym.baselines.batch import collate
+from aem_gym.baselines.checkpoint import (
+    TrainerState,
+    latest_checkpoint,
+    load_checkpoint,
+    prune,
+    save_checkpoint,
+)
+from aem_gym.baselines.config import TrainConfig
+from aem_gym.baselines.forward import old_policy_pass
+from aem_gym.baselines.update import ppo_update
 
 
 def _seed_all(seed: int) -> None:
@@ -64,7 +70,7 @@ class Trainer:
 
     # -- setup ----------------------------------------------------------------------------------------
     def _init_model(self):
-        from agents.tiny import build_tiny_model, load_tiny_model
+        from aem_gym.agents.tiny import build_tiny_model, load_tiny_model
 
         init = self.cfg.model.init
         if init == "tiny":
@@ -95,7 +101,7 @@ class Trainer:
             return False
         sft_dir = self.out / "sft"
         if self.loss_cfg.kl_coef:
-            from agents.tiny import load_tiny_model
+            from aem_gym.agents.tiny import load_tiny_model
 
             init = self.out / "init" if self.cfg.model.init == "tiny" else Path(self.cfg.model.init)
             ref_path = sft_dir if (sft_dir / "config.json").exists() else init
@@ -112,13 +118,13 @@ class Trainer:
         reference. With ``sft.cache`` the SFT weights are shared through ``sft_cache_dir()``: runs that differ
         only in the RL algorithm (``aem compare``'s arms for one seed) start from the same SFT model, which
         pairs the comparison and trains SFT once per seed instead of once per run."""
-        from baselines.sft import collect_demos, sft_train
+        from aem_gym.baselines.sft import collect_demos, sft_train
 
         if self.cfg.sft.episodes > 0 and not self.state.sft_done:
             t0 = time.perf_counter()
             cache = sft_cache_dir(self.cfg) if self.cfg.sft.cache else None
             if cache is not None and (cache / "config.json").exists():
-                from agents.tiny import load_tiny_model
+                from aem_gym.agents.tiny import load_tiny_model
 
                 self.model.load_state_dict(load_tiny_model(cache)[0].state_dict())
                 rec = json.loads((cache / "sft.json").read_text(encoding="utf-8"))
@@ -237,9 +243,9 @@ def sft_cache_dir(cfg: TrainConfig) -> Path:
     prompt builders and of SFT itself, so editing either invalidates the cache), not by the RL algorithm."""
     import hashlib
 
-    from agents import prompts
-    from agents.tiny import CORPUS
-    from baselines import sft
+    from aem_gym.agents import prompts
+    from aem_gym.agents.tiny import CORPUS
+    from aem_gym.baselines import sft
 
     d = cfg.to_dict()
     key = {"env": d["env"], "model": d["model"], "sft": {k: v for k, v in d["sft"].items() if k != "cache"},

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from baselines.batch import TurnBatch
-from baselines.forward import response_forward
-from baselines.losses import Denominators, LossConfig, policy_loss
+from aem_gym.baselines.batch import TurnBatch
+from aem_gym.baselines.forward import response_forward
+from aem_gym.baselines.losses import Denominators, LossConfig, policy_loss
 
 
 @dataclass

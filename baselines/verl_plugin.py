@@ -1,13 +1,13 @@
 """AEM for verl users: AEM registered as advantage estimators in verl's own registry.
 
-    import baselines.verl_plugin as aem_verl
+    import aem_gym.baselines.verl_plugin as aem_verl
     aem_verl.register_with_verl()          # adds "grpo_aem", "rloo_aem", ... to verl.trainer.ppo.core_algos
     # then: algorithm.adv_estimator=grpo_aem  (verl / verl-agent config)
 
 verl calls a registered estimator as ``fn(token_level_rewards, response_mask, config=..., index=uid, ...)``
 and expects ``(advantages, returns)``, both ``[batch, response_len]``. ``<base>_aem`` runs verl's own
 ``<base>`` estimator first and then scales every row's advantages by AEM's α (aem.md §3, computed by
-``baselines.aem.aem_alpha``: the same code as our trainer), grouped by verl's ``uid`` (the rollout group),
+``aem_gym.baselines.aem.aem_alpha``: the same code as our trainer), grouped by verl's ``uid`` (the rollout group),
 never by row position. A row of verl(-agent) is one response, i.e. one turn, so α is per turn.
 
 **The entropies.** AEM needs each row's per-token full-vocabulary entropy from the old-policy pass.
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from baselines.aem import aem_alpha, mean_response_entropy
+from aem_gym.baselines.aem import aem_alpha, mean_response_entropy
 
 DEFAULT_BASES = ("grpo", "rloo", "reinforce_plus_plus_baseline", "grpo_passk", "gpg")
 _stash_lock = threading.Lock()
@@ -103,7 +103,7 @@ def make_aem_estimator(base: str, lam: float = 1.0, min_range: float = 0.1):
         ent = entropys if entropys is not None else _take_stash()
         if ent is None:
             raise ValueError(f"{base}_aem needs the old-policy entropies: call "
-                             "baselines.verl_plugin.stash_entropies(old_log_prob.batch['entropys']) "
+                             "aem_gym.baselines.verl_plugin.stash_entropies(old_log_prob.batch['entropys']) "
                              "before computing advantages (see the module docstring)")
         alpha, scaled = aem_scale(advantages, response_mask, ent.to(response_mask.device), index,
                                   lam=_setting(config, "aem_lam", lam),

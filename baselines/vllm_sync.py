@@ -7,7 +7,7 @@ optimiser step (on every rank, at the same point: some are collectives):
 * ``ReplicaSync(train_model, replica)``: gathers the full state dict of a sharded (FSDP2) module into an
   unsharded copy used for rollouts, the old-policy pass and checkpoints (CPU-testable).
 * ``VLLMWeightSync(policy, model)``: loads the weights into a ``VLLMPolicy``'s engine through vLLM's
-  worker-extension RPC (``worker_extension_cls="baselines.vllm_sync.WorkerExtension"``, methods called
+  worker-extension RPC (``worker_extension_cls="aem_gym.baselines.vllm_sync.WorkerExtension"``, methods called
   with ``LLM.collective_rpc``), then drops the prefix cache (KV computed by the old weights).
 
   - ``mode="direct"`` (**colocated**, the default on one GPU per rank): the engine runs in this process
@@ -80,7 +80,7 @@ def chunked(named: list[tuple[str, torch.Tensor]], chunk_bytes: int) -> list[lis
 
 
 class VLLMWeightSync:
-    """Trainer weights → the engine of ``policy`` (an ``agents.backends.vllm.VLLMPolicy``)."""
+    """Trainer weights → the engine of ``policy`` (an ``aem_gym.agents.backends.vllm.VLLMPolicy``)."""
 
     def __init__(self, policy: Any, model: torch.nn.Module, mode: str = "direct", chunk_mb: int = 512,
                  after: Any = None):
@@ -110,7 +110,7 @@ class VLLMWeightSync:
 def make_vllm_policy(cfg: Any, model: torch.nn.Module, tokenizer: Any, path: Path, ctx: Any = None,
                      mode: str = "direct") -> Any:
     """A colocated ``VLLMPolicy`` started from ``model``'s current weights (written to ``path`` once)."""
-    from agents.backends.vllm import VLLMPolicy
+    from aem_gym.agents.backends.vllm import VLLMPolicy
 
     if mode == "direct":
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: tensors by reference
@@ -123,7 +123,7 @@ def make_vllm_policy(cfg: Any, model: torch.nn.Module, tokenizer: Any, path: Pat
 
         dist.barrier()
     kw = {"gpu_memory_utilization": 0.4, "max_model_len": cfg.model.max_prompt_tokens + cfg.model.max_new_tokens,
-          "worker_extension_cls": "baselines.vllm_sync.WorkerExtension", "enable_prefix_caching": True,
+          "worker_extension_cls": "aem_gym.baselines.vllm_sync.WorkerExtension", "enable_prefix_caching": True,
           "dtype": cfg.model.dtype, **cfg.distributed.vllm}
     return VLLMPolicy(str(path), seed=cfg.seed + (ctx.rank if ctx is not None else 0), **kw)
 

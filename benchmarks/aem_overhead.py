@@ -20,8 +20,8 @@ import torch
 
 
 def _batch(rows: int, prompt: int, response: int, vocab: int, group_size: int, turns: int, seed: int = 0):
-    from agents.types import TurnRecord
-    from baselines.batch import collate
+    from aem_gym.agents.types import TurnRecord
+    from aem_gym.baselines.batch import collate
 
     g = torch.Generator().manual_seed(seed)
     recs = []
@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     from rich.table import Table
     from tqdm import tqdm
 
-    from agents.tiny import build_tiny_model, load_tiny_model
-    from baselines.advantages import AdvantageInput, compute_advantages
-    from baselines.aem import AEMConfig, apply_aem, mean_response_entropy
-    from baselines.forward import old_policy_pass
-    from baselines.losses import LossConfig
-    from baselines.update import UpdateConfig, ppo_update
+    from aem_gym.agents.tiny import build_tiny_model, load_tiny_model
+    from aem_gym.baselines.advantages import AdvantageInput, compute_advantages
+    from aem_gym.baselines.aem import AEMConfig, apply_aem, mean_response_entropy
+    from aem_gym.baselines.forward import old_policy_pass
+    from aem_gym.baselines.losses import LossConfig
+    from aem_gym.baselines.update import UpdateConfig, ppo_update
 
     with tempfile.TemporaryDirectory() as d:
         build_tiny_model(d)

@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     from rich.table import Table
     from tqdm import tqdm
 
-    from baselines.compare import summarise, train_or_load, write_outputs
-    from baselines.config import load_config, split_algo
+    from aem_gym.baselines.compare import summarise, train_or_load, write_outputs
+    from aem_gym.baselines.config import load_config, split_algo
 
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     results, wall = [], {}

@@ -8,7 +8,7 @@ Turns per second of ``agents.RolloutEngine`` on 1 and 2 env workers, in three re
   overhead (prompt building, records, threads).
 * **latency-bound**: the same with a 10 ms sleep in every step (a stand-in for a container or a web
   page): what the worker pool buys. Reference: the bare loop with the same sleep.
-* **model-bound**: the tiny HF model (d128, 2 layers; ``agents.tiny``) in TreasureHunt. Reference: the
+* **model-bound**: the tiny HF model (d128, 2 layers; ``aem_gym.agents.tiny``) in TreasureHunt. Reference: the
   very ``HFPolicy.generate`` calls the engine made (recorded), replayed with no env at all.
 
 Env creation and reset are inside the engine's wall time (and the bare loop's), as in real use.
@@ -26,7 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import gymnasium as gym  # noqa: E402
 
 import aem_envs  # noqa: E402
-from agents import RolloutEngine, SamplingParams, make_policy  # noqa: E402
+from aem_gym.agents import RolloutEngine, SamplingParams, make_policy  # noqa: E402
 
 
 class StepLatency(gym.Wrapper):
@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> None:
                                            args.max_turns, w, lat)[0])
         rows.append(("latency-bound TreasureHunt +10ms/step", w, rate, ref, "bare loop"))
 
-    from agents.backends.hf import HFPolicy
-    from agents.tiny import build_tiny_model
+    from aem_gym.agents.backends.hf import HFPolicy
+    from aem_gym.agents.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory() as d:
         policy = HFPolicy.from_pretrained(build_tiny_model(d), device="cpu", seed=0)

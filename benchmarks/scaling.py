@@ -7,7 +7,7 @@ Two tables, each with ratios against a reference measured in the same run:
   ``aem/Household-v0`` (CPU-bound Python: threads share the GIL, actors are processes) and TreasureHunt
   with 10 ms of I/O wait per step (latency-bound: both kinds of worker overlap the waits).
   Reference: the local pool with 1 worker. Ray's start-up is outside the timed runs.
-* **Trainer step time**, 1 vs 2 processes (``baselines.distributed.DistributedTrainer``, DDP over gloo on
+* **Trainer step time**, 1 vs 2 processes (``aem_gym.baselines.distributed.DistributedTrainer``, DDP over gloo on
   CPU), on the same global batch (groups × copies of TreasureHunt, the d128 tiny model). Mean of the
   steps after a warm-up step. Reference: 1 process.
 
@@ -35,7 +35,7 @@ from benchmarks.rollout import StepLatency  # noqa: E402
 def rollout_rate(engine, env_id: str, groups: int, group_size: int, max_turns: int, latency: float) -> float:
     from functools import partial
 
-    from agents import make_policy
+    from aem_gym.agents import make_policy
 
     wrappers = [partial(StepLatency, seconds=latency)] if latency else []
     res = engine.run(env_id, tasks=list(range(groups)), group_size=group_size, policy=make_policy("scripted:cycle"),
@@ -46,7 +46,7 @@ def rollout_rate(engine, env_id: str, groups: int, group_size: int, max_turns: i
 def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
     from tqdm import tqdm
 
-    from agents import RolloutEngine
+    from aem_gym.agents import RolloutEngine
 
     scenarios = [("aem/Household-v0", 0.0, "CPU-bound household"), ("example/TreasureHunt-v0", 0.01,
                                                                       "TreasureHunt +10ms/step")]
@@ -55,7 +55,7 @@ def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
         try:
             import ray
 
-            from agents.ray_pool import RayEnvPool
+            from aem_gym.agents.ray_pool import RayEnvPool
         except ImportError:
             print("ray is not installed: Ray rows skipped (pip install -e '.[ray]')")
         else:
@@ -72,7 +72,7 @@ def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
         if kind == "local":
             engine = RolloutEngine(workers=n, progress=False)
         else:
-            from agents.ray_pool import ray_engine
+            from aem_gym.agents.ray_pool import ray_engine
 
             engine = ray_engine(pools[n], progress=False)
         rollout_rate(engine, env_id, 2, 1, 2, lat)  # warm-up (task files parsed, actors' imports)
@@ -93,8 +93,8 @@ def _train_worker(rank: int, world: int, port: int, model_dir: str, out: str, st
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from baselines.config import load_config
-    from baselines.distributed import DistributedTrainer, init_distributed, shutdown_distributed
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.distributed import DistributedTrainer, init_distributed, shutdown_distributed
 
     ctx = init_distributed("gloo")
     try:
@@ -116,7 +116,7 @@ def _train_worker(rank: int, world: int, port: int, model_dir: str, out: str, st
 def train_table(args) -> list[tuple[str, int, float, float]]:
     import torch.multiprocessing as mp
 
-    from agents.tiny import build_tiny_model
+    from aem_gym.agents.tiny import build_tiny_model
 
     rows = []
     with tempfile.TemporaryDirectory() as d:

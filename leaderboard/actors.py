@@ -1,7 +1,7 @@
 """How the evaluator gets one action per turn from an agent spec (``oracle``, ``random``, ``hf:PATH`` ...).
 
-Policies, prompts and action parsing belong to the agents package (``agents.make_policy``,
-``agents.prompts``); this module only adapts a policy to the evaluator's turn loop::
+Policies, prompts and action parsing belong to the agents package (``aem_gym.agents.make_policy``,
+``aem_gym.agents.prompts``); this module only adapts a policy to the evaluator's turn loop::
 
     actor.begin(slot, env_id, instance_id, seed)               # a new episode in a batch slot
     actor.act_many([(slot, env, observation, info), ...])     # one turn of every active episode
@@ -49,12 +49,12 @@ class _Slot:
 
 
 class PolicyActor:
-    """A ``agents.make_policy(spec)`` policy driven one turn at a time for a batch of episodes ("slots"):
+    """A ``aem_gym.agents.make_policy(spec)`` policy driven one turn at a time for a batch of episodes ("slots"):
     one ``policy.generate`` call per turn for all active episodes, so model backends batch them."""
 
     def __init__(self, spec: str, history: int = 3, sampling: dict[str, Any] | None = None):
-        from agents.policy import make_policy
-        from agents.types import SamplingParams
+        from aem_gym.agents.policy import make_policy
+        from aem_gym.agents.types import SamplingParams
 
         self.spec = spec
         self.policy = make_policy(spec)
@@ -66,7 +66,7 @@ class PolicyActor:
         self._slots: dict[int, _Slot] = {}
 
     def begin(self, slot: int, env_id: str, instance_id: str, seed: int) -> None:
-        from agents.prompts import prompt_builder
+        from aem_gym.agents.prompts import prompt_builder
 
         self._slots[slot] = _Slot(env_id, instance_id, episode_seed(seed, env_id, instance_id),
                                   prompt_builder(env_id, k=self.history_k))
@@ -74,8 +74,8 @@ class PolicyActor:
     def _request(self, slot: int, env: Any, observation: str, info: dict[str, Any]):
         from dataclasses import replace
 
-        from agents.prompts import PromptState
-        from agents.types import GenerationRequest
+        from aem_gym.agents.prompts import PromptState
+        from aem_gym.agents.types import GenerationRequest
 
         sl = self._slots[slot]
         acts = info.get("admissible_actions")
@@ -91,8 +91,8 @@ class PolicyActor:
 
     def act_many(self, turns: list[tuple[int, Any, str, dict[str, Any]]]) -> list[ActOut]:
         """One action for each ``(slot, env, observation, info)``, from a single ``generate`` call."""
-        from agents.policy import check_generations
-        from agents.prompts import parse_action
+        from aem_gym.agents.policy import check_generations
+        from aem_gym.agents.prompts import parse_action
 
         reqs = [self._request(*t) for t in turns]
         gens = check_generations(reqs, self.policy.generate(reqs))

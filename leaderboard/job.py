@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from leaderboard.runner import EvalConfig, evaluate
-from leaderboard.schema import METADATA_FILE, SUMMARY_FILE, load_yaml
-from leaderboard.store import default_db_path
-from leaderboard.submit import SubmissionRejected, submit
+from aem_gym.leaderboard.runner import EvalConfig, evaluate
+from aem_gym.leaderboard.schema import METADATA_FILE, SUMMARY_FILE, load_yaml
+from aem_gym.leaderboard.store import default_db_path
+from aem_gym.leaderboard.submit import SubmissionRejected, submit
 
 RUNS = Path("runs")
 BASELINES = RUNS / "baselines"
@@ -78,7 +78,7 @@ def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], episodes: in
 
 
 def main() -> int:
-    from leaderboard.suites import resolve_suite
+    from aem_gym.leaderboard.suites import resolve_suite
 
     episodes = int(os.environ.get("AEM_RUN_EPISODES", "10")) or None
     max_turns = int(os.environ.get("AEM_RUN_MAX_TURNS", "15")) or None
@@ -111,8 +111,8 @@ def main() -> int:
         state = "submitted as" if acc.result.created else "already on the leaderboard as"
         print(f"[{name}] {acc.report}; {state} #{acc.result.id}")
     print(f"\nevaluated and submitted {len(agents) - len(failed)} agents in {time.perf_counter() - t0:.0f} s\n")
-    from leaderboard.ranking import render
-    from leaderboard.store import Store
+    from aem_gym.leaderboard.ranking import render
+    from aem_gym.leaderboard.store import Store
 
     print(render(Store(db)))
     print(f"\nper task type: .venv/bin/aem leaderboard show --by task-type --db {db}")

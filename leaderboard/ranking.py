@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from leaderboard.metrics import stderr
-from leaderboard.store import Store
+from aem_gym.leaderboard.metrics import stderr
+from aem_gym.leaderboard.store import Store
 
 
 @dataclass

@@ -26,10 +26,10 @@ from typing import Any
 import yaml
 
 from aem_envs.wrappers.recorder import to_jsonable
-from leaderboard import metrics
-from leaderboard.actors import ActOut, make_actor
-from leaderboard.actors import PolicyActor as Actor
-from leaderboard.schema import (
+from aem_gym.leaderboard import metrics
+from aem_gym.leaderboard.actors import ActOut, make_actor
+from aem_gym.leaderboard.actors import PolicyActor as Actor
+from aem_gym.leaderboard.schema import (
     EPISODES_FILE,
     METADATA_FILE,
     SCHEMA_VERSION,
@@ -43,7 +43,7 @@ from leaderboard.schema import (
     episode_id,
     write_jsonl,
 )
-from leaderboard.suites import resolve_suite
+from aem_gym.leaderboard.suites import resolve_suite
 
 EVAL_SPLITS = ("test", "valid_unseen", "eval", "valid", "dev")
 PACKAGES = ("aem-gym", "gymnasium", "numpy", "torch", "transformers")
@@ -168,14 +168,14 @@ def run_batch(envs: list[Any], actor: Actor, env_id: str, jobs: list[tuple[str, 
 
 
 def _fill_alphas(trajs: list[Trajectory]) -> None:
-    """Per-turn AEM alpha (the trainer's ``baselines.aem.aem_alpha``) within each task group: all turns of
+    """Per-turn AEM alpha (the trainer's ``aem_gym.baselines.aem.aem_alpha``) within each task group: all turns of
     all seeds of one instance. Only agents that report entropies (model backends) get one."""
     turns = [t for tr in trajs for t in tr.turns]
     if not any(t.entropy is not None for t in turns):
         return
     import torch
 
-    from baselines.aem import aem_alpha
+    from aem_gym.baselines.aem import aem_alpha
 
     gid: dict[str, int] = {}
     groups = [gid.setdefault(tr.instance_id, len(gid)) for tr in trajs for _ in tr.turns]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from leaderboard.store import Store, SubmitResult
-from leaderboard.validate import ValidationReport, validate
+from aem_gym.leaderboard.store import Store, SubmitResult
+from aem_gym.leaderboard.validate import ValidationReport, validate
 
 
 class SubmissionRejected(ValueError):

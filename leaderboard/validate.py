@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboard import metrics
-from leaderboard.schema import (
+from aem_gym.leaderboard import metrics
+from aem_gym.leaderboard.schema import (
     EPISODE_SCHEMA,
     EPISODES_FILE,
     METADATA_FILE,
@@ -102,7 +102,7 @@ def _close(a: float, b: float) -> bool:
 
 def _check_envs(sub: Submission, probs: _Problems) -> dict[str, list[str]]:
     """Compare recorded env versions/manifests with the installed ones; return the expected instances."""
-    from leaderboard.runner import build_env, env_record, package_versions
+    from aem_gym.leaderboard.runner import build_env, env_record, package_versions
 
     meta, expected = sub.metadata, {}
     for env_id, rec in meta["envs"].items():
@@ -232,7 +232,7 @@ def replay_episode(env: Any, traj: dict[str, Any], split: str) -> tuple[list[str
 def _replay(sub: Submission, probs: _Problems, progress: bool) -> int:
     from tqdm import tqdm
 
-    from leaderboard.runner import build_env
+    from aem_gym.leaderboard.runner import build_env
 
     by_env: dict[str, list[dict[str, Any]]] = {}
     for r in sub.episodes:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from leaderboard.store import Store
+from aem_gym.leaderboard.store import Store
 
 STATIC = Path(__file__).parent / "static"
 Response = tuple[int, str, bytes]
@@ -94,7 +94,7 @@ def _sid(params: dict[str, str]) -> int:
 
 @route("/api/ranking")
 def api_ranking(app: App, params: dict[str, str]) -> Response:
-    from leaderboard import ranking
+    from aem_gym.leaderboard import ranking
 
     df = ranking.ranking(app.store, ranking.Filters(board=params.get("board"), agent=params.get("agent")))
     boards: dict[str, Any] = {}
@@ -129,7 +129,7 @@ def api_episode(app: App, params: dict[str, str]) -> Response:
 
 @route("/plot/task_types.png")
 def plot_task_types(app: App, params: dict[str, str]) -> Response:
-    from leaderboard.plots import task_type_png
+    from aem_gym.leaderboard.plots import task_type_png
 
     sid = _sid(params)
     rows = app.store.query("SELECT env_id, task_type, success_rate FROM task_type_results WHERE submission_id=?",
@@ -141,7 +141,7 @@ def plot_task_types(app: App, params: dict[str, str]) -> Response:
 
 @route("/plot/training.png")
 def plot_training(app: App, params: dict[str, str]) -> Response:
-    from leaderboard.plots import training_png
+    from aem_gym.leaderboard.plots import training_png
 
     png = training_png(app.runs_dir)
     if png is None:
@@ -151,7 +151,7 @@ def plot_training(app: App, params: dict[str, str]) -> Response:
 
 @route("/api/training")
 def api_training(app: App, params: dict[str, str]) -> Response:
-    from leaderboard.plots import training_runs
+    from aem_gym.leaderboard.plots import training_runs
 
     return _json({"runs": sorted(training_runs(app.runs_dir))})
 

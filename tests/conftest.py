@@ -14,7 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A very small model (agents.tiny), built once per test session, for trainer and distributed tests."""
-    from agents.tiny import build_tiny_model
+    from aem_gym.agents.tiny import build_tiny_model
 
     d = tmp_path_factory.mktemp("tiny-model")
     build_tiny_model(d, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64,

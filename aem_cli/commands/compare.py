@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aem_cli.main import command
+from aem_gym.cli.main import command
 
 
 @command("compare", "train several algorithms over seeds and compare them on held-out tasks")
@@ -25,8 +25,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from aem_cli.commands.train import resolve
-    from baselines.compare import train_or_load, write_outputs
+    from aem_gym.baselines.compare import train_or_load, write_outputs
+    from aem_gym.cli.commands.train import resolve
 
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     if not algos:

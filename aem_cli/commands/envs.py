@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aem_cli.registry import command
+from aem_gym.cli.registry import command
 
 
 @command("envs", "list registered environments")

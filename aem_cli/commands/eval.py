@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aem_cli.registry import command
+from aem_gym.cli.registry import command
 
 
 @command("eval", "evaluate an agent on a suite (or env ids) with fixed seeds; writes a results directory")
@@ -31,8 +31,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 @configure.handler
 def run(args: argparse.Namespace) -> int:
-    from leaderboard.runner import EvalConfig, evaluate
-    from leaderboard.schema import SUMMARY_FILE, load_json
+    from aem_gym.leaderboard.runner import EvalConfig, evaluate
+    from aem_gym.leaderboard.schema import SUMMARY_FILE, load_json
 
     if args.episodes is not None and args.episodes < 1:
         raise ValueError("--episodes must be >= 1")

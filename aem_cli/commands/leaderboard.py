@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aem_cli.registry import command
+from aem_gym.cli.registry import command
 
 
 def _db(p: argparse.ArgumentParser) -> None:
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from leaderboard.store import default_db_path
-    from leaderboard.submit import SubmissionRejected, submit
+    from aem_gym.leaderboard.store import default_db_path
+    from aem_gym.leaderboard.submit import SubmissionRejected, submit
 
     bad = 0
     for d in args.run_dir:
@@ -61,7 +61,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from leaderboard.validate import validate
+    from aem_gym.leaderboard.validate import validate
 
     report = validate(args.run_dir, replay=not args.no_replay, progress=sys.stderr.isatty())
     print(report)
@@ -69,8 +69,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from leaderboard import ranking
-    from leaderboard.store import Store
+    from aem_gym.leaderboard import ranking
+    from aem_gym.leaderboard.store import Store
 
     f = ranking.Filters(board=args.board, env=args.env, agent=args.agent, split=args.split)
     print(ranking.render(Store(args.db), args.by, f))
@@ -78,7 +78,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from leaderboard.web import serve
+    from aem_gym.leaderboard.web import serve
 
     serve(args.db, host=args.host, port=args.port, runs_dir=args.runs)
     return 0

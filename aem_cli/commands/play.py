@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aem_cli.registry import command
+from aem_gym.cli.registry import command
 
 
 @command("play", "play an environment in the terminal, with the admissible actions shown")

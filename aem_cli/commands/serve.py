@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from aem_cli.main import command
+from aem_gym.cli.main import command
 
 # name -> function(args) returning an object with serve_forever() / server_close() / server_address
 SITES: dict[str, Callable[[argparse.Namespace], Any]] = {}

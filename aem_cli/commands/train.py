@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aem_cli.main import command
+from aem_gym.cli.main import command
 
 
 @command("train", "train a policy with an RL recipe (GRPO, RLOO, DAPO, GSPO, GiGPO; AEM on/off)")
@@ -24,7 +24,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace, algo: str | None = None, seed: int | None = None):
     """Config from the CLI arguments (shared with ``aem compare``)."""
-    from baselines.config import load_config, split_algo
+    from aem_gym.baselines.config import load_config, split_algo
 
     overrides: dict = {"seed": args.seed if seed is None else seed}
     algo = algo or args.algo
@@ -43,7 +43,7 @@ def resolve(args: argparse.Namespace, algo: str | None = None, seed: int | None 
 
 @configure.handler
 def run(args: argparse.Namespace) -> int:
-    from baselines.trainer import Trainer
+    from aem_gym.baselines.trainer import Trainer
 
     cfg = resolve(args)
     out = cfg.output_dir()

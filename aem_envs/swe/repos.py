@@ -18,6 +18,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from aem_envs import paths
+
 _lock = threading.Lock()
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "HOME": tempfile.gettempdir(),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -25,7 +27,7 @@ GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "HOME": tempf
 
 def cache_dir() -> Path:
     env = os.environ.get("AEM_SWE_CACHE")
-    d = Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "swe"
+    d = Path(env) if env else paths.cache_dir("swe")
     d.mkdir(parents=True, exist_ok=True)
     return d
 

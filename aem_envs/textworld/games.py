@@ -4,7 +4,8 @@ A game is defined by its record in ``tasks/textworld/v0`` (kind, settings, seed)
 ``textworld`` version. TextWorld 1.7.0 generates byte-identical ``.z8``/``.json`` files from the same seed
 (checked), so the records carry their sha256 and a regenerated game that differs is refused instead of
 silently played. Games are not committed (a few hundred KB each): the first reset of an instance
-generates it (~3 s) into ``$AEM_TEXTWORLD_CACHE`` or ``<repo>/.cache/textworld/<textworld version>/``.
+generates it (~3 s) into ``$AEM_TEXTWORLD_CACHE`` or the user cache (``aem_envs.paths.cache_dir``)
+``textworld/<textworld version>/``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aem_envs.error import ManifestMismatchError
+from aem_envs.paths import cache_dir
 
 # kind -> function(settings, seed, path) -> Game. A registry, so a new kind is one decorated function.
 GAME_MAKERS: dict[str, Callable[[Mapping[str, Any], int, str], Any]] = {}
@@ -76,7 +78,7 @@ def cache_root() -> Path:
         version = metadata.version("textworld")
     except metadata.PackageNotFoundError:
         version = "none"
-    return Path(__file__).resolve().parents[2] / ".cache" / "textworld" / version
+    return cache_dir("textworld", version)
 
 
 def sha256_of(path: Path) -> str:

@@ -10,7 +10,7 @@ because it must return per-token statistics computed from the very logits the to
   renormalised truncated distribution. ``temperature == 0`` means greedy, and the statistics are those of
   the untempered distribution (T = 1).
 * ``sampling.constrain="admissible"`` masks the logits to replies naming an admissible action
-  (``agents.constrained``); the statistics are then those of the masked distribution, and the allowed ids
+  (``aem_gym.agents.constrained``); the statistics are then those of the masked distribution, and the allowed ids
   of every position come back in ``allowed_token_ids``.
 * ``response_ids`` include the end-of-turn token when the model emitted one (the trainer must learn to
   stop); ``text`` is decoded without special tokens.
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.policy import register_policy
-from agents.types import Generation, GenerationRequest, SamplingParams, Usage
+from aem_gym.agents.policy import register_policy
+from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, Usage
 
 
 def _seed_from(seeds: Sequence[int]) -> int:
@@ -60,7 +60,7 @@ class HFPolicy:
                         **kw: Any) -> HFPolicy:
         from transformers import AutoModelForCausalLM
 
-        from agents.tiny import load_tokenizer
+        from aem_gym.agents.tiny import load_tokenizer
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = getattr(torch, dtype) if dtype else None
@@ -175,7 +175,7 @@ class HFPolicy:
 
     def _tries(self, reqs: list[GenerationRequest]) -> list[Any]:
         """One reply trie per request that asks for ``constrain="admissible"`` (agents.constrained)."""
-        from agents.constrained import admissible_trie, check_constrain
+        from aem_gym.agents.constrained import admissible_trie, check_constrain
 
         out = []
         for r in reqs:
@@ -188,7 +188,7 @@ class HFPolicy:
     def _constrain(logits: torch.Tensor, tries: list[Any], resp: list[list[int]], done: list[bool],
                    allowed: list[list[list[int]]]) -> torch.Tensor:
         """Mask each constrained row to the ids that continue an admissible reply; record them."""
-        from agents.constrained import MASKED
+        from aem_gym.agents.constrained import MASKED
 
         out = logits.clone()
         for b, trie in enumerate(tries):

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from agents.policy import register_policy
-from agents.prompts import format_action
-from agents.types import Generation, GenerationRequest
+from aem_gym.agents.policy import register_policy
+from aem_gym.agents.prompts import format_action
+from aem_gym.agents.types import Generation, GenerationRequest
 
 
 class HumanPolicy:

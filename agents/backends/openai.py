@@ -1,5 +1,5 @@
 """``OpenAIPolicy``: any OpenAI-compatible ``/v1/chat/completions`` endpoint (OpenAI, vLLM, SGLang, TGI,
-``python -m agents.serve``).
+``python -m aem_gym.agents.serve``).
 
 Requests run concurrently (``concurrency`` threads) so a batching server sees the whole turn at once.
 Transient failures (connection errors, HTTP 429 and 5xx) are retried with exponential backoff; after
@@ -11,7 +11,7 @@ Token-level fields, where the server provides them:
 * ``logprobs``: from the standard ``choices[0].logprobs.content[*].logprob`` (``logprobs=True`` is sent);
 * ``response_ids`` / ``prompt_ids``: vLLM's ``return_token_ids`` extension (``choices[0].token_ids``,
   ``prompt_token_ids``) or tokens written ``token_id:N`` (vLLM's ``return_tokens_as_token_ids``);
-* ``entropies``: only from servers with the ``return_entropies`` extension (``agents.serve``); the public
+* ``entropies``: only from servers with the ``return_entropies`` extension (``aem_gym.agents.serve``); the public
   API exposes at most 20 top log-probs, which cannot give a full-vocabulary entropy, so it stays ``None``.
 """
 
@@ -26,8 +26,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from agents.policy import register_policy
-from agents.types import Generation, GenerationRequest, Usage
+from aem_gym.agents.policy import register_policy
+from aem_gym.agents.types import Generation, GenerationRequest, Usage
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 

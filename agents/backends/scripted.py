@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.policy import register_policy
-from agents.prompts import format_action
-from agents.types import Generation, GenerationRequest
+from aem_gym.agents.policy import register_policy
+from aem_gym.agents.prompts import format_action
+from aem_gym.agents.types import Generation, GenerationRequest
 
 Script = Callable[[GenerationRequest, np.random.Generator], str]
 SCRIPTS: dict[str, Script] = {}

@@ -1,7 +1,7 @@
 """``VLLMPolicy``: vLLM's offline engine (``vllm.LLM``). Needs CUDA and the ``vllm`` extra
 (``pip install -e '.[vllm]'``); importing this module works without them, building the policy does not.
 
-* Prompts go through the tokenizer's chat template (``agents.tiny.load_tokenizer``, which avoids the
+* Prompts go through the tokenizer's chat template (``aem_gym.agents.tiny.load_tokenizer``, which avoids the
   transformers-5 ``Qwen2Tokenizer`` trap for custom tokenizers) and reach vLLM as token ids, so
   ``prompt_ids`` are exactly what the model saw.
 * ``logprobs`` are the sampled tokens' (``SamplingParams(logprobs=0)``). The engine is started with
@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agents.policy import register_policy
-from agents.types import Generation, GenerationRequest, Usage
+from aem_gym.agents.policy import register_policy
+from aem_gym.agents.types import Generation, GenerationRequest, Usage
 
 
 def vllm_available() -> bool:
@@ -36,7 +36,7 @@ class VLLMPolicy:
             from vllm import LLM
         except ImportError as e:
             raise ImportError("VLLMPolicy needs vLLM: pip install -e '.[vllm]' (on a machine with CUDA)") from e
-        from agents.tiny import load_tokenizer
+        from aem_gym.agents.tiny import load_tokenizer
 
         self.tokenizer = load_tokenizer(path)
         self.entropies = entropies

@@ -1,7 +1,7 @@
 """Tiny causal LMs for CPU tests and CPU recipes, built offline from in-repo text.
 
 ``build_tiny_model(dir)`` trains a byte-level BPE tokenizer (``tokenizers``) on ``corpus.txt`` (env
-observations, prompts and actions; regenerate with ``python -m agents.tiny.corpus``), builds a randomly
+observations, prompts and actions; regenerate with ``python -m aem_gym.agents.tiny.corpus``), builds a randomly
 initialised Qwen2-style model from a config, and saves both with ``save_pretrained`` so the directory
 loads like any HF model (``hf:DIR``). Byte-level BPE never produces unknown tokens and decodes exactly,
 so ``<action>…</action>`` survives a round trip; ``<action>``/``</action>`` are single tokens so a tiny

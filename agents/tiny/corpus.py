@@ -1,6 +1,6 @@
 """Regenerate ``agents/tiny/corpus.txt``, the text the tiny tokenizer is trained on.
 
-    python -m agents.tiny.corpus [--episodes 16]
+    python -m aem_gym.agents.tiny.corpus [--episodes 16]
 
 It renders, with the real prompt builders, episodes played by the oracle and a random agent in the
 ``CORPUS_ENVS`` that are registered, plus a few paragraphs of each family's vocabulary (so the
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.prompts import PromptState, format_action, prompt_builder
-from agents.tiny import CORPUS
+from aem_gym.agents.prompts import PromptState, format_action, prompt_builder
+from aem_gym.agents.tiny import CORPUS
 
 # The envs whose episodes feed the corpus: the tiny CPU recipe's targets, not every registered env (the
 # upstream adapters start JVMs and browsers, and would tie the tokenizer to what happens to be installed).

@@ -3,8 +3,9 @@
 # whole setup; a step that cannot run warns, and the tests that need it skip with the reason.
 PACKAGES+=(bubblewrap debootstrap docker.io)
 
-# Rootfs location, shared with aem_envs/swe/sandbox/rootfs.py (AEM_SWE_ROOTFS overrides both).
-SWE_ROOTFS="${AEM_SWE_ROOTFS:-$PWD/.cache/swe/rootfs-bookworm}"
+# Rootfs location: the same default as aem_envs.paths.cache_dir("swe", "rootfs-bookworm") (the user cache
+# directory, platformdirs' rule on Linux); AEM_SWE_ROOTFS or AEM_CACHE_DIR override both.
+SWE_ROOTFS="${AEM_SWE_ROOTFS:-${AEM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/aem-gym}/swe/rootfs-bookworm}"
 SWE_IMAGE="${AEM_SWE_IMAGE:-aem-swe-base:bookworm}"
 # Bump when the package list changes so cached rootfs/images are rebuilt.
 SWE_ROOTFS_REV="1 python3 git patch python3-pytest ca-certificates procps coreutils"

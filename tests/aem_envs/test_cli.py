@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from aem_cli.main import main
+from aem_gym.cli.main import main
 
 
 def test_envs_lists_the_example(capsys):

@@ -7,14 +7,14 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
-    from agents.tiny import build_tiny_model
+    from aem_gym.agents.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="session")
 def tiny_policy(tiny_dir):
-    from agents.backends.hf import HFPolicy
+    from aem_gym.agents.backends.hf import HFPolicy
 
     return HFPolicy.from_pretrained(tiny_dir, device="cpu", seed=0)
 

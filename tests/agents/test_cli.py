@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from agents.__main__ import main
+from aem_gym.agents.__main__ import main
 
 
 def test_rollout_cli_writes_jsonl_and_prints_a_summary(tmp_path, capsys):

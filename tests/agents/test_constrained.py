@@ -10,7 +10,7 @@ import torch
 
 
 def test_trie_allows_exactly_the_continuations_of_the_replies():
-    from agents.constrained import ReplyTrie
+    from aem_gym.agents.constrained import ReplyTrie
 
     t = ReplyTrie([[1, 2, 3], [1, 2, 4], [1, 5]])
     assert t.allowed([]) == [1] and t.allowed([1]) == [2, 5] and t.allowed([1, 2]) == [3, 4]
@@ -18,7 +18,7 @@ def test_trie_allows_exactly_the_continuations_of_the_replies():
 
 
 def test_mask_logits_keeps_allowed_ids_and_leaves_free_positions_alone():
-    from agents.constrained import MASKED, allowed_tensor, mask_logits
+    from aem_gym.agents.constrained import MASKED, allowed_tensor, mask_logits
 
     logits = torch.zeros(2, 2, 6)
     allowed = allowed_tensor([[[0, 3], [5]], None], width=2)
@@ -32,8 +32,8 @@ def test_mask_logits_keeps_allowed_ids_and_leaves_free_positions_alone():
 
 
 def _requests(actions_per_row, temperature):
-    from agents.prompts import PromptState, prompt_builder
-    from agents.types import GenerationRequest, SamplingParams
+    from aem_gym.agents.prompts import PromptState, prompt_builder
+    from aem_gym.agents.types import GenerationRequest, SamplingParams
 
     b = prompt_builder("aem/Household-v0", k=0)
     out = []
@@ -48,7 +48,7 @@ def _requests(actions_per_row, temperature):
 
 @pytest.mark.parametrize("temperature", [1.0, 0.0])
 def test_hf_constrained_replies_are_admissible_with_masked_statistics(tiny_policy, temperature):
-    from agents.prompts import parse_action
+    from aem_gym.agents.prompts import parse_action
 
     rows = [["go to fridge 1", "go to cabinet 2", "take mug 1 from countertop 1", "look"],
             ["open fridge 1", "close fridge 1"], ["inventory"]] * 3
@@ -75,11 +75,11 @@ def test_unknown_constraint_is_a_clear_error(tiny_policy):
 def test_trainer_forward_reproduces_constrained_rollout_statistics(tiny_dir):
     """Rollout through the engine with constrained sampling, collate, old-policy pass: same log-probs and
     entropies as at sampling time (the PPO ratio starts at exactly 1), and no invalid actions."""
-    from agents.backends.hf import HFPolicy
-    from agents.rollout import RolloutEngine
-    from agents.types import SamplingParams
-    from baselines.batch import collate
-    from baselines.forward import old_policy_pass
+    from aem_gym.agents.backends.hf import HFPolicy
+    from aem_gym.agents.rollout import RolloutEngine
+    from aem_gym.agents.types import SamplingParams
+    from aem_gym.baselines.batch import collate
+    from aem_gym.baselines.forward import old_policy_pass
 
     policy = HFPolicy.from_pretrained(tiny_dir, device="cpu", seed=0)
     res = RolloutEngine(workers=1, history_k=0).run(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import aem_envs
-from agents import RolloutEngine, SamplingParams, make_policy
+from aem_gym.agents import RolloutEngine, SamplingParams, make_policy
 
 
 def _env_id() -> str:

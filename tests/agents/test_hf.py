@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from agents import GenerationRequest, SamplingParams
+from aem_gym.agents import GenerationRequest, SamplingParams
 
 
 def reqs(n=3, **sp):

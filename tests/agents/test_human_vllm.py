@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from agents import GenerationRequest, RolloutEngine, make_policy, parse_action
-from agents.backends.vllm import vllm_available
+from aem_gym.agents import GenerationRequest, RolloutEngine, make_policy, parse_action
+from aem_gym.agents.backends.vllm import vllm_available
 
 
 def test_human_numbers_text_and_tags():
@@ -37,7 +37,7 @@ def test_vllm_is_import_guarded(tiny_dir):
 @pytest.mark.gpu
 def test_vllm_matches_hf_greedy(tiny_dir, tiny_policy):
     pytest.importorskip("vllm")
-    from agents import SamplingParams
+    from aem_gym.agents import SamplingParams
 
     pol = make_policy(f"vllm:{tiny_dir}", gpu_memory_utilization=0.2, enforce_eager=True, entropies=True)
     reqs = [GenerationRequest([{"role": "user", "content": t}], SamplingParams(max_new_tokens=8, temperature=0.0))

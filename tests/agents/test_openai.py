@@ -8,10 +8,10 @@ import urllib.request
 
 import pytest
 
-from agents import GenerationRequest, RolloutEngine, SamplingParams, make_policy
-from agents.backends.openai import OpenAIPolicy
-from agents.serve import PolicyServer
-from agents.types import Generation
+from aem_gym.agents import GenerationRequest, RolloutEngine, SamplingParams, make_policy
+from aem_gym.agents.backends.openai import OpenAIPolicy
+from aem_gym.agents.serve import PolicyServer
+from aem_gym.agents.types import Generation
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from agents import GenerationRequest, SamplingParams, make_policy, parse_action, policy_kinds, register_policy
-from agents.policy import check_generations, split_spec
-from agents.types import Generation
+from aem_gym.agents import (
+    GenerationRequest,
+    SamplingParams,
+    make_policy,
+    parse_action,
+    policy_kinds,
+    register_policy,
+)
+from aem_gym.agents.policy import check_generations, split_spec
+from aem_gym.agents.types import Generation
 
 
 def req(acts=None, turn=0, oracle=None, seed=None):

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aem_envs.wrappers import ActionParser
-from agents.prompts import (
+from aem_gym.agents.prompts import (
     HouseholdPrompt,
     PromptBuilder,
     PromptState,

@@ -7,8 +7,8 @@ import gymnasium as gym
 import pytest
 
 from aem_envs.wrappers import InvalidActionPenalty
-from agents import RolloutEngine, make_policy, read_turns
-from agents.types import Generation
+from aem_gym.agents import RolloutEngine, make_policy, read_turns
+from aem_gym.agents.types import Generation
 
 ENV = "example/TreasureHunt-v0"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from agents.tiny import ACTION_TOKENS, build_tiny_model, load_tiny_model, load_tokenizer
+from aem_gym.agents.tiny import ACTION_TOKENS, build_tiny_model, load_tiny_model, load_tokenizer
 
 
 def _digest(d):

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture
 def fast_config(tiny_model_dir, tmp_path):
     """A config whose train step takes well under a second: 2 groups x 2 copies, 3 turns, 8 new tokens."""
-    from baselines.config import load_config
+    from aem_gym.baselines.config import load_config
 
     def make(**over):
         base = {"algo": "grpo+aem", "out_dir": str(tmp_path / "run"), "model.init": str(tiny_model_dir),

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from baselines.aem import AEMConfig, aem_alpha, apply_aem, mean_response_entropy
+from aem_gym.baselines.aem import AEMConfig, aem_alpha, apply_aem, mean_response_entropy
 
 
 def test_alpha_hand_computed():

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.compare import RunResult, bootstrap_ci, markdown_table, summarise, write_outputs
-from baselines.config import list_recipes, load_config, split_algo
+from aem_gym.baselines.compare import RunResult, bootstrap_ci, markdown_table, summarise, write_outputs
+from aem_gym.baselines.config import list_recipes, load_config, split_algo
 
 
 def test_split_algo_and_recipe():
@@ -28,8 +28,8 @@ def test_split_algo_and_recipe():
 
 
 def test_cli_parses_train_and_compare():
-    from aem_cli.commands.train import resolve
-    from aem_cli.main import build_parser
+    from aem_gym.cli.commands.train import resolve
+    from aem_gym.cli.main import build_parser
 
     p = build_parser()
     a = p.parse_args(["train", "--recipe", "cpu-tiny-household", "--algo", "grpo", "--aem", "on", "--seed", "3"])

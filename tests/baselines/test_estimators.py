@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.advantages import (
+from aem_gym.baselines.advantages import (
     ESTIMATORS,
     AdvantageInput,
     EstimatorConfig,

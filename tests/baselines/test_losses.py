@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from baselines.losses import Denominators, LossConfig, agg_loss, kl_penalty, policy_loss
+from aem_gym.baselines.losses import Denominators, LossConfig, agg_loss, kl_penalty, policy_loss
 
 
 def test_kl_estimators():

@@ -7,7 +7,7 @@ import pytest
 
 def _household_state():
     import aem_envs
-    from agents.prompts import PromptState
+    from aem_gym.agents.prompts import PromptState
 
     env = aem_envs.make("aem/Household-v0", split="train")
     obs, info = env.reset(seed=3)
@@ -19,7 +19,7 @@ def _household_state():
 
 
 def test_household_prompt_is_compact_but_keeps_goal_actions_and_observation():
-    from agents.prompts import PromptBuilder, prompt_builder
+    from aem_gym.agents.prompts import PromptBuilder, prompt_builder
 
     s, a, intro, obs2, info = _household_state()
     s.history, s.observation, s.turn = [(a, obs2)], obs2, 1
@@ -36,9 +36,9 @@ def test_household_prompt_is_compact_but_keeps_goal_actions_and_observation():
 
 
 def test_oracle_labels_differ_from_taken_actions_only_where_noise_acted(tiny_model_dir):
-    from agents.tiny import load_tokenizer
-    from baselines.config import load_config
-    from baselines.sft import collect_demos
+    from aem_gym.agents.tiny import load_tokenizer
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.sft import collect_demos
 
     tok = load_tokenizer(tiny_model_dir)
     base = {"model.init": str(tiny_model_dir), "sft.noise": 0.5, "env.max_turns": 6}
@@ -60,7 +60,7 @@ def test_oracle_labels_differ_from_taken_actions_only_where_noise_acted(tiny_mod
 
 
 def test_lr_schedule_warms_up_then_decays_to_a_tenth():
-    from baselines.sft import lr_lambda
+    from aem_gym.baselines.sft import lr_lambda
 
     f = lr_lambda("cosine", 0.1, 100)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
@@ -73,8 +73,8 @@ def test_lr_schedule_warms_up_then_decays_to_a_tenth():
 
 def test_eval_tasks_cover_every_task_type():
     import aem_envs
-    from baselines.collect import eval_tasks
-    from baselines.config import load_config
+    from aem_gym.baselines.collect import eval_tasks
+    from aem_gym.baselines.config import load_config
 
     cfg = load_config("cpu-tiny-household")
     env = aem_envs.make(cfg.env.id, split=cfg.env.eval_split)
@@ -91,7 +91,7 @@ def test_eval_tasks_cover_every_task_type():
 def test_prompt_loss_adds_the_mean_cross_entropy_of_real_prompt_tokens_only():
     import torch
 
-    from baselines.sft import Demo, _pack, response_and_prompt_loss
+    from aem_gym.baselines.sft import Demo, _pack, response_and_prompt_loss
 
     demos = [Demo([5, 6, 7, 8], [9, 2], False), Demo([6, 7], [3, 4, 2], False)]  # left/right padding both occur
     ids, attn, labels = _pack(demos, pad=0)

@@ -7,14 +7,14 @@ import shutil
 import pytest
 import torch
 
-from baselines.batch import collate
-from baselines.forward import old_policy_pass, response_forward
-from baselines.losses import LossConfig, policy_loss
-from baselines.update import UpdateConfig, ppo_update
+from aem_gym.baselines.batch import collate
+from aem_gym.baselines.forward import old_policy_pass, response_forward
+from aem_gym.baselines.losses import LossConfig, policy_loss
+from aem_gym.baselines.update import UpdateConfig, ppo_update
 
 
 def _records(n=6, seed=0):
-    from agents.types import TurnRecord
+    from aem_gym.agents.types import TurnRecord
 
     g = torch.Generator().manual_seed(seed)
     rows = []
@@ -40,7 +40,7 @@ def test_collate_layout_and_mask():
 
 
 def test_forward_matches_full_logits(tiny_model_dir):
-    from agents.tiny import load_tiny_model
+    from aem_gym.agents.tiny import load_tiny_model
 
     model, _ = load_tiny_model(tiny_model_dir)
     b = collate(_records(), pad_id=0)
@@ -58,7 +58,7 @@ def test_forward_matches_full_logits(tiny_model_dir):
 
 
 def test_one_update_lowers_loss_on_fixed_batch(tiny_model_dir):
-    from agents.tiny import load_tiny_model
+    from aem_gym.agents.tiny import load_tiny_model
 
     torch.manual_seed(0)
     model, _ = load_tiny_model(tiny_model_dir)
@@ -80,7 +80,7 @@ def test_one_update_lowers_loss_on_fixed_batch(tiny_model_dir):
 
 
 def test_microbatching_equals_full_batch_gradient(tiny_model_dir):
-    from agents.tiny import load_tiny_model
+    from aem_gym.agents.tiny import load_tiny_model
 
     grads = []
     for micro in (6, 2):
@@ -100,7 +100,7 @@ def _params(model):
 
 
 def test_train_step_deterministic(fast_config, tmp_path):
-    from baselines.trainer import Trainer
+    from aem_gym.baselines.trainer import Trainer
 
     outs = []
     for i in range(2):
@@ -117,8 +117,8 @@ def test_train_step_deterministic(fast_config, tmp_path):
 
 
 def test_resume_is_exact(fast_config, tmp_path):
-    from baselines.checkpoint import latest_checkpoint
-    from baselines.trainer import Trainer
+    from aem_gym.baselines.checkpoint import latest_checkpoint
+    from aem_gym.baselines.trainer import Trainer
 
     cfg = fast_config(out_dir=str(tmp_path / "a"))
     a = Trainer(cfg, progress=False)
@@ -139,8 +139,8 @@ def test_resume_is_exact(fast_config, tmp_path):
 
 def test_recipe_smoke_run(tiny_model_dir, tmp_path):
     """The real recipe (Household env, SFT then RL), shrunk to seconds."""
-    from baselines.config import load_config
-    from baselines.trainer import Trainer
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.trainer import Trainer
 
     cfg = load_config("cpu-tiny-household", overrides={
         "out_dir": str(tmp_path / "hh"), "model.init": str(tiny_model_dir), "model.max_new_tokens": 8,
@@ -155,8 +155,8 @@ def test_recipe_smoke_run(tiny_model_dir, tmp_path):
 def test_sft_warm_start_is_shared_between_arms_of_one_seed(tiny_model_dir, tmp_path):
     """grpo and grpo+aem with the same seed start RL from the identical SFT model (trained once, then reused);
     another seed or other SFT settings get their own cache entry."""
-    from baselines.config import load_config
-    from baselines.trainer import Trainer, sft_cache_dir
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.trainer import Trainer, sft_cache_dir
 
     base = {"model.init": str(tiny_model_dir), "sft.episodes": 2, "sft.epochs": 1, "env.max_turns": 3}
 

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from agents.types import TurnRecord
+from aem_gym.agents.types import TurnRecord
 
 
 def records(n_groups: int = 4, seed: int = 0) -> list[TurnRecord]:
@@ -30,10 +30,10 @@ def records(n_groups: int = 4, seed: int = 0) -> list[TurnRecord]:
 
 def prepared_batch(model, rows, aem: bool = True):
     """Collate → old pass (log-probs + entropies) → GRPO advantages → AEM, as the trainer does."""
-    from baselines.advantages import AdvantageInput, EstimatorConfig, compute_advantages
-    from baselines.aem import AEMConfig, apply_aem, mean_response_entropy
-    from baselines.batch import collate
-    from baselines.forward import old_policy_pass
+    from aem_gym.baselines.advantages import AdvantageInput, EstimatorConfig, compute_advantages
+    from aem_gym.baselines.aem import AEMConfig, apply_aem, mean_response_entropy
+    from aem_gym.baselines.batch import collate
+    from aem_gym.baselines.forward import old_policy_pass
 
     b = collate(rows, pad_id=0)
     old = old_policy_pass(model, b, 4, with_entropy=True)
@@ -53,8 +53,8 @@ def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from agents.tiny import load_tiny_model
-    from baselines.distributed import (
+    from aem_gym.agents.tiny import load_tiny_model
+    from aem_gym.baselines.distributed import (
         broadcast_module,
         distributed_update,
         init_distributed,
@@ -62,9 +62,9 @@ def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str
         shutdown_distributed,
         wrap_model,
     )
-    from baselines.losses import LossConfig
-    from baselines.update import UpdateConfig
-    from baselines.vllm_sync import ReplicaSync
+    from aem_gym.baselines.losses import LossConfig
+    from aem_gym.baselines.update import UpdateConfig
+    from aem_gym.baselines.vllm_sync import ReplicaSync
 
     ctx = init_distributed("gloo")
     try:
@@ -108,8 +108,8 @@ def trainer_worker(rank: int, world: int, port: int, model_dir: str, out_dir: st
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from baselines.config import load_config
-    from baselines.distributed import DistributedTrainer, init_distributed, shutdown_distributed
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.distributed import DistributedTrainer, init_distributed, shutdown_distributed
 
     ctx = init_distributed("gloo")
     try:

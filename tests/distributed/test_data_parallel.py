@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from baselines.distributed import rank_groups, shard_by_group
+from aem_gym.baselines.distributed import rank_groups, shard_by_group
 from tests.distributed._workers import flat_params, prepared_batch, records, update_worker
 
 
@@ -46,7 +46,7 @@ def test_rank_groups_partition():
 
 
 def test_aem_alpha_per_rank_equals_full_batch(tiny_model_dir):
-    from agents.tiny import load_tiny_model
+    from aem_gym.agents.tiny import load_tiny_model
 
     model, _ = load_tiny_model(tiny_model_dir)
     rows = records(n_groups=5)
@@ -73,9 +73,9 @@ def _spawn(tmp_path, model_dir, strategy, steps=3, world=2):
 
 
 def _single_process_reference(model_dir, steps):
-    from agents.tiny import load_tiny_model
-    from baselines.losses import LossConfig
-    from baselines.update import UpdateConfig, ppo_update
+    from aem_gym.agents.tiny import load_tiny_model
+    from aem_gym.baselines.losses import LossConfig
+    from aem_gym.baselines.update import UpdateConfig, ppo_update
 
     torch.manual_seed(0)
     model, _ = load_tiny_model(model_dir)
@@ -90,7 +90,7 @@ def _single_process_reference(model_dir, steps):
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_ranks_stay_identical_and_match_one_process(tmp_path, tiny_model_dir, strategy):
-    from agents.tiny import load_tiny_model
+    from aem_gym.agents.tiny import load_tiny_model
 
     start = flat_params(load_tiny_model(tiny_model_dir)[0])
     out = _spawn(tmp_path, tiny_model_dir, strategy)

@@ -7,11 +7,11 @@ from functools import partial
 import pytest
 
 from aem_envs.wrappers import InvalidActionPenalty
-from agents import RolloutEngine, make_policy
+from aem_gym.agents import RolloutEngine, make_policy
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
-from agents.ray_pool import RayEnvPool, RayPolicy, RemoteEnv, ray_engine  # noqa: E402
+from aem_gym.agents.ray_pool import RayEnvPool, RayPolicy, RemoteEnv, ray_engine  # noqa: E402
 
 ENVS = ["example/TreasureHunt-v0", "aem/Household-v0"]
 
@@ -60,7 +60,7 @@ def test_envs_spread_over_both_actors_and_are_closed(pool):
 
 
 def test_env_errors_come_back_as_the_same_exception(pool):
-    from agents.rollout import local_env
+    from aem_gym.agents.rollout import local_env
 
     with pytest.raises(ValueError) as local_err:
         local_env("aem/Household-v0", {"split": "no-such-split"}, []).reset(seed=0)

@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from baselines.config import list_recipes, load_config
-from baselines.distributed import DistContext, DistributedTrainer
+from aem_gym.baselines.config import list_recipes, load_config
+from aem_gym.baselines.distributed import DistContext, DistributedTrainer
 from tests.distributed._workers import trainer_worker
 
 GPU_RECIPES = [r for r in list_recipes() if r.startswith("gpu-")]

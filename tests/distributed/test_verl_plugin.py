@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.aem import AEMConfig, apply_aem, mean_response_entropy
-from baselines.verl_plugin import aem_scale, stash_entropies, verl_available
+from aem_gym.baselines.aem import AEMConfig, apply_aem, mean_response_entropy
+from aem_gym.baselines.verl_plugin import aem_scale, stash_entropies, verl_available
 
 
 def _batch(n=12, t=7, seed=0):
@@ -53,7 +53,7 @@ def test_aem_scale_rejects_mismatched_inputs():
 def test_registered_through_verls_registry():
     from verl.trainer.ppo import core_algos
 
-    from baselines.verl_plugin import register_with_verl
+    from aem_gym.baselines.verl_plugin import register_with_verl
 
     names = register_with_verl()
     assert "grpo_aem" in names and register_with_verl() == names  # idempotent

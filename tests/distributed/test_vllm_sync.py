@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.vllm_sync import VLLMWeightSync, chunked, logprob_gap
+from aem_gym.baselines.vllm_sync import VLLMWeightSync, chunked, logprob_gap
 
 
 class _FakeLLM:
@@ -34,7 +34,7 @@ def test_chunks_keep_order_and_size():
 
 @pytest.mark.parametrize("mode", ["direct", "rpc"])
 def test_push_sends_every_weight_by_name_then_drops_the_prefix_cache(tiny_model_dir, mode):
-    from agents.tiny import load_tiny_model
+    from aem_gym.agents.tiny import load_tiny_model
 
     model, _ = load_tiny_model(tiny_model_dir)
     pol = _Policy()
@@ -50,7 +50,7 @@ def test_push_sends_every_weight_by_name_then_drops_the_prefix_cache(tiny_model_
 
 
 def test_logprob_gap():
-    from agents.types import TurnRecord
+    from aem_gym.agents.types import TurnRecord
 
     rec = TurnRecord("g", "t", 0, "e", "i", "t", "o", "a", 0.0, True, logprobs=[-1.0, -2.0])
     old = torch.tensor([[-1.5, -2.0, 0.0]])
@@ -63,10 +63,10 @@ def test_logprob_gap():
 @pytest.mark.gpu
 def test_vllm_engine_follows_the_trainer(tiny_model_dir, tmp_path):
     pytest.importorskip("vllm")
-    from agents.tiny import load_tiny_model
-    from agents.types import GenerationRequest, SamplingParams
-    from baselines.config import load_config
-    from baselines.vllm_sync import make_vllm_policy
+    from aem_gym.agents.tiny import load_tiny_model
+    from aem_gym.agents.types import GenerationRequest, SamplingParams
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.vllm_sync import make_vllm_policy
 
     cfg = load_config(None, overrides={"model.init": str(tiny_model_dir), "distributed.vllm": {
         "gpu_memory_utilization": 0.2, "enforce_eager": True}})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.runner import EvalConfig, evaluate
+from aem_gym.leaderboard.runner import EvalConfig, evaluate
 
 
 def make_run(out: Path, agent: str = "oracle", seeds: tuple[int, ...] = (0, 1), episodes: int | None = None,

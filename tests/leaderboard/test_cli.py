@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aem_cli.main import main
+from aem_gym.cli.main import main
 
 
 def test_eval_submit_show(tmp_path, capsys, monkeypatch):

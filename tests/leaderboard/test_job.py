@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from leaderboard import job
-from leaderboard.store import Store
+from aem_gym.leaderboard import job
+from aem_gym.leaderboard.store import Store
 
 
 def test_main_job_evaluates_submits_and_reuses(tmp_path, monkeypatch, capsys):
@@ -43,9 +43,9 @@ def test_released_baseline_agents_load_and_act_as_trained(monkeypatch, tmp_path)
     """The shipped cpu-tiny-household agents (GRPO and GRPO+AEM) are found by make run, carry their training
     settings (constrained decoding, no history) and, loaded as hf agents, reply with admissible actions."""
     import aem_envs
-    from agents.policy import make_policy
-    from agents.prompts import PromptState, parse_action, prompt_builder
-    from agents.types import GenerationRequest, SamplingParams
+    from aem_gym.agents.policy import make_policy
+    from aem_gym.agents.prompts import PromptState, parse_action, prompt_builder
+    from aem_gym.agents.types import GenerationRequest, SamplingParams
 
     monkeypatch.setattr(job, "BASELINES", tmp_path / "no-local-runs")
     agents = dict(job.baseline_agents())

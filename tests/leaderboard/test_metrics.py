@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leaderboard.metrics import pass_at_k, stderr, summarize
+from aem_gym.leaderboard.metrics import pass_at_k, stderr, summarize
 
 
 @given(st.integers(1, 8).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))

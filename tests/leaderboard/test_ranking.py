@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from leaderboard import ranking
-from leaderboard.store import Store
-from leaderboard.submit import submit
+from aem_gym.leaderboard import ranking
+from aem_gym.leaderboard.store import Store
+from aem_gym.leaderboard.submit import submit
 
 
 @pytest.fixture

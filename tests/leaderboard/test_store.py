@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.store import Store, board_key
-from leaderboard.submit import SubmissionRejected, submit
+from aem_gym.leaderboard.store import Store, board_key
+from aem_gym.leaderboard.submit import SubmissionRejected, submit
 
 from .conftest import make_run
 
@@ -51,7 +51,7 @@ def test_db_path_from_environment(runs, tmp_path, monkeypatch):
 
 
 def test_failed_transaction_leaves_nothing(runs, db):
-    from leaderboard.validate import load_submission
+    from aem_gym.leaderboard.validate import load_submission
 
     sub = load_submission(runs["oracle"])
     broken = dict(sub.trajectories)
@@ -63,7 +63,7 @@ def test_failed_transaction_leaves_nothing(runs, db):
 
 
 def test_board_key_separates_protocols(runs):
-    from leaderboard.validate import load_submission
+    from aem_gym.leaderboard.validate import load_submission
 
     full = load_submission(runs["oracle"]).metadata
     part = load_submission(runs["oracle3"]).metadata

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from leaderboard.schema import EPISODES_FILE, METADATA_FILE, SUMMARY_FILE, TRAJ_DIR, content_sha256
-from leaderboard.validate import validate
+from aem_gym.leaderboard.schema import EPISODES_FILE, METADATA_FILE, SUMMARY_FILE, TRAJ_DIR, content_sha256
+from aem_gym.leaderboard.validate import validate
 
 
 def _traj_file(run: Path) -> Path:
@@ -24,7 +24,7 @@ def _edit_jsonl(path: Path, fn) -> None:
 
 def _rehash(run: Path) -> None:
     """What a careful cheater does: recompute the content hash (and numbers) after editing."""
-    from leaderboard.metrics import summarize
+    from aem_gym.leaderboard.metrics import summarize
 
     s = json.loads((run / SUMMARY_FILE).read_text())
     eps = [json.loads(line) for line in (run / EPISODES_FILE).read_text().splitlines()]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.store import Store
-from leaderboard.submit import submit
-from leaderboard.web import App, make_server
+from aem_gym.leaderboard.store import Store
+from aem_gym.leaderboard.submit import submit
+from aem_gym.leaderboard.web import App, make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -131,8 +131,14 @@ def test_pages_in_headless_chromium(server, filled, runs):
 
 
 def test_training_curves_read_the_columns_the_trainer_writes(tmp_path):
-    from baselines.trainer import Trainer  # noqa: F401  (the writer of these columns must exist)
-    from leaderboard.plots import ENTROPY_COLUMNS, SUCCESS_COLUMNS, _read_metrics, _series, training_png
+    from aem_gym.baselines.trainer import Trainer  # noqa: F401  (the writer of these columns must exist)
+    from aem_gym.leaderboard.plots import (
+        ENTROPY_COLUMNS,
+        SUCCESS_COLUMNS,
+        _read_metrics,
+        _series,
+        training_png,
+    )
 
     run = tmp_path / "cpu-tiny-household-grpo-seed0"
     run.mkdir()

@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from aem_envs.paths import cache_dir
 from aem_envs.swe.sandbox import reaper
 from aem_envs.swe.sandbox.base import (
     WORKDIR,
@@ -50,7 +51,7 @@ def rootfs_path() -> Path:
     env = os.environ.get("AEM_SWE_ROOTFS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / ".cache" / "swe" / "rootfs-bookworm"
+    return cache_dir("swe", "rootfs-bookworm")
 
 
 def status() -> str | None:

@@ -166,7 +166,7 @@ def test_aem_serve_webshop_cli():
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "aem_cli.main", "serve", "webshop", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "aem_gym.cli.main", "serve", "webshop", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
