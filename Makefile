@@ -1,32 +1,50 @@
 # Two commands on a fresh machine: `make run` (the main job) and `make test` (the whole suite).
-# Both bootstrap .venv first; the bootstrap is skipped when nothing it depends on has changed.
+# Both bootstrap .venv first with uv from uv.lock (the same versions on any later day); the bootstrap is
+# skipped when nothing it depends on has changed.
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.bootstrapped
+# uv itself, pinned, in a small tool venv of its own (uv sync keeps .venv exactly as the lock says).
+UV_VERSION := 0.13.9
+TOOLS   := .tools
+UV      := $(TOOLS)/bin/uv
 # Extras installed by the bootstrap: the test tools and every upstream backend the tests exercise.
-EXTRAS  ?= dev,swe,webshop,leaderboard,scienceworld,textworld,miniwob,household,ray
+EXTRAS  ?= dev swe webshop leaderboard scienceworld textworld miniwob household ray
 # The venv's bin first on PATH: some sdists (fast-downward-textworld, built for the household extra) run
-# `python build.py` from PATH inside pip's build, and a pyenv shim there fails in the isolated build.
-PIP     := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pip install -q --disable-pip-version-check
+# `python build.py` from PATH inside the isolated build, and a pyenv shim there fails.
+UVRUN   := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" UV_PYTHON=3.11 $(UV)
 
-.PHONY: run test lint bench system clean
+.PHONY: run test lint bench system lock lock-check clean
 
-$(STAMP): pyproject.toml Makefile examples/aem-example-plugin/pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@echo "bootstrapping $(VENV) (torch pinned to the CPU build before the project)"
-	$(PIP) --upgrade pip
-	$(PIP) torch==2.13.0
-	$(PIP) -e '.[$(EXTRAS)]' -e examples/aem-example-plugin
+$(UV):
+	@python3 -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+# Fails with one line naming the fix when pyproject.toml and uv.lock disagree (CI runs this too).
+lock-check: $(UV)
+	@$(UVRUN) lock --check >/dev/null 2>&1 || { \
+	  echo "uv.lock does not match pyproject.toml: run \`make lock\` and commit uv.lock" >&2; \
+	  $(UVRUN) lock --check 2>&1 | tail -n 3 >&2; exit 1; }
+
+lock: $(UV)
+	$(UVRUN) lock
+
+$(STAMP): pyproject.toml uv.lock Makefile examples/aem-example-plugin/pyproject.toml | $(UV)
+	@$(MAKE) --no-print-directory lock-check
+	@echo "bootstrapping $(VENV) from uv.lock (torch $(shell grep -A1 '^name = "torch"' uv.lock | tail -1 | cut -d'"' -f2))"
+	@$(UVRUN) sync --frozen $(addprefix --extra ,$(EXTRAS)) || { \
+	  echo "the bootstrap failed; scripts/check_bootstrap.sh says what is missing" >&2; \
+	  bash scripts/check_bootstrap.sh >&2; exit 1; }
 	@touch $@
 
-# System packages and services the tests need (sandboxes, Docker, Chromium, Java); idempotent.
+# System packages and services the tests need (sandboxes, Docker, Chromium, Java, faketime); idempotent.
 system:
 	@bash scripts/setup_system.sh
 
 # The main job: evaluate oracle, random and the trained baselines (where their checkpoints exist) on the
 # default suite, submit them to the local leaderboard (runs/leaderboard.sqlite), print the ranking.
 run: $(STAMP)
-	$(PY) -m leaderboard.job
+	$(PY) -m aem_gym.leaderboard.job
 
 test: $(STAMP) system
 	$(PY) -m ruff check .
@@ -39,4 +57,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) *.egg-info .pytest_cache .ruff_cache
