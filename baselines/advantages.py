@@ -22,7 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from aem_gym.baselines.groups import dense_ids, first_per_id, group_mean_std
+from aem_gym.agents.groups import dense_ids, first_per_id, group_mean_std
 
 
 @dataclass

@@ -22,37 +22,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from aem_gym.baselines.groups import dense_ids, group_count, group_min_max, group_sum, shuffle_within
-
-
-@torch.no_grad()
-def aem_alpha(mean_entropy: Tensor, group: Tensor, lam: float = 1.0, min_range: float = 0.1,
-              include: Tensor | None = None, reverse: bool = False) -> Tensor:
-    """AEM coefficient per row. ``mean_entropy``: Tensor[N] (H̄ per turn); ``group``: Tensor[N] int ids.
-
-    ``include`` (bool Tensor[N], optional) marks rows that take part; excluded rows (empty responses,
-    filtered rows, non-finite entropy) get α = 1 and do not stretch their group's range or enter its mean.
-    ``reverse`` flips the direction (ablation). Returns a detached float32 Tensor[N].
-    """
-    if mean_entropy.shape != group.shape or mean_entropy.dim() != 1:
-        raise ValueError(f"mean_entropy and group must be 1-D of equal length, got {tuple(mean_entropy.shape)} "
-                         f"and {tuple(group.shape)}")
-    if mean_entropy.numel() == 0:
-        return torch.ones(0, device=mean_entropy.device)
-    h = mean_entropy.detach().double()
-    ok = torch.isfinite(h) if include is None else (include.bool() & torch.isfinite(h))
-    h = torch.where(ok, h, torch.zeros_like(h))
-    inv, n = dense_ids(group)
-    lo, hi = group_min_max(h, inv, n, include=ok)
-    rng = hi - lo  # -inf/nan for groups with no included row; the guard below catches them
-    guarded = ~(rng >= min_range)
-    htil = (h - lo[inv]) / torch.where(guarded, torch.ones_like(rng), rng)[inv]
-    w = torch.exp((lam if reverse else -lam) * htil)
-    w = torch.where(ok, w, torch.zeros_like(w))
-    mean_w = group_sum(w, inv, n) / group_count(inv, n, ok.double()).clamp_min(1)
-    alpha = w / torch.where(mean_w > 0, mean_w, torch.ones_like(mean_w))[inv]
-    alpha = torch.where(guarded[inv] | ~ok, torch.ones_like(alpha), alpha)
-    return alpha.float()
+from aem_gym.agents.aem import aem_alpha
+from aem_gym.agents.groups import dense_ids, group_min_max, shuffle_within
 
 
 @dataclass

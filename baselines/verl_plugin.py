@@ -32,7 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from aem_gym.baselines.aem import aem_alpha, mean_response_entropy
+from aem_gym.agents.aem import aem_alpha
+from aem_gym.baselines.aem import mean_response_entropy
 
 DEFAULT_BASES = ("grpo", "rloo", "reinforce_plus_plus_baseline", "grpo_passk", "gpg")
 _stash_lock = threading.Lock()

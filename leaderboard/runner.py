@@ -168,14 +168,14 @@ def run_batch(envs: list[Any], actor: Actor, env_id: str, jobs: list[tuple[str, 
 
 
 def _fill_alphas(trajs: list[Trajectory]) -> None:
-    """Per-turn AEM alpha (the trainer's ``aem_gym.baselines.aem.aem_alpha``) within each task group: all turns of
+    """Per-turn AEM alpha (``aem_gym.agents.aem.aem_alpha``, the trainer's formula) within each task group: all turns of
     all seeds of one instance. Only agents that report entropies (model backends) get one."""
     turns = [t for tr in trajs for t in tr.turns]
     if not any(t.entropy is not None for t in turns):
         return
     import torch
 
-    from aem_gym.baselines.aem import aem_alpha
+    from aem_gym.agents.aem import aem_alpha
 
     gid: dict[str, int] = {}
     groups = [gid.setdefault(tr.instance_id, len(gid)) for tr in trajs for _ in tr.turns]

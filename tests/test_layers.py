@@ -20,8 +20,9 @@ SHADOWED = {"agents", "baselines", "leaderboard", "aem_cli", "tasks"}
 FORBIDDEN = {
     "aem_envs": {"aem_gym"},
     "agents": {"aem_gym.baselines", "aem_gym.leaderboard", "aem_gym.cli"},
-    "baselines": {"aem_gym.cli"},
-    "leaderboard": {"aem_gym.cli"},
+    # Siblings: evaluation must not depend on the trainer, nor the trainer on the leaderboard.
+    "baselines": {"aem_gym.leaderboard", "aem_gym.cli"},
+    "leaderboard": {"aem_gym.baselines", "aem_gym.cli"},
 }
 
 
