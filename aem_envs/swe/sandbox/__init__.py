@@ -8,10 +8,13 @@ from aem_envs.swe.sandbox.base import (
     SandboxError,
     SandboxSpec,
     Snapshot,
+    classify,
     create_sandbox,
+    register_runtime,
+    runtime_class,
     runtime_status,
     runtimes,
 )
 
 __all__ = ["ExecResult", "Limits", "RuntimeUnavailable", "Sandbox", "SandboxError", "SandboxSpec", "Snapshot",
-           "create_sandbox", "runtime_status", "runtimes"]
+           "classify", "create_sandbox", "register_runtime", "runtime_class", "runtime_status", "runtimes"]

@@ -1,33 +1,49 @@
 """The ``Sandbox`` interface every runtime implements, its value types, and the runtime registry.
 
-A sandbox is one isolated copy of a repository at ``/testbed``:
+A sandbox is one isolated copy of a repository at ``/testbed`` (docs/swe-grader.md says what it grants):
 
-* ``exec(command, timeout=, stdin=)`` runs ``bash -c command`` inside it and returns an ``ExecResult``
-  (exit code from the process, output capped, ``timed_out`` when the wall clock ran out). It never
-  raises for anything the command does; it raises ``SandboxError`` only when the runtime itself broke.
-* ``snapshot()`` reads the work tree back (regular files and symlinks, ``.git`` and bytecode left out),
-  which is how the grader takes the agent's changes without trusting anything the agent can edit.
+* ``exec(command, timeout=, stdin=)`` runs ``command`` with bash inside it and returns an ``ExecResult``.
+  The command text travels on the process's stdin (``command.frame``), never in an argv, so its length
+  is not limited by the kernel's argument limits. Exit codes follow one convention on every runtime
+  (``classify``): the command's own code; 124 when the wall clock ran out; 128+N when a signal killed
+  it, with ``reason`` saying which of timeout / oom / signal / output-limit / disk-quota happened.
+  Nothing a command starts outlives it. ``exec`` never raises for anything the command does; it raises
+  ``SandboxError`` when the runtime itself broke.
+* ``snapshot()`` reads back what changed in the work tree since the sandbox started (``snapshot.scan``):
+  regular files and symlinks, ``.git`` and bytecode left out, each file capped by its apparent size and
+  the whole read capped in total, streamed (never a whole-tree archive in memory).
 * ``close()`` kills everything the sandbox started and removes its state; idempotent.
 
-Runtimes register with ``@register_runtime("name")``; ``create_sandbox(name, spec)`` builds one and
-``runtime_status(name)`` says whether a runtime can run here and, if not, how to set it up.
+Runtimes are registered by name as ``"module:Class"`` strings (``register_runtime``), imported only when
+used: this module imports none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import signal
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 SUITE_LABEL = "aem-gym"
 WORKDIR = "/testbed"
+EXIT_TIMEOUT = 124  # GNU timeout's code, on every runtime
+EXIT_SIGNAL_BASE = 128  # a command killed by signal N exits 128+N, as a shell reports it
 # Never part of an agent's change: VCS metadata and bytecode the test runs leave behind.
 SNAPSHOT_EXCLUDE_DIRS = frozenset({".git", "__pycache__", ".pytest_cache"})
 SNAPSHOT_EXCLUDE_SUFFIXES = (".pyc", ".pyo")
+SANDBOX_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+    "GIT_CONFIG_NOSYSTEM": "1", "TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat", "AEM_SANDBOX": "1",
+    # /testbed may belong to another uid (harness images): let git work there anyway.
+    "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*",
+}
 
 
 class SandboxError(RuntimeError):
@@ -41,25 +57,32 @@ class RuntimeUnavailable(SandboxError):
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one sandbox. ``memory_mb``/``pids`` are enforced by a cgroup (bwrap) or the
-    engine (docker); ``timeout_s`` is the default wall clock of one command."""
+    engine (docker); ``disk_mb`` caps the work tree (a size-limited tmpfs, else a size check with a
+    per-file cap); ``timeout_s`` is the default wall clock of one command. ``uid``/``gid`` are the ids
+    commands run as inside the sandbox (never 0 on the host: see docs/swe-grader.md)."""
 
     memory_mb: int = 1024
     pids: int = 256
     timeout_s: float = 30.0
     max_output_bytes: int = 4 << 20
     uid: int | None = 1000
+    gid: int | None = 1000
+    disk_mb: int = 512
 
 
 @dataclass(frozen=True)
 class SandboxSpec:
     """What to start: a host directory copied to ``/testbed`` (our repos), or an image that already
-    holds ``/testbed`` (SWE-bench harness images, docker only)."""
+    holds ``/testbed`` (SWE-bench harness images, docker only). ``overlay`` replaces (bytes) or deletes
+    (None) files of that tree before anything runs: how the grader starts from the base commit plus the
+    agent's accepted changes."""
 
     instance_id: str
     source_dir: Path | None = None
     image: str | None = None
     limits: Limits = field(default_factory=Limits)
     run_id: str = ""
+    overlay: Mapping[str, bytes | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,21 +92,64 @@ class ExecResult:
     timed_out: bool = False
     duration_s: float = 0.0
     output_truncated: bool = False
+    reason: str = ""  # "", "timeout", "oom", "signal", "output-limit", "disk-quota"
+    timeout_s: float = 0.0
+
+    def note(self) -> str:
+        """One line naming why the command ended abnormally (empty if it just exited)."""
+        sig = self.exit_code - EXIT_SIGNAL_BASE
+        name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
+        return {
+            "timeout": f"[command timed out after {self.timeout_s:.0f} s and was killed]",
+            "oom": "[killed: out of memory (the sandbox's memory limit)]",
+            "signal": f"[killed by {name}]",
+            "output-limit": "[output exceeded the sandbox limit; the command was stopped]",
+            "disk-quota": "[the work tree reached its disk quota: writes fail until files are deleted]",
+        }.get(self.reason, "")
+
+
+def classify(exit_code: int | None, *, timed_out: bool = False, oom: bool = False, truncated: bool = False,
+             over_quota: bool = False) -> tuple[int, str]:
+    """The shared convention: (exit code, reason) from what the runtime observed."""
+    rc = EXIT_SIGNAL_BASE + signal.SIGKILL if exit_code is None else exit_code
+    if rc < 0:  # the process itself died by a signal: report it the way a shell would
+        rc = EXIT_SIGNAL_BASE - rc
+    if timed_out:
+        return EXIT_TIMEOUT, "timeout"
+    if over_quota or rc == EXIT_SIGNAL_BASE + signal.SIGXFSZ:  # SIGXFSZ: the per-file cap (ulimit -f)
+        return rc, "disk-quota"
+    if truncated:
+        return rc, "output-limit"
+    if oom:
+        return rc, "oom"
+    if EXIT_SIGNAL_BASE < rc <= EXIT_SIGNAL_BASE + 64:
+        return rc, "signal"
+    return rc, ""
 
 
 @dataclass
 class Snapshot:
-    """The work tree's content: ``files`` maps relative paths to bytes, ``symlinks`` to link targets,
-    ``skipped`` names what was not read (too large, special files)."""
+    """What changed in the work tree since the sandbox started: ``files`` maps relative paths to their
+    new bytes (``created`` names those that did not exist), ``deleted`` lists removed files,
+    ``symlinks`` maps new or changed links to their targets, ``skipped`` names what was not read
+    ("path (reason)"). ``complete`` is False when the total cap stopped the read early."""
 
     files: dict[str, bytes] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)
+    deleted: list[str] = field(default_factory=list)
     symlinks: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    complete: bool = True
 
 
 def excluded(rel: str) -> bool:
     parts = rel.split("/")
     return any(p in SNAPSHOT_EXCLUDE_DIRS for p in parts) or rel.endswith(SNAPSHOT_EXCLUDE_SUFFIXES)
+
+
+def plain_relpath(rel: str) -> bool:
+    """True for a relative '/'-separated path with no empty, '.' or '..' part (safe to join under a root)."""
+    return bool(rel) and not rel.startswith("/") and all(p not in ("", ".", "..") for p in rel.split("/"))
 
 
 def new_run_id() -> str:
@@ -101,15 +167,21 @@ class Sandbox(ABC):
         self.limits = spec.limits
         self.run_id = spec.run_id or new_run_id()
         self.closed = False
+        self.baseline: dict[str, str] = {}  # path -> content digest when the sandbox started
+
+    @classmethod
+    @abstractmethod
+    def status(cls) -> str | None:
+        """None if this runtime can run here, else the reason and the fix."""
 
     @abstractmethod
     def exec(self, command: str, *, timeout: float | None = None, stdin: bytes | None = None,
              cwd: str = WORKDIR) -> ExecResult:
-        """Run ``bash -c command`` in the sandbox (see the module docstring)."""
+        """Run ``command`` with bash in the sandbox (see the module docstring)."""
 
     @abstractmethod
-    def snapshot(self, max_file_bytes: int = 8 << 20) -> Snapshot:
-        """Regular files and symlinks under ``/testbed`` (minus ``.git`` and bytecode)."""
+    def snapshot(self, max_file_bytes: int = 8 << 20, max_total_bytes: int = 64 << 20) -> Snapshot:
+        """What changed under ``/testbed`` since the start (see the module docstring)."""
 
     @abstractmethod
     def _close(self) -> None: ...
@@ -134,44 +206,44 @@ class Sandbox(ABC):
             pass
 
 
-_RUNTIMES: dict[str, type[Sandbox]] = {}
-_STATUS: dict[str, Callable[[], str | None]] = {}
+_RUNTIMES: dict[str, str] = {
+    "bwrap": "aem_envs.swe.sandbox.bwrap:BwrapSandbox",
+    "docker": "aem_envs.swe.sandbox.docker:DockerSandbox",
+}
 
 
-def register_runtime(name: str, status: Callable[[], str | None]) -> Callable[[type[Sandbox]], type[Sandbox]]:
-    """Class decorator: make a runtime available as ``name``; ``status()`` returns None when it can run,
-    else the reason and the fix."""
-
-    def deco(cls: type[Sandbox]) -> type[Sandbox]:
-        cls.runtime = name
-        _RUNTIMES[name] = cls
-        _STATUS[name] = status
-        return cls
-
-    return deco
-
-
-def _load_runtimes() -> None:
-    # Imported here (not at module import) so `import aem_envs` stays light and docker's SDK loads only
-    # when someone asks for a sandbox.
-    from aem_envs.swe.sandbox import bwrap, docker  # noqa: F401
+def register_runtime(name: str, target: str) -> None:
+    """Make ``"module:Class"`` (a ``Sandbox`` subclass) available as runtime ``name``."""
+    if ":" not in target:
+        raise ValueError(f"runtime target must be 'module:Class', got {target!r}")
+    if _RUNTIMES.get(name, target) != target:
+        raise ValueError(f"sandbox runtime {name!r} is already registered as {_RUNTIMES[name]}")
+    _RUNTIMES[name] = target
 
 
 def runtimes() -> list[str]:
-    _load_runtimes()
     return sorted(_RUNTIMES)
+
+
+def runtime_class(name: str) -> type[Sandbox]:
+    if name not in _RUNTIMES:
+        raise RuntimeUnavailable(f"unknown sandbox runtime {name!r}; known: {', '.join(runtimes())}")
+    module, _, cls = _RUNTIMES[name].partition(":")
+    klass = getattr(importlib.import_module(module), cls)
+    klass.runtime = name
+    return klass
 
 
 def runtime_status(name: str) -> str | None:
     """None if runtime ``name`` can run here, else why not and how to fix it."""
-    _load_runtimes()
-    if name not in _STATUS:
-        return f"unknown sandbox runtime {name!r}; known: {', '.join(sorted(_RUNTIMES))}"
-    return _STATUS[name]()
+    try:
+        return runtime_class(name).status()
+    except RuntimeUnavailable as e:
+        return str(e)
 
 
 def create_sandbox(name: str, spec: SandboxSpec) -> Sandbox:
     reason = runtime_status(name)
     if reason is not None:
         raise RuntimeUnavailable(reason)
-    return _RUNTIMES[name](spec)
+    return runtime_class(name)(spec)

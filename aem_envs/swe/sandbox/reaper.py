@@ -2,11 +2,11 @@
 
 Every bwrap sandbox keeps its state in ``state_dir()/<run_id>/`` with an ``owner`` file naming the
 creating process (pid and kernel start time, so a recycled pid is not mistaken for the owner); every
-Docker container carries the labels ``aem.suite``, ``aem.owner`` and ``aem.boot``. ``reap()`` removes
-what belongs to a process that no longer runs: the first sandbox a process creates reaps what an earlier
-SIGKILLed process left, and ``atexit`` closes this process's own sandboxes. bwrap's own
-``--die-with-parent`` kills sandboxed processes the moment their owner dies; Docker containers stop by
-themselves when their owner's attach socket closes (see ``docker.py``).
+Docker container carries the labels ``aem.suite``, ``aem.owner`` and ``aem.boot`` (its reaper lives in
+``docker.py``). The first sandbox of each runtime a process creates runs that runtime's reaper
+(``reap_once``), which removes what SIGKILLed processes left; ``atexit`` closes this process's own
+sandboxes. bwrap's ``--die-with-parent`` kills sandboxed processes the moment their owner dies; Docker
+containers stop by themselves when their owner's attach socket closes.
 """
 
 from __future__ import annotations
@@ -15,22 +15,19 @@ import atexit
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+
+from aem_envs.swe.sandbox import hostfs
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "aem-swe"
 _lock = threading.Lock()
 _live: weakref.WeakSet = weakref.WeakSet()
-_reaped = False
-
-
-def state_dir() -> Path:
-    d = Path(os.environ.get("AEM_SWE_STATE") or Path(tempfile.gettempdir()) / "aem-swe")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+_reaped: set[str] = set()
+state_dir = hostfs.state_dir
 
 
 def _start_time(pid: int) -> str | None:
@@ -89,51 +86,40 @@ def kill_cgroups(dirs: list[Path]) -> None:
                 threading.Event().wait(0.02)
 
 
+def remove_state(run_dir: Path) -> None:
+    """Unmount (the work tree may be its own tmpfs) and delete one sandbox's state dir."""
+    work = run_dir / "testbed"
+    if hostfs.is_mount(work):
+        hostfs.umount(work)
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def reap_bwrap() -> list[str]:
-    """Remove the state dirs and cgroups of bwrap sandboxes whose owner is dead; returns their run ids."""
+    """Remove the state dirs, mounts and cgroups of bwrap sandboxes whose owner is dead; their run ids."""
     gone = []
     for d in sorted(state_dir().iterdir()):
-        owner = d / "owner"
         try:
-            token = owner.read_text().strip()
+            token = (d / "owner").read_text().strip()
         except OSError:
             continue
         if owner_alive(token):
             continue
         kill_cgroups(cgroup_dirs(d.name))
-        shutil.rmtree(d, ignore_errors=True)
+        remove_state(d)
         gone.append(d.name)
     return gone
 
 
-def reap_docker(client=None) -> list[str]:
-    """Remove our containers (by label) whose owner process is dead; returns their names."""
-    from aem_envs.swe.sandbox.docker import docker_client
-
-    client = client or docker_client()
-    if client is None:
-        return []
-    gone = []
-    for c in client.containers.list(all=True, filters={"label": "aem.suite=aem-gym"}):
-        labels = c.labels or {}
-        if labels.get("aem.boot") == boot_id() and owner_alive(labels.get("aem.owner", "")):
-            continue
-        try:
-            c.remove(force=True)
-            gone.append(c.name)
-        except Exception:  # already gone (auto-remove raced us)
-            pass
-    return gone
-
-
-def reap_once() -> None:
-    """Run the start-up reap the first time a process creates a sandbox."""
-    global _reaped
+def reap_once(runtime: str, reap: Callable[[], object]) -> None:
+    """Run ``reap`` the first time this process creates a sandbox of ``runtime``."""
     with _lock:
-        if _reaped:
+        if runtime in _reaped:
             return
-        _reaped = True
-    reap_bwrap()
+        _reaped.add(runtime)
+    try:
+        reap()
+    except Exception:  # reaping is hygiene: it must never stop a sandbox from starting
+        pass
 
 
 def track(sandbox) -> None:
