@@ -1,57 +1,54 @@
-"""Grading on submit, with SWE-bench's semantics and none of its holes (issue §6, swebench.md §6.2).
+"""Grading on submit, with SWE-bench's semantics and a protocol the agent cannot forge (docs/swe-grader.md).
 
-1. The agent's change is read back from its sandbox as file contents (``Sandbox.snapshot``), compared
-   with the pristine base checkout, and **only source files** are kept: tests, test helpers, every
-   ``conftest.py`` and the pytest/tox/project configuration are dropped (``test_spec.is_protected``), as
-   are symlinks. Nothing the agent did to ``.git``, ``/tmp`` or the environment carries over.
-2. A **fresh** sandbox from the base commit gets those files; the test patch must apply
+1. The agent's sandbox is read back (``Sandbox.snapshot``: what changed, capped; an incomplete read is
+   not resolved) and only source edits are kept (``changes.select``: tests, configuration, package
+   metadata and new top-level modules are dropped with the reason).
+2. A **fresh** sandbox starts from the base commit with those files; the test patch must apply
    (``git apply --check``) or the instance is not resolved.
-3. The row's ``eval_script`` runs up to its test command; the test command's exit code is the
-   process's own. The log handed to swebench is assembled here: the test output with every ``>>>>>``
-   marker the code under test printed neutralised, then the real end marker and exit code.
-4. swebench's ``get_logs_eval`` / ``get_eval_tests_report`` / ``get_resolution_status`` grade it, with one
-   stricter rule: a test counts only if reported PASSED (XFAIL and SKIPPED are failures). Rows whose gold
-   run exits 0 (ours) also need exit code 0. Reward 1.0 if resolved, else 0.0.
+3. One exec runs the row's ``eval_script`` up to its test command with every byte of its output sent to
+   a file (``git status``/``git diff`` print agent-controlled text; none of it reaches the log), writes
+   the grader's canaries (``canary``), then runs the test command, extended to run every target test,
+   whose output alone is the test log. Its exit code is the process's own.
+4. The log handed to swebench is assembled here: the test output with every ``>>>>>`` run broken up,
+   between the grader's own markers and exit code. For a pytest ``-rA`` run only pytest's short summary
+   and final counts line are graded, after ``integrity`` has checked them (canaries, counts, exit code):
+   a violation is "test runner tampered".
+5. swebench's parser and ``get_eval_tests_report`` (with the ``EvalType`` enum) grade it, with stricter
+   rules: only PASSED counts (XFAIL and SKIPPED are failures); each FAIL_TO_PASS/PASS_TO_PASS test must
+   be reported exactly once; rows whose gold run exits 0 also need no failure besides the canaries.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from aem_envs.swe import repos
+from aem_envs.swe import canary, changes, integrity
 from aem_envs.swe.instances import as_list
-from aem_envs.swe.sandbox import Limits, Sandbox, SandboxSpec, Snapshot, create_sandbox
-from aem_envs.swe.test_spec import (
-    END_TEST_OUTPUT,
-    START_TEST_OUTPUT,
-    is_protected,
-    patch_files,
-    split_eval_script,
-)
+from aem_envs.swe.sandbox import Limits, Sandbox, SandboxError, SandboxSpec, create_sandbox
+from aem_envs.swe.test_spec import END_TEST_OUTPUT, START_TEST_OUTPUT, patch_files, split_eval_script
 
-# Writes/deletes files under /testbed from a JSON map on stdin; refuses paths that leave the tree.
-_APPLY = r"""
-import base64, json, os, sys
-root = os.path.realpath("/testbed")
-for rel, data in json.load(sys.stdin).items():
-    p = os.path.realpath(os.path.join(root, rel))
-    if not p.startswith(root + os.sep):
-        sys.exit("refusing path outside the work tree: " + rel)
-    if data is None:
-        if os.path.lexists(p):
-            os.remove(p)
-        continue
-    os.makedirs(os.path.dirname(p), exist_ok=True)
-    with open(p, "wb") as f:
-        f.write(base64.b64decode(data))
+SNAPSHOT_FILE_CAP = 8 << 20
+SNAPSHOT_TOTAL_CAP = 64 << 20
+LOG_CAP = 32 << 20
+APPLY_FAILED = 90  # the prepare step's own exit code: the test patch does not apply
+_PREPARE = """cd /testbed
+git add -A >/dev/null 2>&1
+git -c core.fileMode=false diff --cached --no-color {base}
+git apply --check - >/tmp/aem-apply.log 2>&1 || {{ cat /tmp/aem-apply.log; exit {code}; }}
+"""
+_RUN = """exec 3>&1 4>&2 >/tmp/aem-setup.log 2>&1
+set -uxo pipefail
+{pre}
+set +x
+{setup}exec 1>&3 2>&4 3>&- 4>&-
+{env}{test_cmd} </dev/null
 """
 
 
@@ -67,6 +64,9 @@ class GradeResult:
     applied_files: list[str] = field(default_factory=list)
     dropped_files: list[str] = field(default_factory=list)
     model_patch: str = ""
+    tampered: bool = False
+    integrity: list[str] = field(default_factory=list)
+    infra_error: bool = False
     log: str = ""
     duration_s: float = 0.0
 
@@ -77,52 +77,21 @@ class GradeResult:
         return d
 
 
-def source_changes(base: Mapping[str, bytes], snap: Snapshot,
-                   test_files: frozenset[str]) -> tuple[dict[str, bytes | None], list[str]]:
-    """(source files to write (None: delete), dropped paths with the reason)."""
-    changes: dict[str, bytes | None] = {}
-    dropped = []
-    for rel in sorted(set(base) | set(snap.files)):
-        new = snap.files.get(rel)
-        if new == base.get(rel):
-            continue
-        if is_protected(rel, test_files):
-            dropped.append(f"{rel} (test file or test configuration: graded as at the base commit)")
-            continue
-        changes[rel] = new
-    for rel in sorted(snap.symlinks):
-        dropped.append(f"{rel} (symlink)")
-        if rel in base and not is_protected(rel, test_files):
-            changes[rel] = None
-    dropped += [f"{rel} (not a regular file or too large)" for rel in snap.skipped]
-    return changes, dropped
+def neutralise(text: str) -> str:
+    """Break up every run of five or more '>' so no text can pass for a swebench marker."""
+    return re.sub(r">{5,}", lambda m: "> " * len(m.group()), text)
 
 
-def write_changes(sb: Sandbox, changes: Mapping[str, bytes | None]) -> None:
-    if not changes:
-        return
-    payload = json.dumps({k: (base64.b64encode(v).decode() if v is not None else None) for k, v in changes.items()})
-    r = sb.exec(f"python3 -c {_shq(_APPLY)}", stdin=payload.encode(), timeout=60)
-    if r.exit_code:
-        raise RuntimeError(f"could not write the agent's files into the grading sandbox: {r.output[-500:]}")
+def assemble_log(test_output: str, exit_code: int) -> str:
+    """The log swebench parses: only the test command's output, neutralised, between our markers."""
+    return (f"+ : '{START_TEST_OUTPUT}'\n{neutralise(test_output)}\n+ : '{END_TEST_OUTPUT}'\n"
+            f">>>>> Test Exit Code: {exit_code}\n")
 
 
-def _shq(s: str) -> str:
-    return "'" + s.replace("'", "'\"'\"'") + "'"
-
-
-def assemble_log(output: str, exit_code: int) -> str:
-    """The log swebench parses: whatever the test command printed can no longer fake a marker."""
-    head, sep, body = output.partition(START_TEST_OUTPUT)
-    if not sep:  # the start marker never printed: the whole output is untrusted
-        head, body = "", output
-    body = body.replace(">>>>>", "> > > > >")
-    return (f"{head}{sep}{body}\n+ : '{END_TEST_OUTPUT}'\n>>>>> Test Exit Code: {exit_code}\n")
-
-
-def grade_log(row: Mapping[str, Any], log: str) -> tuple[bool, str, dict[str, Any], str]:
+def grade_log(row: Mapping[str, Any], log: str, exactly_once: Mapping[str, int] | None = None
+              ) -> tuple[bool, str, dict[str, Any], str]:
     """(resolved, status, tests_status, reason) for an assembled log, by swebench's functions."""
-    from swebench.harness.constants import ResolvedStatus
+    from swebench.harness.constants import EvalType, ResolvedStatus
     from swebench.harness.grading import get_eval_tests_report, get_logs_eval, get_resolution_status
     from swebench.harness.utils import make_test_spec
 
@@ -134,53 +103,85 @@ def grade_log(row: Mapping[str, Any], log: str) -> tuple[bool, str, dict[str, An
     finally:
         os.unlink(f.name)
     if not found:
-        return False, ResolvedStatus.NO.value, {}, "no valid test log (tests did not run, or the log was rejected)"
-    # Stricter than swebench: only PASSED counts (an XFAIL or SKIP of a target test is not a fix).
+        return False, ResolvedStatus.NO.value, {}, "no valid test log (tests did not run, or log rejected)"
+    # Stricter than swebench: only PASSED counts, and (when known) only if reported exactly once.
     strict = {k: (v if v == "PASSED" else "FAILED") for k, v in status_map.items()}
-    report = get_eval_tests_report(strict, {"FAIL_TO_PASS": spec.FAIL_TO_PASS, "PASS_TO_PASS": spec.PASS_TO_PASS},
-                                   eval_type=spec.eval_type)
+    for tid, n in (exactly_once or {}).items():
+        if n != 1:
+            strict[tid] = "FAILED"
+    gold = {"FAIL_TO_PASS": spec.FAIL_TO_PASS, "PASS_TO_PASS": spec.PASS_TO_PASS}
+    report = get_eval_tests_report(strict, gold, eval_type=EvalType(spec.eval_type))
     status = get_resolution_status(report)
     ok = status == ResolvedStatus.FULL.value
-    return ok, status, report, "all FAIL_TO_PASS and PASS_TO_PASS tests PASSED" if ok else "some target test did not PASS"
+    why = "all FAIL_TO_PASS and PASS_TO_PASS tests PASSED" if ok else "some target test did not PASS"
+    return ok, status, report, why
+
+
+def _verdict(row: Mapping[str, Any], res: GradeResult, output: str, run: canary.RunPlan) -> None:
+    """Fill ``res`` from the test output and the process's exit code."""
+    rc, gold_rc = res.test_exit_code, row.get("gold_exit_code")
+    targets = as_list(row["FAIL_TO_PASS"]) + as_list(row["PASS_TO_PASS"])
+    if not run.checked:  # a runner we cannot cross-check: swebench's rules, the exit code from the process
+        ok, res.status, res.tests_status, res.reason = grade_log(row, res.log)
+        if ok and gold_rc is not None and rc != gold_rc:
+            ok, res.reason = False, f"test command exited {rc}, the gold patch's run exits {gold_rc}"
+        res.resolved = ok
+        return
+    summary = integrity.read_summary(output)
+    res.integrity = integrity.problems(summary, rc, run)
+    graded = assemble_log(summary.text(), rc)
+    counts = {t: integrity.times_reported(summary, t) for t in targets}
+    ok, res.status, res.tests_status, res.reason = grade_log(row, graded, counts)
+    if res.integrity:
+        res.tampered, ok = True, False
+        res.reason = f"test runner tampered: {res.integrity[0]}"
+    elif ok and gold_rc == 0 and (bad := integrity.unexpected_failures(summary, run)):
+        ok, res.reason = False, f"tests failed that the gold patch's run passes: {', '.join(bad[:5])}"
+    res.resolved = ok
 
 
 def grade(row: Mapping[str, Any], agent: Sandbox, runtime: str, source_dir: Path | None,
           limits: Limits | None = None, timeout: float = 300.0) -> GradeResult:
-    """Grade the agent's sandbox ``agent`` for ``row`` in a fresh sandbox of ``runtime`` (see module doc)."""
+    """Grade the agent's sandbox ``agent`` for ``row`` in a fresh sandbox of ``runtime`` (see module doc).
+    A broken sandbox gives ``infra_error=True`` and not resolved, never an exception."""
     t0 = time.monotonic()
-    iid = row["instance_id"]
-    modified, created = patch_files(row["test_patch"])
-    test_files = frozenset(modified + created)
-    base = repos.tree_files(source_dir) if source_dir is not None else {}
-    changes, dropped = source_changes(base, agent.snapshot(), test_files)
-    limits = limits or Limits(timeout_s=timeout)
-    spec = SandboxSpec(iid, source_dir=source_dir, image=row.get("image") if source_dir is None else None, limits=limits)
-    with create_sandbox(runtime, spec) as sb:
-        write_changes(sb, changes)
-        diff = sb.exec(f"git add -A && git -c core.fileMode=false diff --cached --no-color {row['base_commit']}",
-                       timeout=60).output
-        res = GradeResult(iid, False, 0.0, "", applied_files=sorted(changes), dropped_files=dropped, model_patch=diff)
-        check = sb.exec("git apply --check -", stdin=row["test_patch"].encode(), timeout=60)
-        if check.exit_code:
-            res.reason = f"test patch does not apply: {check.output.strip()[-300:]}"
-            res.duration_s = time.monotonic() - t0
-            return res
-        pre, test_cmd = split_eval_script(row["eval_script"])
-        run = sb.exec(f"set -uxo pipefail\n{pre}\n{test_cmd} </dev/null", timeout=timeout)
-    res.test_exit_code = run.exit_code
-    res.log = assemble_log(run.output, run.exit_code)
-    if run.timed_out:
-        res.reason = f"tests timed out after {timeout:.0f} s"
-    else:
-        ok, res.status, res.tests_status, res.reason = grade_log(row, res.log)
-        gold_rc = row.get("gold_exit_code")
-        if ok and gold_rc is not None and run.exit_code != gold_rc:
-            ok, res.reason = False, f"test command exited {run.exit_code}, the gold patch's run exits {gold_rc}"
-        res.resolved = ok
+    res = GradeResult(row["instance_id"], False, 0.0, "")
+    try:
+        _grade(row, agent, runtime, source_dir, limits or Limits(timeout_s=timeout), timeout, res)
+    except (SandboxError, OSError) as e:
+        res.resolved, res.infra_error, res.reason = False, True, f"grading sandbox failed: {e}"
     res.reward = 1.0 if res.resolved else 0.0
     res.duration_s = time.monotonic() - t0
     return res
 
 
-def f2p_p2p(row: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    return as_list(row["FAIL_TO_PASS"]), as_list(row["PASS_TO_PASS"])
+def _grade(row, agent: Sandbox, runtime: str, source_dir: Path | None, limits: Limits, timeout: float,
+           res: GradeResult) -> None:
+    modified, created = patch_files(row["test_patch"])
+    snap = agent.snapshot(SNAPSHOT_FILE_CAP, SNAPSHOT_TOTAL_CAP)
+    picked = changes.select(snap, agent.baseline, modified + created)
+    res.applied_files, res.dropped_files = sorted(picked.overlay), picked.dropped
+    if not snap.complete:
+        res.reason = f"the work tree's changes exceed the snapshot caps: {snap.skipped[-1]}"
+        return
+    limits = replace(limits, max_output_bytes=LOG_CAP)
+    image = row.get("image") if source_dir is None else None
+    spec = SandboxSpec(res.instance_id, source_dir=source_dir, image=image, limits=limits,
+                       overlay=picked.overlay)
+    pre, test_cmd = split_eval_script(row["eval_script"])
+    run = canary.plan(row, test_cmd)
+    env = "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1\n" if row.get("bundle") else ""
+    with create_sandbox(runtime, spec) as sb:
+        prepare = _PREPARE.format(base=row["base_commit"], code=APPLY_FAILED)
+        prep = sb.exec(prepare, stdin=row["test_patch"].encode(), timeout=120)
+        if prep.exit_code == APPLY_FAILED:
+            res.reason = f"test patch does not apply: {prep.output.strip()[-300:]}"
+            return
+        res.model_patch = prep.output
+        out = sb.exec(_RUN.format(pre=pre, setup=run.setup, env=env, test_cmd=run.test_cmd), timeout=timeout)
+    res.test_exit_code = out.exit_code
+    res.log = assemble_log(out.output, out.exit_code)
+    if out.reason:
+        res.reason = f"the test command ended abnormally: {out.note()}"
+        return
+    _verdict(row, res, out.output, run)

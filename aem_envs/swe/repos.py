@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from functools import lru_cache
 from pathlib import Path
 
 from aem_envs import paths
@@ -68,25 +67,6 @@ def checkout(bundle: Path, commit: str) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
-
-
-@lru_cache(maxsize=256)
-def _files_cached(root: str, stamp: float) -> dict[str, bytes]:
-    from aem_envs.swe.sandbox.base import excluded
-
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not excluded(os.path.relpath(os.path.join(dirpath, d), root)))
-        for name in sorted(filenames):
-            rel = os.path.relpath(os.path.join(dirpath, name), root)
-            if not excluded(rel) and not os.path.islink(os.path.join(dirpath, name)):
-                out[rel] = Path(dirpath, name).read_bytes()
-    return out
-
-
-def tree_files(root: Path) -> dict[str, bytes]:
-    """Regular files of a checkout (minus .git and bytecode), cached per directory."""
-    return dict(_files_cached(str(root), os.stat(root).st_mtime))
 
 
 def apply_patch_files(root: Path, patch: str) -> dict[str, bytes | None]:
