@@ -5,7 +5,8 @@
     obs, reward, terminated, truncated, info = env.step('<bash>ls</bash>')
 
 * reset: a fresh sandbox with the repository at the base commit in ``/testbed``.
-* step: one tool call (``tools``); a bad call → ``is_action_valid=False`` and an observation saying why.
+* step: one tool call (``tools``); a bad call, or a sandbox that broke → ``is_action_valid=False`` and an
+  observation saying why (never an exception).
 * ``<submit/>``: grading in a fresh sandbox (``grading``); reward 1.0 if resolved else 0.0,
   ``terminated=True``, ``info["grading"]`` the per-test report.
 * ``oracle_action()``: the next tool call of a scripted solver that applies the gold patch through
@@ -17,7 +18,9 @@ If the chosen runtime cannot run here, construction raises ``RuntimeUnavailable`
 from __future__ import annotations
 
 import difflib
+import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from aem_envs.swe.sandbox import (
     runtime_status,
 )
 
+log = logging.getLogger(__name__)
 INTRO = """You are working in a Python repository at /testbed (a git repository at the base commit).
 Fix the issue below by editing the source code; the hidden tests that check the fix are not in the
 repository yet. Do not edit tests: changes to test files and test configuration are discarded.
@@ -102,16 +106,21 @@ class SWERepairEnv(TextEnv):
         except (UnicodeError, ValueError) as e:  # e.g. NUL bytes or lone surrogates in a command
             return StepResult(f"Invalid tool call: the text cannot be passed to the sandbox ({type(e).__name__}).",
                               is_action_valid=False)
+        except Exception as e:  # the sandbox broke (SandboxError, OSError, the engine): never out of step()
+            log.warning("sandbox failure in %s: %s", self.row.get("instance_id"), e, exc_info=True)
+            return StepResult(f"The sandbox failed ({type(e).__name__}: {str(e)[:300]}); the command did not "
+                              "run. Submit with <submit/> or reset.", is_action_valid=False,
+                              info={"sandbox_error": True})
 
     def _submit(self) -> StepResult:
         res = grading.grade(self.row, self.sandbox, self.runtime, self.source_dir,
-                            Limits(memory_mb=self.limits.memory_mb, timeout_s=self.grade_timeout), self.grade_timeout)
+                            replace(self.limits, timeout_s=self.grade_timeout), self.grade_timeout)
         self.done, self.last_grade = True, res
         self._close_sandbox()
         verdict = "RESOLVED" if res.resolved else "NOT RESOLVED"
         obs = f"Submitted. {verdict}: {res.reason}."
         return StepResult(obs, reward=res.reward, terminated=True, won=res.resolved,
-                          info={"grading": res.report(), "tool": "submit"})
+                          is_action_valid=not res.infra_error, info={"grading": res.report(), "tool": "submit"})
 
     # -- the scripted gold-patch solver ------------------------------------------------------------
     def oracle_action(self) -> str | None:

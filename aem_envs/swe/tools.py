@@ -10,7 +10,8 @@
 A single newline right after an opening tag and right before a closing tag is ignored, so blocks may be
 written on their own lines. Anything malformed gives an observation saying what is wrong (never an
 exception). Command output is truncated to ``max_chars`` with a notice; every command has a timeout and
-the observation shows its exit code. Tools register with ``@tool(name)``.
+the observation shows its exit code and, when it ended abnormally, why (timeout, out of memory, a signal,
+the output or disk limit: ``ExecResult.note``). Tools register with ``@tool(name)``.
 """
 
 from __future__ import annotations
@@ -94,12 +95,9 @@ def _bash(call: ToolCall, sb: Sandbox, timeout: float, max_chars: int) -> str:
     if not call.body.strip():
         raise ToolError("<bash> needs a command between <bash> and </bash>.")
     r = sb.exec(call.body, timeout=timeout)
-    notes = []
-    if r.timed_out:
-        notes.append(f"[command timed out after {timeout:.0f} s and was killed]")
-    if r.output_truncated:
-        notes.append("[output exceeded the sandbox limit; the command was stopped]")
-    return "\n".join([truncate(r.output, max_chars).rstrip("\n"), *notes, f"[exit code: {r.exit_code}]"]).lstrip("\n")
+    notes = [r.note()] if r.note() else []
+    text = truncate(r.output, max_chars).rstrip("\n")
+    return "\n".join([text, *notes, f"[exit code: {r.exit_code}]"]).lstrip("\n")
 
 
 # File tools run a fixed helper inside the sandbox (so links resolve there, never on the host); the
