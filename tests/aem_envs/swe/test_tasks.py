@@ -65,16 +65,18 @@ def test_local_jsonl_loader(tmp_path, taskset):
         instances.InstanceList([{"instance_id": "x"}])
 
 
-def test_gold_resolves_and_empty_does_not_for_every_task(taskset, bwrap):
-    """The proof for all bundled tasks: gold patch → resolved, empty patch → not resolved."""
+def test_gold_resolves_and_empty_does_not_for_every_task(taskset, runtime):
+    """The proof for all bundled tasks, on both runtimes: gold patch → resolved (canaries, counts and
+    exit code all consistent), empty patch → not resolved (and not mistaken for tampering)."""
     rows = [dict(taskset.get(i)) for i in all_ids(taskset)]
 
     def both(row):
-        return grade_patch(taskset, row, row["patch"]), grade_patch(taskset, row, "")
+        return grade_patch(taskset, row, row["patch"], runtime), grade_patch(taskset, row, "", runtime)
 
     with ThreadPoolExecutor(2) as pool:
         for row, (gold, empty) in zip(rows, pool.map(both, rows), strict=True):
             assert gold.resolved and gold.reward == 1.0, (row["instance_id"], gold.reason, gold.log[-1500:])
+            assert not gold.tampered and not empty.tampered and not gold.integrity, row["instance_id"]
             assert gold.applied_files == sorted(sum(patch_files(row["patch"]), []))
             assert not empty.resolved and empty.reward == 0.0, row["instance_id"]
             assert empty.tests_status["FAIL_TO_PASS"]["failure"], row["instance_id"]
