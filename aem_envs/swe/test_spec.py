@@ -1,7 +1,7 @@
 """Which paths are tests, what a patch touches, and the SWE-bench-shaped eval script of our instances.
 
 ``is_protected`` is the grader's rule for what an agent's change may never touch (issue §6,
-../shared/docs/swebench.md §6.2): every test file and test helper, every ``conftest.py``, and the
+docs/swe-grader.md): every test file and test helper, every ``conftest.py``, and the
 pytest/tox/project configuration. Those are graded exactly as they are at the base commit plus the
 test patch, whatever the agent did to them.
 """
