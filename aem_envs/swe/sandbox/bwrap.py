@@ -183,7 +183,8 @@ class BwrapSandbox(Sandbox):
                     break
                 if not self.mounted and now >= next_check:  # no tmpfs quota: check the size as it grows
                     next_check = now + 1.0
-                    if hostfs.usage_bytes(self.work, False) > quota:
+                    used = hostfs.usage_bytes(self.work, False)
+                    if used > quota and used > used0:
                         over = True
                         break
                 if not sel.select(min(deadline - now, 0.5)):
