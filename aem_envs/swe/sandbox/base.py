@@ -229,7 +229,10 @@ def runtime_class(name: str) -> type[Sandbox]:
     if name not in _RUNTIMES:
         raise RuntimeUnavailable(f"unknown sandbox runtime {name!r}; known: {', '.join(runtimes())}")
     module, _, cls = _RUNTIMES[name].partition(":")
-    klass = getattr(importlib.import_module(module), cls)
+    try:
+        klass = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as e:
+        raise RuntimeUnavailable(f"cannot load sandbox runtime {name!r} ({_RUNTIMES[name]}): {e}") from e
     klass.runtime = name
     return klass
 

@@ -79,6 +79,7 @@ class BwrapSandbox(Sandbox):
             raise SandboxError("the bwrap runtime needs a source directory (images are docker-only)")
         reaper.reap_once("bwrap", reaper.reap_bwrap)
         self.rootfs = rootfs_path()
+        self._bwrap, self._setpriv = shutil.which("bwrap"), shutil.which("setpriv")
         self.host_uid, self.host_gid = hostfs.host_ids()
         self.root = reaper.state_dir() / self.run_id
         self.root.mkdir(mode=0o700)
@@ -123,7 +124,7 @@ class BwrapSandbox(Sandbox):
     def _argv(self, cwd: str, life_fd: int) -> list[str]:
         uid = self.limits.uid or 0
         gid = self.limits.gid if self.limits.gid is not None else uid
-        argv = ["/usr/bin/env", "-i", shutil.which("bwrap"), "--ro-bind", str(self.rootfs), "/",
+        argv = ["/usr/bin/env", "-i", self._bwrap, "--ro-bind", str(self.rootfs), "/",
                 "--dev", "/dev", "--proc", "/proc", "--size", str(TMP_MB << 20), "--tmpfs", "/tmp",
                 "--bind", str(self.work), WORKDIR, "--unshare-all", "--die-with-parent", "--new-session",
                 "--unshare-user", "--uid", str(uid), "--gid", str(gid), "--disable-userns",
@@ -132,7 +133,7 @@ class BwrapSandbox(Sandbox):
             argv += ["--setenv", k, v]
         argv += ["--chdir", cwd, *command.argv(self.limits.disk_mb, _WATCH.format(fd=life_fd))]
         if os.geteuid() == 0:
-            argv = [shutil.which("setpriv"), f"--reuid={self.host_uid}", f"--regid={self.host_gid}",
+            argv = [self._setpriv, f"--reuid={self.host_uid}", f"--regid={self.host_gid}",
                     "--clear-groups", "--", *argv]
         if self.cgroups:
             procs = [str(d / "cgroup.procs") for d in self.cgroups]

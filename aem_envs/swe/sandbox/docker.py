@@ -48,13 +48,14 @@ from aem_envs.swe.sandbox.docker_io import docker_client, reap_docker, run_exec
 __all__ = ["BASE_IMAGE", "DockerSandbox", "docker_client", "reap_docker"]
 BASE_IMAGE = os.environ.get("AEM_SWE_IMAGE", "aem-swe-base:bookworm")
 TMP_MB = 256
+INODES = 1 << 18  # files a tmpfs may hold: each costs kernel memory whatever its size
 _KEEPER = "65534:65534"  # the dead-man process's user: no command (not even uid 0 without caps) can kill it
 _starts = threading.BoundedSemaphore(int(os.environ.get("AEM_SWE_DOCKER_STARTS", "4")))
 _SNAPSHOT_PY = Path(snapshot.__file__).read_text()
 
 
 def _tmpfs(size_mb: int, extra: str = "mode=1777") -> str:
-    return f"size={size_mb}m,{extra},exec,nosuid,nodev"
+    return f"size={size_mb}m,nr_inodes={INODES},{extra},exec,nosuid,nodev"
 
 
 @lru_cache(maxsize=64)

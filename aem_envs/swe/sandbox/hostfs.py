@@ -23,6 +23,7 @@ from pathlib import Path
 
 MS_NOSUID, MS_NODEV = 2, 4
 MNT_DETACH = 2
+INODES = 1 << 18  # files a work tree may hold: each costs kernel memory whatever its size
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -68,7 +69,7 @@ def mount_tmpfs(target: Path, size_mb: int, uid: int, gid: int) -> bool:
     """Mount a size-capped tmpfs on ``target``; False when this process may not mount (not root)."""
     if os.geteuid() != 0:
         return False
-    opts = f"size={size_mb}m,mode=0700,uid={uid},gid={gid}".encode()
+    opts = f"size={size_mb}m,nr_inodes={INODES},mode=0700,uid={uid},gid={gid}".encode()
     if _libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
         return False
     return True

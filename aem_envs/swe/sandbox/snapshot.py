@@ -8,8 +8,8 @@ agent runs) and reads the records from its stdout, while bwrap calls it on the h
   followed; anything that is not a regular file or a link is skipped with the reason.
 * A file larger than ``max_file`` by its **apparent** size (``st_size``: a sparse 20 GiB file counts as
   20 GiB) is skipped unread. Files whose content digest equals the baseline's are not sent.
-* The bytes sent stop at ``max_total``: the snapshot is then marked incomplete, and the grader fails
-  closed on an incomplete snapshot.
+* The bytes sent stop at ``max_total`` and the changed paths at ``MAX_CHANGED``: the snapshot is then
+  marked incomplete, and the grader fails closed on an incomplete snapshot.
 
 Records on the wire: one JSON line ``{"k": kind, "p": path, ...}`` followed by ``n`` raw bytes for files.
 """
@@ -24,6 +24,7 @@ import sys
 
 EXCLUDE_DIRS = frozenset({".git", "__pycache__", ".pytest_cache"})
 EXCLUDE_SUFFIXES = (".pyc", ".pyo")
+MAX_CHANGED = 20_000
 
 
 def digest(data: bytes) -> str:
@@ -75,7 +76,18 @@ def _entries(root: str):
 
 def scan(root: str, baseline: dict | None, max_file: int, max_total: int):
     """Yield records for what differs from ``baseline`` (path -> digest); with ``baseline=None`` yield
-    the baseline itself ("base" records)."""
+    the baseline itself ("base" records). At most ``MAX_CHANGED`` changed paths are reported."""
+    n = 0
+    for rec in _scan(root, baseline, max_file, max_total):
+        if rec["k"] != "base":
+            n += 1
+            if n > MAX_CHANGED:
+                yield {"k": "incomplete", "p": rec["p"], "r": f"more than {MAX_CHANGED} changed paths"}
+                return
+        yield rec
+
+
+def _scan(root: str, baseline: dict | None, max_file: int, max_total: int):
     seen, sent = set(), 0
     for rel, st in _entries(root):
         full = os.path.join(root, rel)
