@@ -5,10 +5,10 @@
    metadata and new top-level modules are dropped with the reason).
 2. A **fresh** sandbox starts from the base commit with those files; the test patch must apply
    (``git apply --check``) or the instance is not resolved.
-3. One exec runs the row's ``eval_script`` up to its test command with every byte of its output sent to
-   a file (``git status``/``git diff`` print agent-controlled text; none of it reaches the log), writes
-   the grader's canaries (``canary``), then runs the test command, extended to run every target test,
-   whose output alone is the test log. Its exit code is the process's own.
+3. One exec (``_SCRIPT``) runs the row's ``eval_script`` up to its test command with every byte of its
+   output sent to a file (``git status``/``git diff`` print agent-controlled text; none of it reaches the
+   log), writes the grader's canaries (``canary``), then runs the test command, extended to run every
+   target test, whose output alone is the test log. Its exit code is the process's own.
 4. The log handed to swebench is assembled here: the test output with every ``>>>>>`` run broken up,
    between the grader's own markers and exit code. For a pytest ``-rA`` run only pytest's short summary
    and final counts line are graded, after ``integrity`` has checked them (canaries, counts, exit code):
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Mapping
@@ -37,13 +38,17 @@ from aem_envs.swe.test_spec import END_TEST_OUTPUT, START_TEST_OUTPUT, patch_fil
 SNAPSHOT_FILE_CAP = 8 << 20
 SNAPSHOT_TOTAL_CAP = 64 << 20
 LOG_CAP = 32 << 20
-APPLY_FAILED = 90  # the prepare step's own exit code: the test patch does not apply
-_PREPARE = """cd /testbed
+APPLY_FAILED = 90  # the script's own exit code before any agent code runs: the test patch does not apply
+# One exec: record the model patch, check the test patch applies (it arrives on stdin), print a fresh
+# random mark, then the eval script's own steps with all their output in a file (agent-controlled text
+# such as `git diff` never reaches the log), the canaries, and the test command. Everything before the
+# first mark was printed before any code of the agent ran; only what follows it is the test log.
+_SCRIPT = """cd /testbed
 git add -A >/dev/null 2>&1
 git -c core.fileMode=false diff --cached --no-color {base}
 git apply --check - >/tmp/aem-apply.log 2>&1 || {{ cat /tmp/aem-apply.log; exit {code}; }}
-"""
-_RUN = """exec 3>&1 4>&2 >/tmp/aem-setup.log 2>&1
+printf '\\n%s\\n' '{mark}'
+exec 3>&1 4>&2 >/tmp/aem-setup.log 2>&1
 set -uxo pipefail
 {pre}
 set +x
@@ -171,17 +176,19 @@ def _grade(row, agent: Sandbox, runtime: str, source_dir: Path | None, limits: L
     pre, test_cmd = split_eval_script(row["eval_script"])
     run = canary.plan(row, test_cmd)
     env = "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1\n" if row.get("bundle") else ""
+    mark = f"AEM-TESTS-{secrets.token_hex(16)}"
+    script = _SCRIPT.format(base=row["base_commit"], code=APPLY_FAILED, mark=mark, pre=pre, setup=run.setup,
+                            env=env, test_cmd=run.test_cmd)
     with create_sandbox(runtime, spec) as sb:
-        prepare = _PREPARE.format(base=row["base_commit"], code=APPLY_FAILED)
-        prep = sb.exec(prepare, stdin=row["test_patch"].encode(), timeout=120)
-        if prep.exit_code == APPLY_FAILED:
-            res.reason = f"test patch does not apply: {prep.output.strip()[-300:]}"
-            return
-        res.model_patch = prep.output
-        out = sb.exec(_RUN.format(pre=pre, setup=run.setup, env=env, test_cmd=run.test_cmd), timeout=timeout)
+        out = sb.exec(script, stdin=row["test_patch"].encode(), timeout=timeout)
+    res.model_patch, found, tests = out.output.partition(f"\n{mark}\n")
+    if not found:
+        what = "test patch does not apply" if out.exit_code == APPLY_FAILED else "grading run failed"
+        res.reason = f"{what}: {(res.model_patch.strip() or out.note())[-300:]}"
+        return
     res.test_exit_code = out.exit_code
-    res.log = assemble_log(out.output, out.exit_code)
+    res.log = assemble_log(tests, out.exit_code)
     if out.reason:
         res.reason = f"the test command ended abnormally: {out.note()}"
         return
-    _verdict(row, res, out.output, run)
+    _verdict(row, res, tests, run)

@@ -156,20 +156,25 @@ class DockerSandbox(Sandbox):
             reaper.track(self)
             self._stdin = api.attach_socket(self.id, params={"stdin": 1, "stream": 1})  # the dead-man switch
             api.start(self.id)
-        pid = api.inspect_container(self.id)["State"]["Pid"]
-        self._proc_root = Path(f"/proc/{pid}/root")
-        self._oom_file = self._memory_cgroup(pid) / "memory.oom_control"
+        self._proc_root, self._oom_file = self._host_view()
 
-    @staticmethod
-    def _memory_cgroup(pid: int) -> Path:
+    def _host_view(self) -> tuple[Path, Path]:
+        """(the container's root as seen from the host, its memory cgroup's oom_control): found from the
+        engine's default cgroup path without a round trip, else through ``inspect``; may not exist (a
+        remote engine), and then quota and OOM are judged without them."""
+        cg = reaper.CGROUP_ROOT / "memory" / "docker" / self.id
         try:
-            for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-                _, ctrl, path = line.split(":", 2)
-                if "memory" in ctrl.split(","):
-                    return reaper.CGROUP_ROOT / "memory" / path.lstrip("/")
-        except OSError:
-            pass
-        return Path("/nonexistent")
+            pid = int((cg / "cgroup.procs").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            pid = self.client.api.inspect_container(self.id)["State"]["Pid"]
+            try:
+                for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+                    _, ctrl, path = line.split(":", 2)
+                    if "memory" in ctrl.split(","):
+                        cg = reaper.CGROUP_ROOT / "memory" / path.lstrip("/")
+            except OSError:
+                cg = Path("/nonexistent")
+        return Path(f"/proc/{pid}/root"), cg / "memory.oom_control"
 
     def _populate(self) -> None:
         """The work tree: our repo (plus overlay) into the tmpfs, or the image's made writable for us."""
