@@ -7,8 +7,9 @@
 * reset: a fresh sandbox with the repository at the base commit in ``/testbed``.
 * step: one tool call (``tools``); a bad call, or a sandbox that broke → ``is_action_valid=False`` and an
   observation saying why (never an exception).
-* ``<submit/>``: grading in a fresh sandbox (``grading``); reward 1.0 if resolved else 0.0,
-  ``terminated=True``, ``info["grading"]`` the per-test report.
+* ``<submit/>``: grading in a fresh sandbox (``grading``; docs/swe-grader.md says what it guarantees);
+  reward 1.0 if resolved else 0.0, ``terminated=True``, ``info["grading"]`` the per-test report.
+* Limits per sandbox: ``memory_mb``, ``disk_mb`` (the work tree), ``command_timeout`` (seconds).
 * ``oracle_action()``: the next tool call of a scripted solver that applies the gold patch through
   the tools (replace per changed block, create where that cannot be done uniquely) and then submits.
 
@@ -50,7 +51,7 @@ Tools (one per reply):
 class SWERepairEnv(TextEnv):
     def __init__(self, split: str = "train", runtime: str | None = None, instances_source: str | None = None,
                  command_timeout: float = 30.0, grade_timeout: float = 300.0, max_output_chars: int = 8000,
-                 memory_mb: int = 1024, render_mode: str | None = None):
+                 memory_mb: int = 1024, disk_mb: int = 512, render_mode: str | None = None):
         self.runtime = runtime or os.environ.get("AEM_SWE_RUNTIME", "bwrap")
         reason = runtime_status(self.runtime)
         if reason is not None:
@@ -59,7 +60,7 @@ class SWERepairEnv(TextEnv):
         if split not in taskset.splits():
             split = taskset.splits()[0]
         super().__init__(taskset, split=split, render_mode=render_mode)
-        self.limits = Limits(memory_mb=memory_mb, timeout_s=command_timeout)
+        self.limits = Limits(memory_mb=memory_mb, timeout_s=command_timeout, disk_mb=disk_mb)
         self.command_timeout, self.grade_timeout, self.max_output_chars = command_timeout, grade_timeout, max_output_chars
         self.sandbox: Sandbox | None = None
         self.row: dict[str, Any] = {}
