@@ -69,8 +69,6 @@ class BwrapSandbox(Sandbox):
         if os.geteuid() == 0:
             if shutil.which("setpriv") is None:
                 return "setpriv (util-linux) is missing: root cannot drop to the sandbox's host uid"
-            if not hostfs.reachable_by_others(root):
-                return f"the rootfs at {root} is not reachable by the sandbox's host uid; set AEM_SWE_ROOTFS"
         return None
 
     def __init__(self, spec: SandboxSpec):
@@ -78,7 +76,10 @@ class BwrapSandbox(Sandbox):
         if spec.source_dir is None:
             raise SandboxError("the bwrap runtime needs a source directory (images are docker-only)")
         reaper.reap_once("bwrap", reaper.reap_bwrap)
-        self.rootfs = rootfs_path()
+        try:
+            self.rootfs = hostfs.reachable_rootfs(rootfs_path())
+        except OSError as e:
+            raise SandboxError(f"the sandbox uid cannot reach the rootfs: {e}; set AEM_SWE_ROOTFS") from e
         self._bwrap, self._setpriv = shutil.which("bwrap"), shutil.which("setpriv")
         self.host_uid, self.host_gid = hostfs.host_ids()
         self.root = reaper.state_dir() / self.run_id
@@ -229,12 +230,21 @@ class BwrapSandbox(Sandbox):
             os.killpg(proc.pid, signal.SIGKILL)  # bwrap itself; its pid 1 dies with it
         except OSError:
             pass
-        for d in self.cgroups:  # and anything that escaped into another session
-            try:
-                for pid in (d / "cgroup.procs").read_text().split():
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+        # And anything that escaped into another session, until the cgroups are empty (a fork bomb's
+        # dying processes would otherwise still hold the pids limit when the next command starts).
+        until = time.monotonic() + 5
+        while self.cgroups and time.monotonic() < until:
+            left = 0
+            for d in self.cgroups:
+                try:
+                    for pid in (d / "cgroup.procs").read_text().split():
+                        left += 1
+                        os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+            if not left:
+                break
+            time.sleep(0.01)
 
     def snapshot(self, max_file_bytes: int = 8 << 20, max_total_bytes: int = 64 << 20) -> Snapshot:
         # Host-side walk: safe because no sandboxed process runs between commands (the pid namespace dies

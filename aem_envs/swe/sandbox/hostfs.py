@@ -7,6 +7,8 @@
 * **State dirs** (``AEM_SWE_STATE``; default ``<tmp>/aem-swe-state``, ``aem-swe-state-<uid>`` when not
   root) are mode 0700 and belong to the sandbox id: no other host user can reach a work tree, and a
   symlink planted in their place is refused.
+* **Rootfs.** The sandbox uid must reach the rootfs; as root with the rootfs in a private directory (the
+  default user cache dir is under ``/root``), a read-only bind mount of it in the state dir stands in.
 * **Quota.** As root each work tree is its own tmpfs (``size=disk_mb``, ``nosuid,nodev``): writes past
   the quota fail with ENOSPC, ``fallocate`` included. Elsewhere the work tree is a plain directory whose
   size is checked while commands run, with ``ulimit -f`` as the per-file cap.
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
+import hashlib
 import os
 import stat
 import tempfile
 from pathlib import Path
 
-MS_NOSUID, MS_NODEV = 2, 4
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
 MNT_DETACH = 2
 INODES = 1 << 18  # files a work tree may hold: each costs kernel memory whatever its size
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -111,6 +115,29 @@ def reachable_by_others(path: Path) -> bool:
         except OSError:
             return False
     return True
+
+
+def reachable_rootfs(rootfs: Path) -> Path:
+    """``rootfs`` at a path the sandbox's host uid can reach. As root with the rootfs under a private
+    directory (the default user cache dir is under ``/root``, mode 0700), that is a read-only
+    ``nosuid,nodev`` bind mount of it in the state dir, made once and shared by every sandbox."""
+    rootfs = rootfs.resolve()
+    if os.geteuid() != 0 or reachable_by_others(rootfs):
+        return rootfs
+    state = state_dir()
+    target = state / f"rootfs-{hashlib.sha1(str(rootfs).encode()).hexdigest()[:12]}"
+    with open(state / ".rootfs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_mount(target):
+            target.mkdir(exist_ok=True)
+            flags = MS_BIND | MS_REC
+            if _libc.mount(str(rootfs).encode(), str(target).encode(), None, flags, None) != 0:
+                raise OSError(ctypes.get_errno(), f"cannot bind-mount the rootfs {rootfs} on {target}")
+            ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+            if _libc.mount(None, str(target).encode(), None, ro, None) != 0:
+                umount(target)
+                raise OSError(ctypes.get_errno(), f"cannot make the rootfs bind mount {target} read-only")
+    return target
 
 
 def _safe_parent(root: Path, rel: str) -> Path | None:
