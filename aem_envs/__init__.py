@@ -14,12 +14,13 @@ from aem_envs.checker import CheckReport, check
 from aem_envs.core import REQUIRED_INFO_KEYS, StepResult, TextEnv
 from aem_envs.registration import list_envs, load_all, make, register, spec
 from aem_envs.spaces import Unicode
-from aem_envs.tasks import Manifest, TaskProvider, TaskSet, tasks_root, write_manifest
+from aem_envs.tasks import Manifest, TaskProvider, TaskSet, tasks_root, write_manifest, write_records
 
 __version__ = "0.1.0"
 __all__ = [
     "REQUIRED_INFO_KEYS", "CheckReport", "Manifest", "StepResult", "TaskProvider", "TaskSet", "TextEnv",
     "Unicode", "check", "list_envs", "load_all", "make", "register", "spec", "tasks_root", "write_manifest",
+    "write_records",
 ]
 
 load_all()

@@ -8,8 +8,15 @@ Layout on disk (one folder per env family and version)::
 ``manifest.json`` is written by the env's generator (``write_manifest``) and verified whenever an env
 loads its tasks (``TaskSet(...)``, hence at ``gymnasium.make`` time): a task file edited by hand, a
 half-finished regeneration or a different upstream backend version is refused with a message that says
-which file changed, instead of silently giving other numbers (the ALFWorld/WebShop reproducibility
-complaints in ../shared/docs/anchors.md §3.3).
+which file changed, instead of silently giving other numbers (task data that drifted unnoticed between
+releases is a known reproducibility complaint about ALFWorld and WebShop).
+
+A manifest identifies data, not the machine that wrote it: a file's digest is the sha256 of its bytes,
+except that a ``.gz`` file is hashed decompressed (``data_sha256``), because compressed bytes depend on the
+zlib build (zlib-ng, which e.g. Fedora ships as its zlib, deflates the same data to other bytes) and on
+gzip header fields. Manifests written before this (no ``file_hash`` key) are still verified on raw bytes.
+Generators write records with ``write_records`` (sorted keys, gzip mtime 0), so a regeneration on any day
+is identical.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import importlib.util
 import json
 import os
 import threading
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -30,6 +38,9 @@ from aem_envs.error import ManifestMismatchError, UnknownTaskError
 
 MANIFEST_NAME = "manifest.json"
 _HASH_CHUNK = 1 << 20
+# How the digests in ``Manifest.files`` are computed (see the module docstring).
+LEGACY_FILE_HASH = "sha256"  # the file's bytes, .gz included: manifests without a file_hash key
+FILE_HASH = "sha256-data"  # the file's bytes, a .gz file's decompressed bytes
 
 
 def tasks_root() -> Path:
@@ -55,6 +66,36 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def data_sha256(path: Path, scheme: str = FILE_HASH) -> str:
+    """The digest of a task file under ``scheme`` (a ``.gz`` file decompressed, unless legacy).
+
+    Raises ``ManifestMismatchError`` for an unknown scheme and for a ``.gz`` file that is not valid gzip.
+    """
+    if scheme == LEGACY_FILE_HASH:
+        return sha256_file(path)
+    if scheme != FILE_HASH:
+        raise ManifestMismatchError(f"unknown file_hash {scheme!r} in a task manifest: upgrade aem-gym")
+    if Path(path).suffix != ".gz":
+        return sha256_file(path)
+    h = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(_HASH_CHUNK):
+                h.update(chunk)
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+        raise ManifestMismatchError(f"task file {path} is not a valid gzip file ({e}); restore it") from None
+    return h.hexdigest()
+
+
+def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
+    """Write JSONL.gz records the same way on every run and day (sorted keys, no gzip timestamp)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as f:
+        for r in records:
+            f.write((json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
 def sha256_json(obj: Any) -> str:
     """Hash of a JSON-able object in canonical form (sorted keys, no whitespace)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -71,10 +112,14 @@ class Manifest:
     backends: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    file_hash: str = LEGACY_FILE_HASH  # how ``files`` was hashed (``data_sha256``)
 
     def content(self) -> dict[str, Any]:
-        return {"env": self.env, "version": self.version, "splits": self.splits, "files": self.files,
-                "backends": self.backends, "extra": self.extra}
+        out = {"env": self.env, "version": self.version, "splits": self.splits, "files": self.files,
+               "backends": self.backends, "extra": self.extra}
+        if self.file_hash != LEGACY_FILE_HASH:  # absent from legacy manifests, whose sha256 must not change
+            out["file_hash"] = self.file_hash
+        return out
 
     def compute_sha256(self) -> str:
         return sha256_json(self.content())
@@ -85,7 +130,7 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            raw = json.loads(Path(path).read_text())
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ManifestMismatchError(f"no task manifest at {path}") from None
         except json.JSONDecodeError as e:
@@ -95,7 +140,8 @@ class Manifest:
             raise ManifestMismatchError(f"task manifest {path} lacks keys {sorted(missing)}")
         return cls(env=raw["env"], version=raw["version"], splits={k: list(v) for k, v in raw["splits"].items()},
                    files=dict(raw["files"]), backends=dict(raw.get("backends", {})),
-                   extra=dict(raw.get("extra", {})), sha256=raw["sha256"])
+                   extra=dict(raw.get("extra", {})), sha256=raw["sha256"],
+                   file_hash=str(raw.get("file_hash", LEGACY_FILE_HASH)))
 
 
 def write_manifest(folder: Path, env: str, version: str, splits: Mapping[str, Sequence[str]],
@@ -109,10 +155,10 @@ def write_manifest(folder: Path, env: str, version: str, splits: Mapping[str, Se
         if len(set(ids)) != len(ids):
             raise ValueError(f"split {split!r} lists an id twice")
     m = Manifest(env=env, version=version, splits={k: list(v) for k, v in splits.items()},
-                 files={n: sha256_file(folder / n) for n in names}, backends=dict(backends or {}),
-                 extra=dict(extra or {}))
+                 files={n: data_sha256(folder / n) for n in names}, backends=dict(backends or {}),
+                 extra=dict(extra or {}), file_hash=FILE_HASH)
     m = Manifest(**{**m.__dict__, "sha256": m.compute_sha256()})
-    (folder / MANIFEST_NAME).write_text(m.to_json())
+    (folder / MANIFEST_NAME).write_text(m.to_json(), encoding="utf-8")
     return m
 
 
@@ -147,7 +193,7 @@ def verify_folder(folder: Path) -> Manifest:
     with _verified_lock:
         if key in _verified:
             return m
-    bad = [n for n, digest in m.files.items() if sha256_file(folder / n) != digest]
+    bad = [n for n, digest in m.files.items() if data_sha256(folder / n, m.file_hash) != digest]
     if bad:
         raise ManifestMismatchError(
             f"task data in {folder} does not match its manifest (changed: {', '.join(bad)}). Restore the "

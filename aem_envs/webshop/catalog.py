@@ -109,8 +109,3 @@ def read_jsonl_gz(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def write_jsonl_gz(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Byte-identical on regeneration: sorted keys and a zero gzip mtime."""
-    data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode()
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as f:
-        f.write(data)

@@ -18,9 +18,9 @@ import string
 from pathlib import Path
 from typing import Any
 
-from aem_envs.tasks import tasks_root, write_manifest
+from aem_envs.tasks import tasks_root, write_manifest, write_records
 from aem_envs.webshop import vocab
-from aem_envs.webshop.catalog import CATALOG_FILE, price_ceiling, price_suffix, write_jsonl_gz
+from aem_envs.webshop.catalog import CATALOG_FILE, price_ceiling, price_suffix
 
 VERSION = "v0"
 N_PRODUCTS = 5000
@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     products = make_catalog(args.products)
     goals = make_goals(products)
-    write_jsonl_gz(out / CATALOG_FILE, products)
-    write_jsonl_gz(out / "tasks.jsonl.gz", goals)
+    write_records(out / CATALOG_FILE, products)
+    write_records(out / "tasks.jsonl.gz", goals)
     ids = [g["instance_id"] for g in goals]
     m = write_manifest(out, env="webshop", version=VERSION,
                        splits={"test": ids[:500], "eval": ids[500:1500], "train": ids[1500:]},

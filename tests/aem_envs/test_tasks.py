@@ -7,7 +7,7 @@ import pytest
 
 from aem_envs import Manifest, TaskSet, write_manifest
 from aem_envs.error import ManifestMismatchError, UnknownTaskError
-from aem_envs.tasks import check_backends, verify_folder
+from aem_envs.tasks import LEGACY_FILE_HASH, check_backends, sha256_file, verify_folder, write_records
 
 
 def _make_folder(tmp_path, n=5):
@@ -87,3 +87,44 @@ def test_records_are_parsed_once_per_process(tmp_path, monkeypatch):
     monkeypatch.setattr("aem_envs.tasks.gzip.open", lambda *a, **k: calls.append(a))
     again = TaskSet(folder)  # a second env over the same data: no re-parse
     assert again.get("t2")["v"] == 2 and calls == []
+
+
+def test_gz_files_are_identified_by_their_data_not_their_compression(tmp_path):
+    """A .gz file's digest is its decompressed content: another zlib build (zlib-ng deflates to other
+    bytes), level or gzip header gives the same manifest, and the folder still verifies."""
+    rows = [{"instance_id": f"t{i}", "text": "ünïcödé " * i} for i in range(50)]
+    write_records(tmp_path / "tasks.jsonl.gz", rows)
+    m = write_manifest(tmp_path, "toy", "v1", {"train": [r["instance_id"] for r in rows]})
+    data = gzip.decompress((tmp_path / "tasks.jsonl.gz").read_bytes())
+    other = gzip.compress(data, compresslevel=1, mtime=1_900_000_000)
+    assert other != (tmp_path / "tasks.jsonl.gz").read_bytes()
+    (tmp_path / "tasks.jsonl.gz").write_bytes(other)
+    assert verify_folder(tmp_path).sha256 == m.sha256
+    assert write_manifest(tmp_path, "toy", "v1", m.splits).sha256 == m.sha256
+
+
+def test_manifests_without_file_hash_are_verified_on_raw_bytes(tmp_path):
+    folder = _make_folder(tmp_path)
+    raw = json.loads((folder / "manifest.json").read_text())
+    legacy = Manifest(**{**Manifest.load(folder / "manifest.json").__dict__, "file_hash": LEGACY_FILE_HASH,
+                         "files": {"tasks.jsonl.gz": sha256_file(folder / "tasks.jsonl.gz")}})
+    assert "file_hash" not in legacy.content() and raw["file_hash"] == "sha256-data"
+    (folder / "manifest.json").write_text(legacy.to_json())
+    assert TaskSet(folder).get("t1")["v"] == 1
+    data = gzip.decompress((folder / "tasks.jsonl.gz").read_bytes())
+    (folder / "tasks.jsonl.gz").write_bytes(gzip.compress(data, mtime=0))  # same data, other bytes
+    with pytest.raises(ManifestMismatchError, match="changed: tasks.jsonl.gz"):
+        TaskSet(folder)
+
+
+def test_corrupt_gz_and_unknown_hash_scheme_are_clear_errors(tmp_path):
+    folder = _make_folder(tmp_path)
+    (folder / "tasks.jsonl.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ManifestMismatchError, match="not a valid gzip file"):
+        TaskSet(folder)
+    (tmp_path / "b").mkdir()
+    folder = _make_folder(tmp_path / "b")
+    m = Manifest(**{**Manifest.load(folder / "manifest.json").__dict__, "file_hash": "md5-someday"})
+    (folder / "manifest.json").write_text(m.to_json())
+    with pytest.raises(ManifestMismatchError, match="unknown file_hash 'md5-someday'.*upgrade"):
+        TaskSet(folder)

@@ -14,7 +14,7 @@ from aem_envs.error import UnknownTaskError
 from aem_envs.household.constants import SPLIT_SIZES, TASK_TYPES, UNSEEN_SCENES
 from aem_envs.household.env import HouseholdEnv
 from aem_envs.household.generate import write
-from aem_envs.tasks import sha256_file, tasks_root
+from aem_envs.tasks import data_sha256, tasks_root
 
 TASKS = tasks_root() / "household" / "v0"
 
@@ -134,4 +134,4 @@ def test_splits_mirror_alfworld_and_unseen_is_unseen():
 def test_generator_is_byte_identical(tmp_path):
     write(tmp_path)
     for name in ("tasks.jsonl.gz", "manifest.json"):
-        assert sha256_file(tmp_path / name) == sha256_file(TASKS / name), f"{name} differs: regenerate tasks/household"
+        assert data_sha256(tmp_path / name) == data_sha256(TASKS / name), f"{name} differs: regenerate tasks/household"

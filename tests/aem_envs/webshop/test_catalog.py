@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from aem_envs.tasks import sha256_file
+from aem_envs.tasks import data_sha256
 from aem_envs.webshop import generate
 from aem_envs.webshop.catalog import NO_CEILING, PRICE_STEPS
 from aem_envs.webshop.engine import parse_action
@@ -26,7 +26,7 @@ def test_regeneration_is_byte_identical(tmp_path, shipped):
     tasks, _, _ = shipped
     generate.main(["--out", str(tmp_path)])
     for name, digest in tasks.manifest.files.items():
-        assert sha256_file(tmp_path / name) == digest, f"{name} differs from the shipped file"
+        assert data_sha256(tmp_path / name) == digest, f"{name} differs from the shipped file"
     assert (tmp_path / "manifest.json").read_text() == tasks.path("manifest.json").read_text()
 
 
