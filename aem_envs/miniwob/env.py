@@ -23,38 +23,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from aem_envs.core import StepResult, TextEnv
+from aem_envs._upstream import UpstreamTextEnv
+from aem_envs.core import StepResult
 from aem_envs.miniwob.oracles import ORACLES
 from aem_envs.miniwob.page import Element, ParsedAction, elements, parse, render
-from aem_envs.scienceworld.common import family_tasks
 
-TASKS_ENV, TASKS_VERSION = "miniwob", "v0"
 NO_TIMER_MS = 2**31 - 1  # setTimeout's largest delay (~24.8 days); anything bigger fires at once
 
 
-class MiniWoBEnv(TextEnv):
+class MiniWoBEnv(UpstreamTextEnv):
     """One MiniWoB++ task in headless Chromium; see the module docstring for the contract."""
 
+    tasks_env, select_by = "miniwob", "task"
+
     def __init__(self, task: str, split: str = "train", render_mode: str | None = None):
-        super().__init__(family_tasks(TASKS_ENV, TASKS_VERSION, "task", task), split=split,
-                         render_mode=render_mode)
+        super().__init__(task, split=split, render_mode=render_mode)
         self.task = task
-        self._mw: Any = None
         self._utterance = ""
         self._fields: dict[str, str] = {}
         self._elems: list[Element] = []
-        self._done = False
 
     def _browser(self) -> Any:
-        if self._mw is None:
+        if self._upstream is None:
             from aem_envs.miniwob.browser import configure
 
             configure()
             from miniwob.environment import MiniWoBEnvironment
             from miniwob.reward import get_raw_reward
 
-            self._mw = MiniWoBEnvironment(subdomain=self.task, reward_processor=get_raw_reward)
-        return self._mw
+            self._upstream = MiniWoBEnvironment(subdomain=self.task, reward_processor=get_raw_reward)
+        return self._upstream
 
     def _see(self, obs: Any, info: dict[str, Any]) -> str:
         self._utterance = str(obs["utterance"])
@@ -74,7 +72,7 @@ class MiniWoBEnv(TextEnv):
 
     def _step(self, action: str) -> StepResult:
         if self._done:
-            return StepResult("The episode is over; call reset().", is_action_valid=False, terminated=True)
+            return self.episode_over()
         parsed = parse(action, self._elems)
         if isinstance(parsed, str):
             return StepResult(f"{parsed}\n\n{render(self._utterance, self._elems)}", is_action_valid=False)
@@ -112,12 +110,3 @@ class MiniWoBEnv(TextEnv):
         if solver is None or self._done or self.instance_id is None:
             return None
         return solver(self._fields, self._elems)
-
-    def close(self) -> None:
-        mw, self._mw = self._mw, None
-        if mw is not None:
-            try:
-                mw.close()
-            except Exception:  # the browser may already be gone; nothing left to free
-                pass
-        super().close()

@@ -10,8 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from aem_envs.miniwob.registration import TASKS
-from aem_envs.scienceworld.common import write_records
-from aem_envs.tasks import tasks_root, write_manifest
+from aem_envs.tasks import tasks_root, write_manifest, write_records
 
 SPLITS = {"train": (0, 200), "dev": (10_000, 50), "test": (20_000, 100)}  # split -> (first seed, count)
 

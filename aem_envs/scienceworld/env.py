@@ -17,8 +17,8 @@ Contract (on top of ``aem_envs.core.TextEnv``):
 * ``oracle_action()`` follows upstream's gold path. It is generated the first time it is asked for in an
   instance (about 1-5 s, then cached per process) and is only defined while the episode has followed it.
 
-One JVM per env (started at the first reset, stopped by ``close``); see ``common.py`` for why JVMs are
-started with a fixed identity hash.
+One JVM per env (started at the first reset, stopped by ``close``); see ``aem_envs/_upstream.py`` for why
+JVMs are started with a fixed identity hash.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import json
 import threading
 from typing import Any
 
-from aem_envs.core import StepResult, TextEnv
-from aem_envs.scienceworld.common import clean_action, family_tasks, java_problem, patch_launch_gateway
+from aem_envs._upstream import UpstreamTextEnv, clean_action, follow_gold, jvm_upstream
+from aem_envs.core import StepResult
 
-TASKS_ENV, TASKS_VERSION = "scienceworld", "v0"
 MAX_ACTION_CHARS = 500
 UNKNOWN_ACTION = "No known action matches that input."
 REFUSED_OBSERVATION = "No known action matches that input. (Actions are short commands, e.g. 'look around'.)"
@@ -39,34 +38,28 @@ _gold_cache: dict[tuple[str, int, str], list[str]] = {}
 _gold_lock = threading.Lock()
 
 
-class ScienceWorldEnv(TextEnv):
+class ScienceWorldEnv(UpstreamTextEnv):
     """One ScienceWorld task; see the module docstring for the contract."""
+
+    tasks_env, select_by = "scienceworld", "task_name"
 
     def __init__(self, task_name: str, split: str = "train", simplifications: str = "",
                  admissible_actions: bool = False, render_mode: str | None = None):
-        subset = family_tasks(TASKS_ENV, TASKS_VERSION, "task_name", task_name)
-        super().__init__(subset, split=split, render_mode=render_mode)
+        super().__init__(task_name, split=split, render_mode=render_mode)
         self.task_name = task_name
         self.simplifications = simplifications
         self.request_admissible = admissible_actions
-        self._sw: Any = None
         self._variation = -1
         self._history: list[str] = []
         self._score = 0
-        self._done = False
         self._valid_cache: tuple[int, list[str]] | None = None
 
     # -- simulator -------------------------------------------------------------------------------------
     def _simulator(self) -> Any:
-        if self._sw is None:
-            problem = java_problem()
-            if problem:
-                raise RuntimeError(f"ScienceWorld needs Java: {problem}")
-            import scienceworld.scienceworld as upstream
-
-            patch_launch_gateway(upstream)
-            self._sw = upstream.ScienceWorldEnv("", envStepLimit=10**9)  # our TimeLimit truncates, not theirs
-        return self._sw
+        if self._upstream is None:
+            upstream = jvm_upstream("ScienceWorld", "scienceworld.scienceworld")
+            self._upstream = upstream.ScienceWorldEnv("", envStepLimit=10**9)  # our TimeLimit truncates
+        return self._upstream
 
     def _load(self, gold: bool) -> None:
         self._simulator().load(self.task_name, self._variation, self.simplifications, generateGoldPath=gold)
@@ -86,8 +79,7 @@ class ScienceWorldEnv(TextEnv):
 
     def _step(self, action: str) -> StepResult:
         if self._done:
-            return StepResult("The episode is over; call reset().", is_action_valid=False,
-                              terminated=True, info={"score": self._score})
+            return self.episode_over({"score": self._score})
         command = clean_action(action, MAX_ACTION_CHARS)
         if not command:
             return StepResult(REFUSED_OBSERVATION, is_action_valid=False, info=self._info())
@@ -122,7 +114,7 @@ class ScienceWorldEnv(TextEnv):
         return out
 
     def admissible_actions(self) -> list[str] | None:
-        if self._sw is None or self.instance_id is None or self._done:
+        if self._upstream is None or self.instance_id is None or self._done:
             return [] if self._done else None
         if self._valid_cache is None or self._valid_cache[0] != len(self._history):
             self._valid_cache = (len(self._history), self._listed_valid_actions())
@@ -138,7 +130,7 @@ class ScienceWorldEnv(TextEnv):
         chemistry-mix) while keeping ~55 %; what it also drops (a few inventory and part-of objects, e.g.
         "connect agent to drain") can still be typed.
         """
-        server = self._sw.server
+        server = self._upstream.server
         combos = json.loads(server.getValidActionObjectCombinationsJSON())["validActions"]
         visible = set(json.loads(server.getPossibleObjectReferentLUTJSON()))
         return sorted({c["action"] for c in combos if all(str(o) in visible for o in c["obj_ids"])})
@@ -152,11 +144,11 @@ class ScienceWorldEnv(TextEnv):
             cached = _gold_cache.get(key)
         if cached is None:
             self._load(gold=True)
-            cached = list(self._sw.get_gold_action_sequence())
+            cached = list(self._upstream.get_gold_action_sequence())
             with _gold_lock:
                 _gold_cache[key] = cached
             # Loading with a gold path leaves a fresh episode: replay ours to return to where we were.
-            server = self._sw.server
+            server = self._upstream.server
             server.step("look around")
             for command in self._history:
                 server.step(command)
@@ -166,19 +158,4 @@ class ScienceWorldEnv(TextEnv):
     def oracle_action(self) -> str | None:
         if self.instance_id is None or self._done:
             return None
-        gold = self.gold_path()
-        n = len(self._history)
-        if n < len(gold) and self._history == gold[:n]:
-            return gold[n]
-        return None  # off the gold path: upstream has no planner to recover from an arbitrary state
-
-    def close(self) -> None:
-        sw, self._sw = self._sw, None
-        if sw is not None:
-            try:
-                sw.close()
-            except Exception:  # the JVM may already be gone (killed, interpreter exit); nothing to free
-                pass
-            # Upstream's __del__ calls close() again on a shut-down gateway; make that a no-op.
-            sw.close = lambda: None
-        super().close()
+        return follow_gold(self._history, self.gold_path())

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from importlib import metadata
 
-from aem_envs.scienceworld.common import write_records
-from aem_envs.scienceworld.env import TASKS_ENV, TASKS_VERSION
-from aem_envs.tasks import tasks_root, write_manifest
+from aem_envs._upstream import jvm_upstream
+from aem_envs.scienceworld.env import ScienceWorldEnv
+from aem_envs.tasks import tasks_root, write_manifest, write_records
 
 UPSTREAM = "scienceworld"
+TASKS_ENV, TASKS_VERSION = ScienceWorldEnv.tasks_env, ScienceWorldEnv.tasks_version
 
 
 def task_catalog() -> list[dict[str, str]]:
@@ -29,13 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(tasks_root() / TASKS_ENV / TASKS_VERSION))
     args = ap.parse_args(argv)
-    import scienceworld.scienceworld as upstream
     from tqdm import tqdm
 
-    from aem_envs.scienceworld.common import patch_launch_gateway
-
-    patch_launch_gateway(upstream)
-    sw = upstream.ScienceWorldEnv("", envStepLimit=100)
+    sw = jvm_upstream("ScienceWorld", "scienceworld.scienceworld").ScienceWorldEnv("", envStepLimit=100)
     records, splits = [], {"train": [], "dev": [], "test": []}
     try:
         for t in tqdm(task_catalog(), desc="scienceworld tasks"):

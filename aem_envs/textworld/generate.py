@@ -3,7 +3,8 @@
     python -m aem_envs.textworld.generate textworld   # generates every game once (~3 s each), records hashes
     python -m aem_envs.textworld.generate twx         # reads upstream's seed folds (needs Java), ~5 s
 
-Both are byte-identical on every run with the pinned upstream versions.
+Both are byte-identical on every run and day with the pinned upstream versions (see ``games.py`` for what
+makes TextWorld's own output depend on the day, the install path and the hash seed, and how it is fixed).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import argparse
 from importlib import metadata
 from pathlib import Path
 
-from aem_envs.scienceworld.common import write_records
-from aem_envs.tasks import tasks_root, write_manifest
+from aem_envs._upstream import jvm_upstream
+from aem_envs.tasks import tasks_root, write_manifest, write_records
 
 # kind -> settings per instance index (varied so a split mixes difficulties).
 TEXTWORLD_KINDS = {
@@ -59,11 +60,7 @@ def textworld_records() -> tuple[list[dict], dict[str, list[str]]]:
 
 
 def twx_records() -> tuple[list[dict], dict[str, list[str]]]:
-    import textworld_express.textworld_express as upstream
-
-    from aem_envs.scienceworld.common import patch_launch_gateway
-
-    patch_launch_gateway(upstream)
+    upstream = jvm_upstream("TextWorldExpress", "textworld_express.textworld_express")
     env = upstream.TextWorldExpressEnv(envStepLimit=100)
     records, splits = [], {s: [] for s in TWX_PER_SPLIT}
     try:

@@ -22,11 +22,10 @@ import re
 import warnings
 from typing import Any
 
-from aem_envs.core import StepResult, TextEnv
-from aem_envs.scienceworld.common import clean_action, family_tasks
+from aem_envs._upstream import UpstreamTextEnv, clean_action
+from aem_envs.core import StepResult
 from aem_envs.textworld.games import game_file
 
-TASKS_ENV, TASKS_VERSION = "textworld", "v0"
 MAX_ACTION_CHARS = 300
 REFUSED_OBSERVATION = "I beg your pardon? (Commands are short, e.g. 'go north' or 'take coin'.)"
 # The interpreter's status bar ("-= Room =-3/5"), often glued to the ">" prompt line by the padding.
@@ -49,17 +48,17 @@ def _norm(command: str) -> str:
     return " ".join(command.lower().split())
 
 
-class TextWorldEnv(TextEnv):
+class TextWorldEnv(UpstreamTextEnv):
     """One kind of generated TextWorld game; see the module docstring for the contract."""
 
+    tasks_env, select_by = "textworld", "kind"
+    over_text = "The game is over; call reset()."
+
     def __init__(self, kind: str, split: str = "train", render_mode: str | None = None):
-        super().__init__(family_tasks(TASKS_ENV, TASKS_VERSION, "kind", kind), split=split,
-                         render_mode=render_mode)
+        super().__init__(kind, split=split, render_mode=render_mode)
         self.kind = kind
-        self._game: Any = None
         self._state: Any = None
         self._task: Any = None
-        self._done = False
 
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         import textworld
@@ -68,21 +67,20 @@ class TextWorldEnv(TextEnv):
         # jericho warns on every TextWorld game that it cannot track score/moves itself (TextWorld does).
         # Re-added per reset because test runners restore the warning filters around each test.
         warnings.filterwarnings("ignore", message=r"Game .* is not fully supported", module="jericho")
-        if self._game is not None:
-            self._game.close()
+        if self._upstream is not None:
+            self._upstream.close()
         infos = textworld.EnvInfos(admissible_commands=True, policy_commands=True, won=True, lost=True,
                                    score=True, max_score=True, objective=True)
-        self._game = textworld.start(str(path), request_infos=infos)
+        self._upstream = textworld.start(str(path), request_infos=infos)
         self._task, self._done = task, False
-        self._state = self._game.reset()
+        self._state = self._upstream.reset()
         objective = self._state.objective or ""
         return clean_feedback(self._state.feedback, objective), {
             "score": 0, "max_score": self._state.max_score, "task_description": objective}
 
     def _step(self, action: str) -> StepResult:
         if self._done:
-            return StepResult("The game is over; call reset().", is_action_valid=False, terminated=True,
-                              info={"score": self._state.score, "max_score": self._state.max_score})
+            return self.episode_over({"score": self._state.score, "max_score": self._state.max_score})
         command = clean_action(action, MAX_ACTION_CHARS)
         # The Z-machine reads ASCII only (jericho fails to decode the echo of other bytes), and dumb-frotz
         # takes a leading backslash as an interpreter escape: neither may reach it.
@@ -92,7 +90,7 @@ class TextWorldEnv(TextEnv):
                               info={"score": self._state.score, "max_score": self._state.max_score})
         admissible = {_norm(c) for c in self._state.admissible_commands or []}
         before = self._state.score
-        self._state, score, done = self._game.step(command)
+        self._state, score, done = self._upstream.step(command)
         max_score = self._state.max_score or 1
         self._done = bool(done or self._state.won or self._state.lost)
         return StepResult(clean_feedback(self._state.feedback), reward=(score - before) / max_score,
@@ -115,9 +113,3 @@ class TextWorldEnv(TextEnv):
         if self._task is None:
             raise RuntimeError("call reset() first")
         return list(self._task["walkthrough"])
-
-    def close(self) -> None:
-        game, self._game = self._game, None
-        if game is not None:
-            game.close()
-        super().close()

@@ -15,47 +15,40 @@ Contract (on top of ``aem_envs.core.TextEnv``):
   defined while the episode has followed it.
 
 One JVM per env (started at the first reset, ~0.4 s), launched with a fixed identity hash like ScienceWorld
-(see ``aem_envs/scienceworld/common.py``).
+(see ``aem_envs/_upstream.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aem_envs.core import StepResult, TextEnv
-from aem_envs.scienceworld.common import clean_action, family_tasks, java_problem, patch_launch_gateway
+from aem_envs._upstream import UpstreamTextEnv, clean_action, follow_gold, jvm_upstream
+from aem_envs.core import StepResult
 
-TASKS_ENV, TASKS_VERSION = "twx", "v0"
 MAX_ACTION_CHARS = 500
 UNKNOWN_ACTION = "Unknown action"
 REFUSED_OBSERVATION = "Unknown action: I'm not sure what you mean. (Actions are short commands, e.g. 'look around'.)"
 
 
-class TextWorldExpressEnv(TextEnv):
+class TextWorldExpressEnv(UpstreamTextEnv):
     """One TextWorldExpress game; see the module docstring for the contract."""
 
+    tasks_env, select_by = "twx", "game"
+
     def __init__(self, game: str, split: str = "train", render_mode: str | None = None):
-        super().__init__(family_tasks(TASKS_ENV, TASKS_VERSION, "game", game), split=split,
-                         render_mode=render_mode)
+        super().__init__(game, split=split, render_mode=render_mode)
         self.game = game
-        self._twx: Any = None
         self._task: Any = None
         self._history: list[str] = []
         self._valid: list[str] = []
         self._score = 0.0
-        self._done = False
         self._gold: list[str] | None = None
 
     def _simulator(self) -> Any:
-        if self._twx is None:
-            problem = java_problem()
-            if problem:
-                raise RuntimeError(f"TextWorldExpress needs Java: {problem}")
-            import textworld_express.textworld_express as upstream
-
-            patch_launch_gateway(upstream)
-            self._twx = upstream.TextWorldExpressEnv(envStepLimit=10**9)  # our TimeLimit truncates
-        return self._twx
+        if self._upstream is None:
+            upstream = jvm_upstream("TextWorldExpress", "textworld_express.textworld_express")
+            self._upstream = upstream.TextWorldExpressEnv(envStepLimit=10**9)  # our TimeLimit truncates
+        return self._upstream
 
     def _start(self, gold: bool) -> tuple[str, dict[str, Any]]:
         t = self._task
@@ -72,8 +65,7 @@ class TextWorldExpressEnv(TextEnv):
 
     def _step(self, action: str) -> StepResult:
         if self._done:
-            return StepResult("The episode is over; call reset().", is_action_valid=False, terminated=True,
-                              info={"score": self._score})
+            return self.episode_over({"score": self._score})
         command = clean_action(action, MAX_ACTION_CHARS)
         if not command:
             return StepResult(REFUSED_OBSERVATION, is_action_valid=False, info={"score": self._score})
@@ -100,24 +92,12 @@ class TextWorldExpressEnv(TextEnv):
             raise RuntimeError("call reset() before asking for the gold path")
         if self._gold is None:
             self._start(gold=True)
-            self._gold = list(self._twx.getGoldActionSequence())
+            self._gold = list(self._upstream.getGoldActionSequence())
             for command in self._history:  # back to where the episode was
-                self._twx.step(command)
+                self._upstream.step(command)
         return list(self._gold)
 
     def oracle_action(self) -> str | None:
         if self._task is None or self._done:
             return None
-        gold = self.gold_path()
-        n = len(self._history)
-        return gold[n] if n < len(gold) and self._history == gold[:n] else None
-
-    def close(self) -> None:
-        twx, self._twx = self._twx, None
-        if twx is not None:
-            try:
-                twx.close()
-            except Exception:  # the JVM may already be gone; nothing left to free
-                pass
-            twx.close = lambda: None  # upstream's __del__ closes again
-        super().close()
+        return follow_gold(self._history, self.gold_path())

@@ -12,7 +12,7 @@ import aem_envs
 if importlib.util.find_spec("scienceworld") is None:
     pytest.skip("scienceworld is not installed (pip install -e '.[scienceworld]')", allow_module_level=True)
 
-from aem_envs.scienceworld.common import java_problem  # noqa: E402
+from aem_envs._upstream import java_problem  # noqa: E402
 
 if java_problem():
     pytest.skip(f"ScienceWorld needs Java: {java_problem()}", allow_module_level=True)

@@ -11,7 +11,7 @@ import aem_envs
 if importlib.util.find_spec("textworld_express") is None:
     pytest.skip("textworld-express is not installed (pip install -e '.[textworld]')", allow_module_level=True)
 
-from aem_envs.scienceworld.common import java_problem  # noqa: E402
+from aem_envs._upstream import java_problem  # noqa: E402
 
 if java_problem():
     pytest.skip(f"TextWorldExpress needs Java: {java_problem()}", allow_module_level=True)
