@@ -1,11 +1,24 @@
 """TextWorld games made locally with TextWorld's own generator, from a seed, and cached on disk.
 
 A game is defined by its record in ``tasks/textworld/v0`` (kind, settings, seed) plus the pinned
-``textworld`` version. TextWorld 1.7.0 generates byte-identical ``.z8``/``.json`` files from the same seed
-(checked), so the records carry their sha256 and a regenerated game that differs is refused instead of
-silently played. Games are not committed (a few hundred KB each): the first reset of an instance
-generates it (~3 s) into ``$AEM_TEXTWORLD_CACHE`` or the user cache (``aem_envs.paths.cache_dir``)
-``textworld/<textworld version>/``.
+``textworld`` version. The records carry the sha256 of ``game.z8`` and ``game.json``, and a regenerated game
+that differs is refused instead of silently played. Games are not committed (a few hundred KB each): the
+first reset of an instance generates it (~3 s) into ``$AEM_TEXTWORLD_CACHE`` or the user cache
+(``aem_envs.paths.cache_dir``) ``textworld/<textworld version>/``.
+
+TextWorld 1.7.0 makes the same game from the same seed, but three details of its output depend on when and
+where it ran, so ``generate`` normalises them (``normalise_game``) and the files hash the same on any day,
+machine and ``PYTHONHASHSEED``:
+
+* the story file's header serial (bytes 0x12-0x17) is Inform's compile date (``YYMMDD``); it becomes
+  ``SERIAL``. The Z-machine checksum covers the bytes from 0x40 on, not the header, so the file stays valid
+  (the game's own ``verify`` says so); TextWorld's banner never prints the serial;
+* ``game.json``'s ``grammar.names_to_exclude`` is a Python set written as a list (the coin collector's), in
+  an order that follows the string hash seed; it is sorted;
+* ``game.json``'s ``KB.text_grammars_path`` is the absolute path of the installed ``textworld`` package;
+  it becomes relative to site-packages (``textworld/...``). Playing a game never reads it.
+
+``tests/aem_envs/upstream/test_textworld.py`` generates a game under a clock shifted with ``faketime``.
 """
 
 from __future__ import annotations
@@ -27,6 +40,11 @@ from aem_envs.paths import cache_dir
 # kind -> function(settings, seed, path) -> Game. A registry, so a new kind is one decorated function.
 GAME_MAKERS: dict[str, Callable[[Mapping[str, Any], int, str], Any]] = {}
 _generate_lock = threading.Lock()  # TextWorld's generator keeps module-level state; one game at a time
+SERIAL = b"000000"  # the story file serial every generated game gets, instead of its compile date
+_SERIAL_SLICE = slice(0x12, 0x18)
+# Part of the cache key: bump it when generation changes the files, so stale cached games are not reused.
+GAME_FORMAT = 2
+HASHED_FILES = ("game.z8", "game.json")
 
 
 def game_maker(kind: str) -> Callable:
@@ -85,8 +103,35 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _portable_path(path: str) -> str:
+    """``path`` relative to the folder ``textworld`` is installed in, when it lies inside that package."""
+    import textworld
+
+    site = Path(textworld.__file__).resolve().parent.parent
+    try:
+        return Path(path).resolve().relative_to(site).as_posix()
+    except ValueError:
+        return path
+
+
+def normalise_game(z8: Path) -> None:
+    """Rewrite the date, hash-seed and install-path dependent parts of a compiled game (module docstring)."""
+    data = bytearray(Path(z8).read_bytes())
+    data[_SERIAL_SLICE] = SERIAL
+    Path(z8).write_bytes(bytes(data))
+    game_json = Path(z8).with_suffix(".json")
+    game = json.loads(game_json.read_text(encoding="utf-8"))
+    grammar = game.get("grammar")
+    if isinstance(grammar, dict) and isinstance(grammar.get("names_to_exclude"), list):
+        grammar["names_to_exclude"] = sorted(grammar["names_to_exclude"], key=lambda n: (n is None, str(n)))
+    kb = game.get("KB")
+    if isinstance(kb, dict) and isinstance(kb.get("text_grammars_path"), str):
+        kb["text_grammars_path"] = _portable_path(kb["text_grammars_path"])
+    game_json.write_text(json.dumps(game), encoding="utf-8")  # TextWorld's own format: json.dump defaults
+
+
 def generate(record: Mapping[str, Any], folder: Path) -> tuple[Path, Any]:
-    """Generate and compile the record's game into ``folder/game.z8``; returns (path, Game)."""
+    """Generate and compile the record's game into ``folder/game.z8`` (normalised); returns (path, Game)."""
     import textworld
 
     maker = GAME_MAKERS.get(record["kind"])
@@ -96,15 +141,16 @@ def generate(record: Mapping[str, Any], folder: Path) -> tuple[Path, Any]:
     with _generate_lock:
         game = maker(record["settings"], int(record["seed"]), path)
         opts = _options(int(record["seed"]), path)
-        compiled = textworld.generator.compile_game(game, opts)
-    return Path(compiled), game
+        compiled = Path(textworld.generator.compile_game(game, opts))
+    normalise_game(compiled)
+    return compiled, game
 
 
 def game_file(record: Mapping[str, Any]) -> Path:
     """The cached game for ``record``, generating it on first use and checking it against the record."""
     # The key covers everything that shapes the game, so a record regenerated with other settings never
     # picks up a stale cached file.
-    key = hashlib.sha256(json.dumps([record["kind"], record["settings"], int(record["seed"])],
+    key = hashlib.sha256(json.dumps([record["kind"], record["settings"], int(record["seed"]), GAME_FORMAT],
                                     sort_keys=True).encode()).hexdigest()[:10]
     final = cache_root() / f"{record['instance_id']}-{key}"
     z8 = final / "game.z8"
@@ -120,10 +166,12 @@ def game_file(record: Mapping[str, Any]) -> Path:
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    want = record.get("sha256", {}).get("game.z8")
-    if want and sha256_of(z8) != want:
+    recorded = record.get("sha256", {})
+    bad = [name for name in HASHED_FILES if recorded.get(name)
+           and not ((final / name).is_file() and sha256_of(final / name) == recorded[name])]
+    if bad:
         raise ManifestMismatchError(
-            f"TextWorld game {record['instance_id']} at {z8} differs from the one in tasks/textworld: a "
-            "different textworld version or a modified generator made it. Install the pinned textworld, "
-            f"delete {final} and reset again.")
+            f"TextWorld game {record['instance_id']} at {final} ({', '.join(bad)}) differs from the one in "
+            "tasks/textworld: a different textworld version or a modified generator made it. Install the "
+            f"pinned textworld, delete {final} and reset again.")
     return z8

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +17,7 @@ import aem_envs
 if importlib.util.find_spec("textworld") is None:
     pytest.skip("textworld is not installed (pip install -e '.[textworld]')", allow_module_level=True)
 
-from aem_envs.textworld.games import game_file  # noqa: E402
+from aem_envs.textworld.games import SERIAL, game_file, normalise_game, sha256_of  # noqa: E402
 from aem_envs.textworld.tw import clean_feedback  # noqa: E402
 
 KINDS = ("coin", "treasure", "custom")
@@ -90,3 +96,73 @@ def test_cached_game_is_verified(tmp_path, monkeypatch):
 def test_clean_feedback_strips_prompt_and_status():
     raw = "Banner\nDo this: go north.\n\n-= Hall =-\nA hall.\n\n>      -= Hall =-0/1"
     assert clean_feedback(raw, "Do this: go north.") == "Do this: go north.\n\n-= Hall =-\nA hall."
+
+
+def test_normalised_game_hashes_the_same_whatever_the_day_hash_seed_and_install_path(tmp_path):
+    """What TextWorld writes differently per run: the compile date in the story file's serial, the order of
+    a set in game.json, the install path of textworld in game.json. normalise_game removes all three."""
+    import json
+
+    import textworld
+
+    ts = aem_envs.TaskSet.open("textworld", "v0")
+    rec = ts.get("coin-1000")
+    cached = game_file(rec)
+    z8, js = tmp_path / "game.z8", tmp_path / "game.json"
+    data = bytearray(cached.read_bytes())
+    data[0x12:0x18] = b"270315"  # as compiled on 15 March 2027
+    z8.write_bytes(bytes(data))
+    game = json.loads(cached.with_suffix(".json").read_text())
+    names = game["grammar"]["names_to_exclude"]
+    assert len(names) > 2 and None in names
+    game["grammar"]["names_to_exclude"] = names[::-1]  # another hash seed's order
+    package = Path(textworld.__file__).resolve().parent
+    assert game["KB"]["text_grammars_path"].startswith("textworld/")
+    game["KB"]["text_grammars_path"] = str(package.parent / game["KB"]["text_grammars_path"])
+    js.write_text(json.dumps(game))
+    assert sha256_of(z8) != rec["sha256"]["game.z8"] and sha256_of(js) != rec["sha256"]["game.json"]
+    normalise_game(z8)
+    assert sha256_of(z8) == rec["sha256"]["game.z8"] and sha256_of(js) == rec["sha256"]["game.json"]
+
+
+def test_fixed_serial_keeps_the_story_file_valid():
+    env = aem_envs.make("aem/TextWorld-coin-v0", split="dev")
+    try:
+        env.reset(options={"instance_id": "coin-1000"})
+        assert game_file(env.unwrapped._task).read_bytes()[0x12:0x18] == SERIAL
+        assert env.step("verify")[0] == "The game file has verified as intact."  # the checksum still holds
+    finally:
+        env.close()
+
+
+# Run in a child under faketime: generate the record's game (game_file checks both files against the
+# record's sha256) and print the date the child's clock shows and the game's serial.
+_GENERATE_IN_CHILD = """
+import datetime, sys
+from aem_envs import TaskSet
+from aem_envs.textworld.games import game_file
+ts = TaskSet.open("textworld", "v0")
+for iid in sys.argv[1:]:
+    z8 = game_file(ts.get(iid))
+print(datetime.date.today().isoformat(), z8.read_bytes()[0x12:0x18].decode())
+"""
+
+
+def test_games_generated_on_another_day_match_the_manifest(tmp_path):
+    """A game made on a later day (and with another string hash seed and working directory) hashes to the
+    record. faketime shifts the clock of Python and of dynamically linked code; TextWorld's Inform
+    compilers are static binaries it cannot reach, so the serial of another day is covered by the test
+    above."""
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        pytest.skip("Debian's faketime is not installed: run `make system` (scripts/system.d/upstream.sh)")
+    shift = 400
+    env = {**os.environ, "AEM_TEXTWORLD_CACHE": str(tmp_path / "cache"), "PYTHONHASHSEED": "12345"}
+    # A coin game (its game.json carries a set) and a custom one; the dev split's first of each.
+    out = subprocess.run([faketime, "-f", f"+{shift}d", sys.executable, "-c", _GENERATE_IN_CHILD, "coin-1000",
+                          "custom-1000"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    child_day, serial = out.stdout.split()[-2:]
+    shifted = datetime.date.fromisoformat(child_day) - datetime.date.today()
+    assert abs(shifted.days - shift) <= 1, f"faketime did not shift the child's clock ({child_day})"
+    assert serial.encode() == SERIAL
