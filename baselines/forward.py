@@ -3,8 +3,9 @@
 The old-policy pass of a training step calls this once, under no-grad, and gets both the log-probs the
 PPO ratio needs and the per-token entropies AEM needs: no extra forward (aem.md §3.1). Logits are divided
 by the sampling temperature first (otherwise the ratios are off-policy from the first step) and reduced
-in float32. Only the response positions are sent through the LM head (``logits_to_keep``), which keeps
-memory at O(B·R·V) instead of O(B·(P+R)·V).
+in float32 (a float64 model stays in float64: the data-parallel equivalence tests run in it). Only the
+response positions are sent through the LM head (``logits_to_keep``), which keeps memory at O(B·R·V)
+instead of O(B·(P+R)·V).
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from aem_gym.agents.constrained import mask_logits
 from aem_gym.baselines.batch import TurnBatch
 
 
+def at_least_float32(t: Tensor) -> Tensor:
+    """``t`` in float32, or in its own dtype when that is wider (float64)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 def entropy_from_logits(logits: Tensor) -> Tensor:
-    """H = logsumexp(z) - Σ softmax(z)·z, in float32 (stable form of -Σ p log p)."""
-    z = logits.float()
+    """H = logsumexp(z) - Σ softmax(z)·z, in float32 or wider (stable form of -Σ p log p)."""
+    z = at_least_float32(logits)
     return torch.logsumexp(z, dim=-1) - (torch.softmax(z, dim=-1) * z).sum(-1)
 
 
@@ -38,7 +44,7 @@ def response_forward(model, input_ids: Tensor, attention_mask: Tensor, response_
     pos = (attention_mask.cumsum(-1) - 1).clamp_min(0)  # left padding: positions from the mask
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos,
                 logits_to_keep=response_width + 1, use_cache=False)
-    logits = out.logits[:, :-1, :].float()  # position P+k-1 predicts response token k
+    logits = at_least_float32(out.logits[:, :-1, :])  # position P+k-1 predicts response token k
     if temperature != 1.0:
         logits = logits / temperature
     logits = mask_logits(logits, allowed)

@@ -46,7 +46,7 @@ def prepared_batch(model, rows, aem: bool = True):
 
 
 def flat_params(model) -> torch.Tensor:
-    return torch.cat([p.detach().float().reshape(-1) for p in model.state_dict().values()])
+    return torch.cat([p.detach().double().reshape(-1) for p in model.state_dict().values()])
 
 
 def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str, strategy: str, steps: int) -> None:
@@ -69,7 +69,7 @@ def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str
     ctx = init_distributed("gloo")
     try:
         torch.manual_seed(0)
-        model, _ = load_tiny_model(model_dir)
+        model = load_tiny_model(model_dir)[0].double()  # float64: see test_data_parallel's tolerance
         broadcast_module(model, ctx)
         full = model
         if strategy == "fsdp":
