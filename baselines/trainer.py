@@ -239,9 +239,11 @@ class Trainer:
 
 def sft_cache_dir(cfg: TrainConfig) -> Path:
     """Where the SFT warm start of ``cfg`` is cached: next to the run directories, keyed by everything the
-    SFT model depends on (env, model and SFT settings, seed, the tiny model's corpus, and the source of the
-    prompt builders and of SFT itself, so editing either invalidates the cache), not by the RL algorithm."""
+    SFT model depends on (env, model and SFT settings, seed, the tiny model's corpus, the source of the
+    prompt builders and of SFT itself, so editing either invalidates the cache, and the torch and
+    transformers versions, whose kernels and defaults shape the weights), not by the RL algorithm."""
     import hashlib
+    from importlib import metadata
 
     from aem_gym.agents import prompts
     from aem_gym.agents.tiny import CORPUS
@@ -249,7 +251,7 @@ def sft_cache_dir(cfg: TrainConfig) -> Path:
 
     d = cfg.to_dict()
     key = {"env": d["env"], "model": d["model"], "sft": {k: v for k, v in d["sft"].items() if k != "cache"},
-           "seed": cfg.seed}
+           "seed": cfg.seed, "libs": {lib: metadata.version(lib) for lib in ("torch", "transformers")}}
     h = hashlib.sha256(json.dumps(_plain(key), sort_keys=True, default=str).encode())
     for f in (Path(prompts.__file__), Path(sft.__file__), CORPUS if cfg.model.init == "tiny" else None):
         if f is not None:
