@@ -253,7 +253,7 @@ def content_sha256(run_dir: Path) -> str:
     for p in content_files(run_dir):
         if not p.is_file():
             continue
-        h.update(str(p.relative_to(run_dir)).encode() + b"\0")
+        h.update(p.relative_to(run_dir).as_posix().encode() + b"\0")  # the same key on any OS
         h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()
 

@@ -56,7 +56,7 @@ class OfficialGames:
                 if "movable" in rel or "Sliced" in rel:
                     continue
                 try:
-                    if not json.loads(game.read_text()).get("solvable", False):
+                    if not json.loads(game.read_text(encoding="utf-8")).get("solvable", False):
                         continue
                 except (OSError, json.JSONDecodeError):
                     continue
@@ -67,7 +67,7 @@ class OfficialGames:
     def get(self, instance_id: str) -> Mapping[str, Any]:
         folder = self.root / instance_id
         try:
-            traj = json.loads((folder / "traj_data.json").read_text())
+            traj = json.loads((folder / "traj_data.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise UnknownTaskError(f"no readable ALFWorld game {instance_id!r} under {self.root}: {e}") from None
         if traj.get("task_type") not in TASK_TYPES:

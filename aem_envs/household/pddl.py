@@ -93,7 +93,7 @@ def problem_text(task: Mapping[str, Any]) -> str:
 def alfworld_data(name: str) -> str:
     """A text file shipped in the ``alfworld`` wheel (``alfred.pddl``, ``alfred.twl2``)."""
     try:
-        return resources.files("alfworld").joinpath("data", name).read_text()
+        return resources.files("alfworld").joinpath("data", name).read_text(encoding="utf-8")
     except ModuleNotFoundError:
         raise ModuleNotFoundError(
             "the real ALFWorld engine needs the household extra: pip install 'aem-gym[household]'") from None
@@ -114,10 +114,10 @@ def write_game(task: Mapping[str, Any], folder: Path, walkthrough: list[str] | N
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "game.tw-pddl"
-    path.write_text(json.dumps(game_json(task, walkthrough)))
+    path.write_text(json.dumps(game_json(task, walkthrough)), encoding="utf-8")
     g = task["goal"]
     traj = {"task_type": task["task_type"], "pddl_params": {
         "object_target": g["obj"], "parent_target": g["recep"], "toggle_target": g["toggle"],
         "mrecep_target": "", "object_sliced": False}}
-    (folder / "traj_data.json").write_text(json.dumps(traj))
+    (folder / "traj_data.json").write_text(json.dumps(traj), encoding="utf-8")
     return path

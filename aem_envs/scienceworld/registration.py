@@ -30,7 +30,7 @@ def upstream_task_names() -> list[str]:
         return []
     path = Path(next(iter(spec.submodule_search_locations))) / "tasks.json"
     try:
-        return [t["task_name"] for t in json.loads(path.read_text())]
+        return [t["task_name"] for t in json.loads(path.read_text(encoding="utf-8"))]
     except (OSError, ValueError, KeyError):
         return []
 

@@ -53,7 +53,7 @@ class TaskSource:
 
 
 def parse_task(path: Path) -> TaskSource:
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     parts = _SECTION.split(text)
     src = TaskSource(path.stem, {})
     for i in range(1, len(parts), 3):
@@ -85,7 +85,7 @@ def _write(root: Path, files: dict[str, str]) -> None:
     for rel, content in files.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(content)
+        p.write_text(content, encoding="utf-8")
 
 
 def _scaffold(src: TaskSource) -> dict[str, str]:

@@ -62,9 +62,9 @@ def load_file(path: str | Path, split: str = "test") -> InstanceList:
     """A local SWE-bench / SWE-bench-Verified file: ``.jsonl``, ``.json`` (list or dict by id) or ``.parquet``."""
     p = Path(path)
     if p.suffix == ".jsonl":
-        rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
     elif p.suffix == ".json":
-        data = json.loads(p.read_text())
+        data = json.loads(p.read_text(encoding="utf-8"))
         rows = list(data.values()) if isinstance(data, dict) else list(data)
     elif p.suffix == ".parquet":
         import pandas as pd

@@ -158,9 +158,9 @@ def load_original(data_dir: str | Path, human_goals: bool = True, num_products: 
     key = "original:" + hashlib.sha256(ident.encode()).hexdigest()
     def load() -> list[dict[str, Any]]:
         rng = random.Random(seed)
-        ins = json.loads(attrs.read_text())
-        products = process_products(json.loads(items.read_text()), ins, rng, num_products)
-        human = json.loads(human_path.read_text()) if human_goals else None
+        ins = json.loads(attrs.read_text(encoding="utf-8"))
+        products = process_products(json.loads(items.read_text(encoding="utf-8")), ins, rng, num_products)
+        human = json.loads(human_path.read_text(encoding="utf-8")) if human_goals else None
         goals = make_goals(products, human, ins, rng)
         random.Random(seed).shuffle(goals)
         for i, g in enumerate(goals):

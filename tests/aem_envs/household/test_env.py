@@ -134,4 +134,5 @@ def test_splits_mirror_alfworld_and_unseen_is_unseen():
 def test_generator_is_byte_identical(tmp_path):
     write(tmp_path)
     for name in ("tasks.jsonl.gz", "manifest.json"):
-        assert data_sha256(tmp_path / name) == data_sha256(TASKS / name), f"{name} differs: regenerate tasks/household"
+        assert data_sha256(tmp_path / name) == data_sha256(TASKS / name), \
+            f"{name} differs: regenerate tasks/household"
