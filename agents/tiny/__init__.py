@@ -65,13 +65,28 @@ def train_tokenizer(corpus: Path | str = CORPUS, vocab_size: int = 1024):
     return fast
 
 
+# Classes a tokenizer saved from a bare ``tokenizers`` object declares in tokenizer_config.json: its
+# tokenizer.json is then the whole tokenizer. AutoTokenizer still maps a ``qwen2`` config to Qwen2Tokenizer,
+# which splits digits and spaces its own way (a checkpoint saved by the trainer, without MARKER, would then
+# be prompted with ids it was never trained on).
+_BARE_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
+def _declared_class(path: Path | str) -> str | None:
+    try:
+        return json.loads((Path(path) / "tokenizer_config.json").read_text(encoding="utf-8")).get("tokenizer_class")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def load_tokenizer(path: Path | str):
-    """``AutoTokenizer``, unless it loads a class that yields empty ids for this tokenizer (see the module
-    docstring); then ``PreTrainedTokenizerFast``. Padding side is left (generation)."""
+    """``AutoTokenizer``, unless the directory holds a bare ``tokenizers`` tokenizer (MARKER, or a declared
+    class in ``_BARE_CLASSES``) or AutoTokenizer's class yields empty ids (see the module docstring); then
+    ``PreTrainedTokenizerFast``, which reads tokenizer.json as saved. Padding side is left (generation)."""
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     tok = None
-    if not (Path(path) / MARKER).exists():
+    if not (Path(path) / MARKER).exists() and _declared_class(path) not in _BARE_CLASSES:
         try:
             tok = AutoTokenizer.from_pretrained(str(path))
         except (OSError, ValueError, KeyError, TypeError):

@@ -34,3 +34,13 @@ def test_tokenizer_round_trips_and_has_a_chat_template(tiny_dir):
     rendered = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
     assert rendered == "<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\ngo<|im_end|>\n<|im_start|>assistant\n"
     assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>" and tok.padding_side == "left"
+
+
+def test_a_saved_checkpoint_keeps_the_tokenization_it_was_trained_with(tiny_dir, tmp_path):
+    """A trainer checkpoint has no aem_tiny.json; AutoTokenizer would load it as Qwen2Tokenizer (qwen2
+    config), which splits "fridge 1" differently. load_tokenizer must give the builder's ids."""
+    model, tok = load_tiny_model(tiny_dir)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    text = "<action> go to fridge 1</action> On the countertop 2, you see a mug 3."
+    assert load_tokenizer(tmp_path)(text)["input_ids"] == tok(text)["input_ids"]
