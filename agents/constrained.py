@@ -41,13 +41,18 @@ class ReplyTrie:
         return self._next.get(tuple(prefix))
 
 
+def reply_sequences(tokenizer, actions: Sequence[str], end_id: int) -> list[list[int]]:
+    """The ids of ``reply_text(a) + [end_id]`` for each distinct action (what a trie is built from; the vLLM
+    backend sends them to its logits processor)."""
+    return [list(tokenizer(reply_text(a), add_special_tokens=False)["input_ids"]) + [int(end_id)]
+            for a in dict.fromkeys(str(a) for a in actions)]
+
+
 def admissible_trie(tokenizer, actions: Sequence[str] | None, end_id: int) -> ReplyTrie | None:
     """The trie of ``reply_text(a) + [end_id]`` over ``actions`` (None when there are none: free text)."""
     if not actions:
         return None
-    seqs = [list(tokenizer(reply_text(a), add_special_tokens=False)["input_ids"]) + [int(end_id)]
-            for a in dict.fromkeys(str(a) for a in actions)]
-    return ReplyTrie(seqs)
+    return ReplyTrie(reply_sequences(tokenizer, actions, end_id))
 
 
 def check_constrain(value: str | None) -> None:
