@@ -62,6 +62,10 @@ class Generation:
     # re-applies the same masks, so its log-probs are those of the distribution the tokens came from).
     allowed_token_ids: list[list[int]] | None = None
 
+    def total_logprob(self) -> float | None:
+        """log p(response) = the sum of its tokens' log-probs, where the backend returned them."""
+        return float(sum(self.logprobs)) if self.logprobs else None
+
     def mean_entropy(self) -> float | None:
         if not self.entropies:
             return None

@@ -28,6 +28,7 @@ class ActOut:
     action: str
     raw_text: str | None = None
     entropy: float | None = None
+    logprob: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +106,7 @@ class PolicyActor:
             sl.last_action = action
             sl.state.turn += 1
             outs.append(ActOut(action=action, raw_text=gen.text, entropy=gen.mean_entropy(),
+                               logprob=gen.total_logprob(),
                                prompt_tokens=int(gen.usage.prompt_tokens),
                                completion_tokens=int(gen.usage.completion_tokens)))
         return outs

@@ -131,7 +131,7 @@ class _Episode:
             turn_idx=len(self.traj.turns), observation=self.obs, action=out.action, reward=float(reward),
             terminated=bool(terminated), truncated=bool(truncated), is_action_valid=valid,
             info=_clean_info(info), raw_text=out.raw_text if out.raw_text != out.action else None,
-            entropy=out.entropy, prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
+            entropy=out.entropy, logprob=out.logprob, prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
         self.score += float(reward)
         self.invalid += not valid
         self.obs, self.info, self.terminated, self.truncated = next_obs, info, bool(terminated), bool(truncated)

@@ -58,6 +58,7 @@ class TurnRow:
     raw_text: str | None = None  # the model's full text when it differs from the parsed env action
     entropy: float | None = None  # mean token entropy of the response (nats), trained/LLM agents only
     aem_alpha: float | None = None  # AEM coefficient of this turn within its task group (aem.md §3.1)
+    logprob: float | None = None  # log p(reply): sum of its token log-probs (nats), where the agent has them
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -111,7 +112,7 @@ TURN_SCHEMA: dict[str, Any] = {
                  "info"],
     "properties": {"turn_idx": _int0, "observation": _str, "action": _str, "reward": _num, "terminated": _bool,
                    "truncated": _bool, "is_action_valid": _bool, "info": {"type": "object"},
-                   "raw_text": {"type": ["string", "null"]}, "entropy": _opt_num, "aem_alpha": _opt_num,
+                   "raw_text": {"type": ["string", "null"]}, "entropy": _opt_num, "aem_alpha": _opt_num, "logprob": _opt_num,
                    "prompt_tokens": _int0, "completion_tokens": _int0},
 }
 
