@@ -77,7 +77,7 @@ class WorkerExtension:
 
     def aem_weight_checksum(self) -> float:
         """Sum of all parameters (a cheap equality check against the trainer in tests)."""
-        return float(sum(p.detach().float().sum() for p in self.model_runner.model.parameters()))  # type: ignore[attr-defined]
+        return float(sum(p.detach().double().sum() for p in self.model_runner.model.parameters()))  # type: ignore[attr-defined]
 
 
 def chunked(named: list[tuple[str, torch.Tensor]], chunk_bytes: int) -> list[list[tuple[str, torch.Tensor]]]:
