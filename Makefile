@@ -21,8 +21,8 @@ VLLM_VENV    ?= .venv-vllm
 VLLM_STAMP   := $(VLLM_VENV)/.bootstrapped
 VLLM_REASON  := $(VLLM_VENV).unavailable
 VLLM_PROJECT := envs/vllm
-UVVLLM  := PATH="$(CURDIR)/$(VLLM_VENV)/bin:$$PATH" UV_PYTHON=3.11 UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(VLLM_VENV)" \
-           $(UV)
+UVVLLM  := PATH="$(CURDIR)/$(VLLM_VENV)/bin:$$PATH" UV_PYTHON=3.11 \
+           UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(VLLM_VENV)" $(UV)
 
 .PHONY: run test test-main test-vllm vllm-env lint bench system lock lock-check clean
 
@@ -37,7 +37,7 @@ lock-check: $(UV)
 	  echo "uv.lock does not match pyproject.toml: run \`make lock\` and commit uv.lock" >&2; \
 	  $(UVRUN) lock --check 2>&1 | tail -n 3 >&2; exit 1; }
 	@$(UVRUN) lock --check --project $(VLLM_PROJECT) >/dev/null 2>&1 || { \
-	  echo "$(VLLM_PROJECT)/uv.lock does not match the pyproject.toml files: run \`make lock\` and commit it" >&2; \
+	  echo "$(VLLM_PROJECT)/uv.lock does not match the pyproject.toml files: run \`make lock\`" >&2; \
 	  $(UVRUN) lock --check --project $(VLLM_PROJECT) 2>&1 | tail -n 3 >&2; exit 1; }
 
 lock: $(UV)

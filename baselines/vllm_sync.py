@@ -78,7 +78,8 @@ class WorkerExtension:
 
     def aem_weight_checksum(self) -> float:
         """Sum of all parameters (a cheap equality check against the trainer in tests)."""
-        return float(sum(p.detach().double().sum() for p in self.model_runner.model.parameters()))  # type: ignore[attr-defined]
+        params = self.model_runner.model.parameters()  # type: ignore[attr-defined]
+        return float(sum(p.detach().double().sum() for p in params))
 
 
 def chunked(named: list[tuple[str, torch.Tensor]], chunk_bytes: int) -> list[list[tuple[str, torch.Tensor]]]:
@@ -135,7 +136,8 @@ def make_vllm_policy(cfg: Any, model: torch.nn.Module, tokenizer: Any, path: Pat
     if reason is not None:
         raise ImportError(f"distributed.rollout: vllm needs vLLM: {reason}")
     if mode == "direct":
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: tensors by reference
+        # the engine in this process: tensors go by reference
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     is_main = ctx is None or ctx.is_main
     if is_main and not (Path(path) / "config.json").exists():
         model.save_pretrained(path)
@@ -146,8 +148,10 @@ def make_vllm_policy(cfg: Any, model: torch.nn.Module, tokenizer: Any, path: Pat
         dist.barrier()
     kw = {"max_model_len": cfg.model.max_prompt_tokens + cfg.model.max_new_tokens,
           "max_prompt_tokens": cfg.model.max_prompt_tokens,
-          "worker_extension_cls": "aem_gym.baselines.vllm_sync.WorkerExtension", "enable_prefix_caching": True,
-          "dtype": cfg.model.dtype, **({} if on_cpu() else {"gpu_memory_utilization": 0.4}), **cfg.distributed.vllm}
+          "worker_extension_cls": "aem_gym.baselines.vllm_sync.WorkerExtension",
+          "enable_prefix_caching": True,
+          "dtype": cfg.model.dtype, **({} if on_cpu() else {"gpu_memory_utilization": 0.4}),
+          **cfg.distributed.vllm}
     return VLLMPolicy(str(path), seed=cfg.seed + (ctx.rank if ctx is not None else 0), **kw)
 
 

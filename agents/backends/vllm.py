@@ -47,12 +47,12 @@ from aem_gym.agents.types import Generation, GenerationRequest, Usage
 CPU_DEFAULTS: dict[str, Any] = {"gpu_memory_utilization": 0.2, "enforce_eager": True,
                                 "kv_cache_memory_bytes": 256 << 20, "enable_chunked_prefill": False}
 LOGITS_PROCESSOR = "aem_gym.agents.backends.vllm_constrain:AdmissibleReplies"
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-                    "vocab.json", "merges.txt", "added_tokens.json")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                    "chat_template.jinja", "vocab.json", "merges.txt", "added_tokens.json")
 
 
 def vllm_unavailable() -> str | None:
-    """Why ``VLLMPolicy`` cannot run here (None when it can): vLLM missing, or neither CUDA nor a CPU build."""
+    """Why ``VLLMPolicy`` cannot run here (None when it can): no vLLM, or neither CUDA nor a CPU build."""
     try:
         import vllm  # noqa: F401
         from vllm.platforms import current_platform
@@ -191,7 +191,8 @@ class VLLMPolicy:
         ids = [self.encode_prompt(r.messages) for r in requests]
         params = [self._params(r) for r in requests]
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=i) for i in ids], params, use_tqdm=False)
-        return [self._generation(pid, out.outputs[0], p) for pid, out, p in zip(ids, outs, params, strict=True)]
+        return [self._generation(pid, out.outputs[0], p)
+                for pid, out, p in zip(ids, outs, params, strict=True)]
 
     def _generation(self, prompt_ids: list[int], c: Any, params: Any) -> Generation:
         toks = list(c.token_ids)

@@ -1,7 +1,7 @@
 """Constrained decoding (``agents.constrained``) inside vLLM: a logits processor for vLLM's V1 engine.
 
-Imported by vLLM itself (``LLM(logits_processors=["aem_gym.agents.backends.vllm_constrain:AdmissibleReplies"])``,
-or ``vllm serve --logits-processors ...``), so it needs vLLM at import time; nothing else imports it.
+Imported by vLLM itself (``LLM(logits_processors=[agents.backends.vllm.LOGITS_PROCESSOR])``, or
+``vllm serve --logits-processors ...``), so it needs vLLM at import time; nothing else imports it.
 
 A request opts in with ``SamplingParams(extra_args={"aem_replies": [[ids...], ...]})``: the token ids of
 every admissible reply (``agents.constrained.reply_sequences``). At each step the logits of ids that continue

@@ -11,7 +11,8 @@ from aem_gym.agents.types import GenerationRequest, SamplingParams
 from tests.vllm.conftest import LOGPROB_ATOL, teacher_forced
 
 
-def _requests(states, temperature: float, constrain: bool, seed: int | None = None) -> list[GenerationRequest]:
+def _requests(states, temperature: float, constrain: bool,
+              seed: int | None = None) -> list[GenerationRequest]:
     return [GenerationRequest(msgs, SamplingParams(max_new_tokens=20, temperature=temperature, constrain=(
         "admissible" if constrain else None), seed=None if seed is None else seed + i),
         context={"admissible_actions": acts}) for i, (msgs, acts) in enumerate(states)]

