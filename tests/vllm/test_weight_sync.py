@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from aem_gym.agents.types import GenerationRequest, SamplingParams
-from tests.vllm.conftest import LOGPROB_ATOL, teacher_forced
+from tests.vllm.conftest import GPU_SHARE, LOGPROB_ATOL, teacher_forced
 
 RECIPE = "cpu-tiny-household"
 
@@ -29,7 +29,7 @@ def test_engine_follows_the_trainer(released_dir, household_states, tmp_path):
     from aem_gym.baselines.config import load_config
     from aem_gym.baselines.vllm_sync import VLLMWeightSync, make_vllm_policy
 
-    cfg = load_config(RECIPE, sets=[f"model.init={released_dir}"])
+    cfg = load_config(RECIPE, overrides={"model.init": str(released_dir), "distributed.vllm": GPU_SHARE})
     model, tok = load_tiny_model(released_dir)
     pol = make_vllm_policy(cfg, model, tok, tmp_path / "engine")
     try:
