@@ -34,12 +34,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   uv venv -q --python 3.11 "$VENV" || die "cannot create $VENV"
 fi
 PY="$VENV/bin/python"
-uv pip install -q --python "$PY" --no-sources "torch==$TORCH_VERSION" "vllm==$VLLM_VERSION" -e '.[dev,webshop,swe]' \
-  || die "installing torch $TORCH_VERSION + vllm $VLLM_VERSION failed"
+uv pip install -q --python "$PY" --no-sources "torch==$TORCH_VERSION" "vllm==$VLLM_VERSION" \
+  -e '.[dev,webshop,swe]' || die "installing torch $TORCH_VERSION + vllm $VLLM_VERSION failed"
 "$PY" - <<'EOF' || die "torch sees no CUDA device in $VENV"
 import torch, vllm
 assert torch.cuda.is_available(), "torch.cuda.is_available() is False"
-print(f"torch {torch.__version__} ({torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}), vllm {vllm.__version__}")
+n, name = torch.cuda.device_count(), torch.cuda.get_device_name(0)
+print(f"torch {torch.__version__} ({n} x {name}), vllm {vllm.__version__}")
 EOF
 
 FAILED=0
