@@ -9,8 +9,10 @@
 ``aem_gym.agents.tiny`` is used.
 """
 
+from aem_gym.agents.episode import EpisodeSpec
 from aem_gym.agents.policy import Policy, make_policy, policy_kinds, register_policy
 from aem_gym.agents.prompts import (
+    DEFAULT_HISTORY,
     PromptBuilder,
     PromptState,
     format_action,
@@ -23,7 +25,7 @@ from aem_gym.agents.rollout import RolloutEngine
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord, Usage
 
 __all__ = [
-    "Generation", "GenerationRequest", "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
+    "DEFAULT_HISTORY", "EpisodeSpec", "Generation", "GenerationRequest", "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
     "RolloutResult", "SamplingParams", "Trajectory", "TurnRecord", "Usage", "format_action", "make_policy",
     "parse_action", "policy_kinds", "prompt_builder", "read_turns", "register_policy", "register_prompt",
 ]

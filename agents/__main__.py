@@ -1,7 +1,7 @@
 """``python -m aem_gym.agents ENV_ID --agent SPEC``: roll out an agent and print (and optionally save) the result.
 
     python -m aem_gym.agents aem/Household-v0 --agent oracle --tasks 8 --group-size 2 --out runs/rollouts/oracle
-    python -m aem_gym.agents example/TreasureHunt-v0 --agent hf:runs/tiny --temperature 0.7 --max-new-tokens 48
+    python -m aem_gym.agents aem/WebShop-v0 --agent hf:runs/tiny --temperature 0.7 --max-new-tokens 48
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+from aem_gym.agents.prompts import DEFAULT_HISTORY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,9 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group-size", type=int, default=1)
     ap.add_argument("--max-turns", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--process-workers", action="store_true", help="env workers are processes (CPU-bound envs)")
+    ap.add_argument("--schedule", choices=["lockstep", "independent"], default="lockstep")
+    ap.add_argument("--max-concurrent", type=int, default=None, help="episodes open at once (default: all)")
     ap.add_argument("--timeout", type=float, default=None, help="per-episode budget in seconds")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--history", type=int, default=3, help="turns of history in the prompt")
+    ap.add_argument("--history", type=int, default=DEFAULT_HISTORY, help="turns of history in the prompt")
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--out", default=None, help="directory for turns.jsonl and trajectories.jsonl")
@@ -34,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ImportError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    engine = RolloutEngine(workers=args.workers, episode_timeout_s=args.timeout, history_k=args.history)
-    res = engine.run(args.env_id, tasks=list(range(args.seed, args.seed + args.tasks)), policy=policy,
-                     group_size=args.group_size, max_turns=args.max_turns, seed=args.seed, output_dir=args.out,
-                     sampling=SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature))
+    engine = RolloutEngine(workers=args.workers, episode_timeout_s=args.timeout, history_k=args.history,
+                           process=args.process_workers, schedule=args.schedule, max_concurrent=args.max_concurrent)
+    with engine:
+        res = engine.run(args.env_id, tasks=list(range(args.seed, args.seed + args.tasks)), policy=policy,
+                         group_size=args.group_size, max_turns=args.max_turns, seed=args.seed,
+                         output_dir=args.out,
+                         sampling=SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature))
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in res.summary().items()}, indent=1))
     return 0
 

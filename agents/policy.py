@@ -6,7 +6,8 @@ Every agent, from a local HF model to a person at a terminal, is a ``Policy``::
 
 Batched on purpose: the rollout engine makes one call per turn for all active episodes, so a model backend
 can pad them into one forward pass. Token-level fields of a ``Generation`` are ``None`` where a backend
-cannot provide them.
+cannot provide them. A policy that acts from ``request.context`` alone (scripted, oracle, random, replay)
+sets ``needs_prompt = False`` and the engine skips rendering prompts for it (``messages`` is then empty).
 
 Agents are named by spec strings (the CLI's ``--agent``), resolved by ``make_policy``::
 

@@ -6,8 +6,9 @@ its tokenizer's chat template. Each turn is a fresh prompt of bounded length (ta
 not an ever-growing chat, as in verl-agent: input length stays flat on long horizons.
 
 The agent answers with one action between ``<action>`` and ``</action>`` (free thinking before it is
-fine); ``parse_action`` is ``aem_envs.wrappers.ActionParser``'s own parser (last match wins, one-line
-actions have their whitespace collapsed), and the engine wraps that wrapper around every env.
+fine); ``parse_action`` (re-exported here) is ``aem_envs.wrappers.ActionParser``'s own parser (last match
+wins, one-line actions have their whitespace collapsed), and the episode loop wraps that wrapper around
+every env.
 
     @register_prompt("aem/MyEnv")          # every id starting with "aem/MyEnv"
     class MyPrompt(PromptBuilder):
@@ -19,8 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aem_envs.wrappers.action_parser import parse_action as _env_parse_action
+from aem_envs.wrappers.action_parser import parse_action  # noqa: F401 - re-exported: one parser
 from aem_gym.agents.types import Message
+
+# Turns of history in a prompt unless a run says otherwise: one value for the trainer (``env.history``),
+# ``aem eval --history``, the rollout engine and the builders (verl-agent's default). A run records the
+# value it used (``config.yaml``; ``metadata.yaml`` settings).
+DEFAULT_HISTORY = 2
 
 
 def format_action(action: str) -> str:
@@ -34,12 +40,6 @@ def reply_text(action: str) -> str:
     ", ", so with it the reply's tokens are exactly a span of the admissible list (" take" and "take" are
     unrelated tokens); ``parse_action`` strips it."""
     return format_action(f" {action}")
-
-
-def parse_action(text: str) -> str | None:
-    """The action in ``text`` exactly as the ``ActionParser`` wrapper reads it, or ``None`` if there is none
-    (delegates to ``aem_envs.wrappers.action_parser.parse_action``: one source of truth)."""
-    return _env_parse_action(text)
 
 
 @dataclass
@@ -66,7 +66,7 @@ class PromptBuilder:
     max_actions_shown: int = 60
     max_observation_chars: int = 4000
 
-    def __init__(self, k: int = 3):
+    def __init__(self, k: int = DEFAULT_HISTORY):
         if k < 0:
             raise ValueError("k (turns of history) must be >= 0")
         self.k = k
@@ -118,7 +118,7 @@ def register_prompt(prefix: str) -> Callable[[type[PromptBuilder]], type[PromptB
     return deco
 
 
-def prompt_builder(env_id: str, k: int = 3) -> PromptBuilder:
+def prompt_builder(env_id: str, k: int = DEFAULT_HISTORY) -> PromptBuilder:
     """The builder registered for the longest prefix of ``env_id`` (the default one if none)."""
     prefix = max((p for p in _PROMPTS if env_id.startswith(p)), key=len)
     return _PROMPTS[prefix](k=k)

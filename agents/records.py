@@ -34,6 +34,8 @@ class Trajectory:
     truncated: bool = False
     timed_out: bool = False
     error: str | None = None
+    # The loop stopped it at its own turn budget (``EpisodeSpec.max_turns``) while the env still ran.
+    budget_reached: bool = False
     wall_s: float = 0.0
     turns: list[TurnRecord] = field(default_factory=list)
 

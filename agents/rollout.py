@@ -1,4 +1,4 @@
-"""The rollout engine: B tasks × G copies, in lockstep, one policy call per turn.
+"""The episode loop: every episode any part of the suite runs goes through ``RolloutEngine``.
 
     engine = RolloutEngine(workers=4, episode_timeout_s=600)
     result = engine.run("aem/Household-v0", tasks=[(None, 0), ("task-17", 5)], group_size=8,
@@ -7,67 +7,72 @@
     result.trajectories     # list[Trajectory]
     result.write_jsonl("runs/rollouts/iter-3")
 
+Training rollouts (``baselines.collect``), evaluation (``agents.evaluate``, used by ``aem eval`` and the
+trainer's periodic eval), SFT demonstrations (a demonstrator policy) and leaderboard replay (a policy
+that plays recorded replies, ``agents.replay``) are all calls of ``run`` or ``run_specs``.
+
 Contract:
 
 * ``tasks`` is a list of ``(instance_id | None, seed)`` (a bare int means ``(None, seed)``). Each task is a
   group: its G copies are reset with the same seed (and instance id), so they start from the same state;
-  they differ only by the policy's samples (per-request sampling seeds differ by copy and turn).
-* Lockstep: each turn, the prompts of all active episodes go to ONE ``policy.generate`` call; then the
-  env steps run in a thread pool of ``workers`` threads (env creation, reset and close run there too).
-* The env is wrapped in ``ActionParser`` (``<action>…</action>``), then in ``wrappers`` (callables
-  ``env -> env``, e.g. ``functools.partial(InvalidActionPenalty, penalty=-0.1)``), in that order.
-* ``request.context`` carries ``admissible_actions``, ``oracle`` (calls ``env.unwrapped.oracle_action``),
-  ``turn``, ``env_id``, ``instance_id`` and ``observation``, for scripted, oracle and human policies.
-* An episode ends when the env terminates or truncates, after ``max_turns`` turns (truncated), when its
-  wall time since reset exceeds ``episode_timeout_s`` (truncated, ``timed_out``; a step still running
-  is abandoned and its row recorded with ``info["timed_out"]``), or when the env raises (truncated, the
-  error kept). A policy exception stops the run (after closing the envs): it is not an episode's fault.
+  they differ only by the policy's samples (``agents.episode.request_seed``: per episode and turn).
+* Each episode is a state machine (``agents.episode.Episode``); the loop schedules them. ``schedule=
+  "lockstep"`` (default): one ``policy.generate`` call for every episode waiting for an action, made when
+  no env call is in flight, so a batched model sees the same batches on every run. ``"independent"``:
+  no barrier; a generate call with whatever is ready goes out as soon as fewer than ``max_concurrent``
+  calls are in flight (API models). At most ``max_concurrent`` episodes are open at a time (None: all).
+* Env calls run in a worker pool (``agents.envpool``): inline for one worker without timeout, else
+  ``workers`` threads, or ``workers`` processes with ``process=True`` (CPU-bound envs).
+* The env stack is ``ActionParser``, then ``wrappers`` (callables ``env -> env``, e.g.
+  ``functools.partial(InvalidActionPenalty, penalty=-0.1)``), then ``TurnLimit(max_turns)``.
+* ``request.context`` carries ``admissible_actions``, ``oracle`` (``env.unwrapped.oracle_action``),
+  ``turn``, ``env_id``, ``instance_id``, ``observation``, ``seed`` and ``traj_uid``, for scripted,
+  oracle, human and replay policies. A policy with ``needs_prompt = False`` gets no rendered prompt.
+* An episode ends when the env stack terminates or truncates (``max_turns`` included), at its own turn
+  budget (``EpisodeSpec.max_turns``), when its time exceeds ``episode_timeout_s`` (truncated,
+  ``timed_out``; a call still running is abandoned and its row recorded with ``info["timed_out"]``), or
+  when the env raises (truncated, the error kept). A policy exception stops the run (after closing the
+  envs): it is not an episode's fault. An episode's time is its own env calls and the policy calls it
+  took part in; time queued behind other episodes is not charged.
 * Deterministic given the seeds and a deterministic policy: same arguments → same rows, for any
-  ``workers``. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults to a hash
-  of the arguments.
+  ``workers`` and pool kind. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults
+  to a hash of the arguments.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import queue
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-import aem_envs
-from aem_envs.wrappers import ActionParser
+from aem_gym.agents.envpool import Done, InlinePool, ProcessPool, ThreadPool
+from aem_gym.agents.episode import (
+    EnvFactory,
+    EnvWrapper,
+    Episode,
+    EpisodeSpec,
+    env_stack,
+    with_turn_limit,
+)
 from aem_gym.agents.policy import Policy, check_generations
-from aem_gym.agents.prompts import PromptBuilder, PromptState, prompt_builder
-from aem_gym.agents.records import RolloutResult, Trajectory, jsonable
-from aem_gym.agents.types import GenerationRequest, SamplingParams, TurnRecord
+from aem_gym.agents.prompts import DEFAULT_HISTORY, PromptBuilder, prompt_builder
+from aem_gym.agents.records import RolloutResult
+from aem_gym.agents.types import Generation, SamplingParams
 
 TaskSpec = tuple[str | None, int] | int
-EnvWrapper = Callable[[gym.Env], gym.Env]
+SCHEDULES = ("lockstep", "independent")
+local_env = env_stack  # the default env factory (kept under its old name for custom factories)
 
 
-@dataclass
-class _Episode:
-    traj: Trajectory
-    index: int  # position in the run (group * G + copy): the per-request sampling seed uses it
-    instance_id: str | None
-    env: gym.Env | None = None
-    obs: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-    history: list[tuple[str, str]] = field(default_factory=list)
-    started: float = 0.0
-    used: float = 0.0  # the episode's own time: its reset, its steps, the policy calls it took part in
-    running_since: float | None = None  # set while a worker runs this episode's reset or step
-    done: bool = False
-    hung: bool = False  # a step or reset never returned: its thread still owns the env
-
-
-def _normalize_tasks(tasks: Sequence[TaskSpec]) -> list[tuple[str | None, int]]:
+def normalize_tasks(tasks: Sequence[TaskSpec]) -> list[tuple[str | None, int]]:
     out = []
     for t in tasks:
         if isinstance(t, int | np.integer):
@@ -80,237 +85,305 @@ def _normalize_tasks(tasks: Sequence[TaskSpec]) -> list[tuple[str | None, int]]:
 
 
 class RolloutEngine:
-    """Runs groups of episodes in lockstep (see the module docstring for the full contract).
+    """Runs episodes (see the module docstring for the full contract).
 
-    ``workers``: env threads. ``episode_timeout_s``: wall-clock budget per episode (None = none).
+    ``workers``: env workers. ``episode_timeout_s``: wall-clock budget per episode (None = none).
     ``history_k``: turns of history in the prompt. ``prompt``: a ``PromptBuilder`` (default: the one
-    registered for the env id). ``progress``: show a tqdm bar of finished episodes. ``env_factory``:
-    ``(env_id, env_kwargs, wrappers) -> env`` building each episode's wrapped env (default: in this
-    process); ``aem_gym.agents.ray_pool.RayEnvPool`` places the envs in Ray actors instead.
+    registered for each env id). ``progress``: a tqdm bar of finished episodes. ``env_factory``:
+    ``(env_id, env_kwargs, wrappers) -> env`` (default ``agents.episode.env_stack``;
+    ``aem_gym.agents.ray_pool.RayEnvPool`` places the envs in Ray actors). ``process``: env workers are
+    processes (kept between runs until ``close()``). ``schedule``/``max_concurrent``: see above.
     """
 
-    def __init__(self, workers: int = 4, episode_timeout_s: float | None = None, history_k: int = 3,
-                 prompt: PromptBuilder | None = None, progress: bool = True,
-                 env_factory: Callable[[str, dict[str, Any], Sequence[EnvWrapper]], gym.Env] | None = None):
+    def __init__(self, workers: int = 2, episode_timeout_s: float | None = None,
+                 history_k: int = DEFAULT_HISTORY, prompt: PromptBuilder | None = None, progress: bool = True,
+                 env_factory: EnvFactory | None = None, max_concurrent: int | None = None,
+                 schedule: str = "lockstep", process: bool = False):
         if workers < 1:
             raise ValueError("workers must be >= 1")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValueError("max_concurrent must be >= 1 (or None: every episode at once)")
+        if process and env_factory is not None:
+            raise ValueError("process workers build their envs themselves: pass env_factory or process=True")
         self.workers, self.episode_timeout_s = workers, episode_timeout_s
         self.history_k, self.prompt, self.progress = history_k, prompt, progress
-        self.env_factory = env_factory
+        self.env_factory, self.max_concurrent, self.schedule, self.process = (env_factory, max_concurrent,
+                                                                              schedule, process)
+        self._processes: ProcessPool | None = None
+        self._keys = itertools.count()
 
     # -- public API -----------------------------------------------------------------------------------
     def run(self, env_id: str, tasks: Sequence[TaskSpec], policy: Policy, group_size: int = 1,
-            max_turns: int = 50, env_kwargs: dict[str, Any] | None = None,
+            max_turns: int | None = 50, env_kwargs: dict[str, Any] | None = None,
             wrappers: Sequence[EnvWrapper] = (), sampling: SamplingParams | None = None, seed: int = 0,
-            run_id: str | None = None, output_dir: str | Path | None = None) -> RolloutResult:
-        """Roll out ``len(tasks) × group_size`` episodes; see the module docstring."""
-        if group_size < 1 or max_turns < 1:
-            raise ValueError("group_size and max_turns must be >= 1")
-        task_list = _normalize_tasks(tasks)
-        sampling = sampling or SamplingParams()
-        run_id = run_id or "r" + hashlib.sha1(repr((env_id, task_list, group_size, seed)).encode()).hexdigest()[:8]
-        builder = self.prompt or prompt_builder(env_id, k=self.history_k)
-        episodes = []
-        for g, (iid, s) in enumerate(task_list):
-            for c in range(group_size):
-                traj = Trajectory(group_uid=f"{run_id}-g{g}", traj_uid=f"{run_id}-g{g}-{c}", env_id=env_id, seed=s)
-                episodes.append(_Episode(traj, g * group_size + c, iid))
+            run_id: str | None = None, output_dir: str | Path | None = None,
+            reset_options: dict[str, Any] | None = None) -> RolloutResult:
+        """Roll out ``len(tasks) × group_size`` episodes of ``env_id``; see the module docstring."""
+        if group_size < 1:
+            raise ValueError("group_size must be >= 1")
+        task_list = normalize_tasks(tasks)
+        key = repr((env_id, task_list, group_size, seed)).encode()
+        run_id = run_id or "r" + hashlib.sha1(key).hexdigest()[:8]
+        specs = [EpisodeSpec(env_id, s, iid, group_uid=f"{run_id}-g{g}", traj_uid=f"{run_id}-g{g}-{c}",
+                             copy=c, options=dict(reset_options or {}))
+                 for g, (iid, s) in enumerate(task_list) for c in range(group_size)]
+        return self.run_specs(specs, policy, max_turns=max_turns, env_kwargs=env_kwargs, wrappers=wrappers,
+                              sampling=sampling, seed=seed, output_dir=output_dir, desc=env_id)
+
+    def run_specs(self, specs: Sequence[EpisodeSpec], policy: Policy, max_turns: int | None = 50,
+                  env_kwargs: dict[str, Any] | None = None, wrappers: Sequence[EnvWrapper] = (),
+                  sampling: SamplingParams | None = None, seed: int = 0, output_dir: str | Path | None = None,
+                  desc: str = "") -> RolloutResult:
+        """Run ``specs`` (any envs); trajectories come back in ``specs`` order. ``seed``: the root of the
+        per-request sampling seeds."""
+        if max_turns is not None and max_turns < 1:
+            raise ValueError("max_turns must be >= 1 (or None: the env's own limit)")
+        episodes = [Episode(spec, i) for i, spec in enumerate(specs)]
+        pool = self._pool()
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(episodes), desc=f"rollout {desc}".rstrip(), unit="ep", disable=not self.progress,
+                   leave=False)
+        driver = _Driver(self, episodes, pool, policy, sampling or SamplingParams(), seed, max_turns,
+                         dict(env_kwargs or {}), with_turn_limit(wrappers, max_turns), bar)
         t0 = time.perf_counter()
-        stats = {"policy_s": 0.0, "env_s": 0.0}
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="aem-rollout")
-        bar = _progress(len(episodes), env_id, self.progress)
         try:
-            te = time.perf_counter()
-            self._open_all(pool, episodes, env_id, env_kwargs or {}, wrappers, bar)
-            stats["env_s"] += time.perf_counter() - te
-            for turn in range(max_turns):
-                active = [ep for ep in episodes if not ep.done and not self._expired(ep, bar)]
-                if not active:
-                    break
-                tp = time.perf_counter()
-                reqs = [self._request(ep, builder, sampling, seed, turn, env_id) for ep in active]
-                gens = check_generations(reqs, policy.generate(reqs))
-                dt = time.perf_counter() - tp
-                stats["policy_s"] += dt
-                for ep in active:
-                    ep.used += dt
-                te = time.perf_counter()
-                self._step_all(pool, active, gens, turn, max_turns, bar)
-                stats["env_s"] += time.perf_counter() - te
-            for ep in episodes:
-                if not ep.done:  # only possible after max_turns
-                    self._end(ep, truncated=True, bar=bar)
+            driver.run()
         finally:
             bar.close()
-            self._close_all(pool, episodes)
+            pool.finish()
         wall = time.perf_counter() - t0
         turns = [row for ep in episodes for row in ep.traj.turns]
-        stats.update(wall_s=wall, turns_per_s=len(turns) / wall if wall > 0 else 0.0, n_turns=len(turns))
+        stats = {"policy_s": driver.policy_s, "env_s": max(0.0, wall - driver.policy_s), "wall_s": wall,
+                 "turns_per_s": len(turns) / wall if wall > 0 else 0.0, "n_turns": len(turns)}
         result = RolloutResult(turns=turns, trajectories=[ep.traj for ep in episodes], stats=stats)
         if output_dir is not None:
             result.write_jsonl(output_dir)
         return result
 
-    # -- episode lifecycle ----------------------------------------------------------------------------
-    def _open(self, ep: _Episode, env_id: str, env_kwargs: dict[str, Any], wrappers: Sequence[EnvWrapper]) -> None:
-        env = (self.env_factory or local_env)(env_id, env_kwargs, wrappers)
-        ep.env = env
-        options = {"instance_id": ep.instance_id} if ep.instance_id is not None else {}
-        obs, info = env.reset(seed=ep.traj.seed, options=options)
-        ep.obs, ep.info = obs, info
-        ep.traj.first_observation = ep.traj.final_observation = obs
-        ep.traj.instance_id, ep.traj.task_type = str(info.get("instance_id", "")), str(info.get("task_type", ""))
+    def close(self) -> None:
+        """Stop the process workers, if any (a thread pool lives only as long as its run)."""
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
 
-    def _request(self, ep: _Episode, builder: PromptBuilder, sampling: SamplingParams, seed: int, turn: int,
-                 env_id: str) -> GenerationRequest:
-        acts = ep.info.get("admissible_actions")
-        state = PromptState(env_id, ep.traj.first_observation, ep.obs, ep.history, acts, turn)
-        unwrapped = ep.env.unwrapped if ep.env is not None else None
-        oracle = getattr(unwrapped, "oracle_action", None)
-        # Per-request seed: copies of a group and successive turns sample differently, reproducibly.
-        req_seed = int(np.random.SeedSequence([seed, ep.index, turn]).generate_state(1)[0])
-        context = {"admissible_actions": acts, "oracle": oracle if callable(oracle) else (lambda: None),
-                   "turn": turn, "env_id": env_id, "instance_id": ep.traj.instance_id, "observation": ep.obs}
-        return GenerationRequest(messages=builder.build(state), sampling=replace(sampling, seed=req_seed),
-                                 context=context)
+    def __enter__(self) -> RolloutEngine:
+        return self
 
-    def _step_all(self, pool: ThreadPoolExecutor, active: list[_Episode], gens: list, turn: int,
-                  max_turns: int, bar: Any) -> None:
-        futures = {pool.submit(self._timed, ep, ep.env.step, gen.text): (ep, gen)  # type: ignore[union-attr]
-                   for ep, gen in zip(active, gens, strict=True)}
-        for f, hung in self._drain(futures, {f: ep for f, (ep, _) in futures.items()}):
-            ep, gen = futures[f]
-            if hung:  # abandon the step: record the turn that never came back and end the episode
-                self._record(ep, gen, turn, 0.0, {"timed_out": True}, done=True, truncated=True)
-                self._end(ep, truncated=True, timed_out=True, bar=bar)
-                continue
-            try:
-                obs, reward, terminated, truncated, info = f.result()
-            except Exception as e:  # an env bug ends this episode, not the run
-                self._record(ep, gen, turn, 0.0, {"error": repr(e)}, done=True, truncated=True)
-                self._end(ep, truncated=True, error=repr(e), bar=bar)
-                continue
-            last = terminated or truncated or turn + 1 >= max_turns
-            self._record(ep, gen, turn, float(reward), info, done=last, truncated=not terminated and last)
-            ep.history.append((str(info.get("parsed_action", gen.text)), obs))
-            ep.obs, ep.info = obs, info
-            ep.traj.final_observation = obs
-            if last:
-                self._end(ep, terminated=terminated, truncated=not terminated, bar=bar)
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
-    def _record(self, ep: _Episode, gen: Any, turn: int, reward: float, info: dict[str, Any],
-                done: bool, truncated: bool = False) -> None:
-        t = ep.traj
-        t.episode_return += reward
-        t.won = t.won or bool(info.get("won", False))
-        t.turns.append(TurnRecord(
-            group_uid=t.group_uid, traj_uid=t.traj_uid, turn_idx=turn, env_id=t.env_id,
-            instance_id=t.instance_id, task_type=t.task_type, observation=ep.obs, action_text=gen.text,
-            reward=reward, done=done, prompt_ids=gen.prompt_ids, response_ids=gen.response_ids,
-            logprobs=gen.logprobs, entropies=gen.entropies,
-            allowed_token_ids=getattr(gen, "allowed_token_ids", None),
-            is_action_valid=bool(info.get("is_action_valid", True)),
-            info={**jsonable(info), "finish_reason": gen.finish_reason,
-                  **({"policy_error": gen.error} if getattr(gen, "error", None) else {})},
-            truncated=truncated, seed=t.seed))
+    # -- internals ------------------------------------------------------------------------------------
+    def _pool(self) -> InlinePool | ThreadPool | ProcessPool:
+        if self.process:
+            if self._processes is None:
+                self._processes = ProcessPool(self.workers)
+            return self._processes
+        if self.workers == 1 and self.episode_timeout_s is None:
+            return InlinePool(self.env_factory)
+        return ThreadPool(self.workers, self.env_factory)
 
-    def _expired(self, ep: _Episode, bar: Any) -> bool:
-        if self.episode_timeout_s is None or ep.used < self.episode_timeout_s:
-            return False
-        if ep.traj.turns:  # the last row becomes the end of the episode
-            ep.traj.turns[-1].done, ep.traj.turns[-1].truncated = True, True
-        self._end(ep, truncated=True, timed_out=True, bar=bar)
-        return True
+    def builder(self, env_id: str, policy: Policy) -> PromptBuilder | None:
+        if not getattr(policy, "needs_prompt", True):
+            return None
+        return self.prompt or prompt_builder(env_id, k=self.history_k)
 
-    def _end(self, ep: _Episode, terminated: bool = False, truncated: bool = False, timed_out: bool = False,
-             error: str | None = None, bar: Any = None) -> None:
-        if ep.done:
-            return
-        ep.done = True
-        t = ep.traj
-        t.terminated, t.truncated, t.timed_out = terminated, truncated, timed_out
-        t.error = error if error is None else str(error)
-        t.wall_s = time.perf_counter() - ep.started if ep.started else 0.0
-        for row in t.turns:  # outcome on every row, so estimators need no join
-            row.episode_return, row.won = t.episode_return, t.won
-        if bar is not None:
-            bar.update(1)
 
-    # -- pool helpers ---------------------------------------------------------------------------------
-    def _open_all(self, pool: ThreadPoolExecutor, episodes: list[_Episode], env_id: str,
-                  env_kwargs: dict[str, Any], wrappers: Sequence[EnvWrapper], bar: Any) -> None:
-        futures = {pool.submit(self._timed, ep, self._open, ep, env_id, env_kwargs, wrappers): ep for ep in episodes}
-        for f, hung in self._drain(futures, futures):
-            ep = futures[f]
-            if hung:
-                self._end(ep, truncated=True, timed_out=True, bar=bar)
-            elif f.exception() is not None:
-                self._end(ep, truncated=True, error=repr(f.exception()), bar=bar)
+class _Generated:
+    """A policy call that finished in a policy thread (independent schedule)."""
 
-    @staticmethod
-    def _timed(ep: _Episode, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn`` in a worker, charging its duration to the episode (time queued is not charged)."""
-        ep.running_since = start = time.perf_counter()
-        ep.started = ep.started or start
+    __slots__ = ("episodes", "gens", "error", "seconds")
+
+    def __init__(self, episodes: list[Episode], gens: list[Generation] | None, error: BaseException | None,
+                 seconds: float):
+        self.episodes, self.gens, self.error, self.seconds = episodes, gens, error, seconds
+
+
+class _Driver:
+    """One run: opens episodes under the concurrency cap, batches requests, dispatches steps, handles what
+    comes back and enforces the per-episode time budget."""
+
+    def __init__(self, engine: RolloutEngine, episodes: list[Episode], pool: Any, policy: Policy,
+                 sampling: SamplingParams, seed: int, max_turns: int | None, env_kwargs: dict[str, Any],
+                 wrappers: list[EnvWrapper], bar: Any):
+        self.engine, self.pool, self.policy, self.sampling, self.seed = engine, pool, policy, sampling, seed
+        self.max_turns, self.env_kwargs, self.wrappers, self.bar = max_turns, env_kwargs, wrappers, bar
+        self.timeout, self.cap = engine.episode_timeout_s, engine.max_concurrent
+        self.by_key = {next(engine._keys): ep for ep in episodes}
+        self.key = {id(ep): k for k, ep in self.by_key.items()}
+        self.waiting: deque[Episode] = deque(episodes)  # not opened yet
+        self.ready: list[Episode] = []  # waiting for an action
+        self.busy: dict[int, str] = {}  # key -> "open" | "step" in flight
+        self.live = self.in_policy = 0
+        self.policy_s = 0.0
+        self.builders: dict[str, PromptBuilder | None] = {}
+        self.policy_pool: ThreadPoolExecutor | None = None
+
+    def run(self) -> None:
         try:
-            return fn(*args)
+            while True:
+                self._open_more()
+                self._generate()
+                self.pool.flush()
+                if not (self.busy or self.in_policy or self.waiting or self.ready):
+                    return
+                self._wait()
         finally:
-            ep.used += time.perf_counter() - start
-            ep.running_since = None
+            if self.policy_pool is not None:
+                self.policy_pool.shutdown(wait=True, cancel_futures=True)
 
-    def _drain(self, futures: dict[Future, Any], owner: dict[Future, _Episode]):
-        """Yield ``(future, hung)`` as futures finish; ``hung`` when the episode's own time ran out while
-        its call was running. A hung call's env is closed by a callback when (if) it returns."""
-        pending = set(futures)
-        while pending:
-            now = time.perf_counter()
-            deadlines = {f: self._deadline(owner[f]) for f in pending}
-            for f in [f for f in pending if deadlines[f] <= now and not f.done()]:
-                pending.discard(f)
-                owner[f].hung = True
-                f.add_done_callback(lambda _f, ep=owner[f]: _safe_close(ep.env))
-                yield f, True
-            if not pending:
-                break
-            soonest = min(deadlines[f] for f in pending)
-            done, pending = wait(pending, timeout=None if soonest == float("inf") else max(0.0, soonest - now) + 1e-3,
-                                 return_when=FIRST_COMPLETED)
-            for f in done:
-                yield f, False
+    # -- scheduling -----------------------------------------------------------------------------------
+    def _open_more(self) -> None:
+        while self.waiting and (self.cap is None or self.live < self.cap):
+            ep = self.waiting.popleft()
+            key = self.key[id(ep)]
+            self.live += 1
+            self.busy[key] = "open"
+            spec = ep.spec
+            self.pool.open(key, spec.env_id, self.env_kwargs, self.wrappers, spec.seed, spec.reset_options())
 
-    def _deadline(self, ep: _Episode) -> float:
-        since = ep.running_since
-        if self.episode_timeout_s is None:
-            return float("inf")
-        if since is None:  # queued behind other episodes' work, or just finishing: not charged yet
-            return time.perf_counter() + max(0.0, self.episode_timeout_s - ep.used) + 0.05
-        return since + max(0.0, self.episode_timeout_s - ep.used)
+    def _generate(self) -> None:
+        if not self.ready:
+            return
+        if self.engine.schedule == "lockstep":
+            if self.busy:  # the barrier: a batched model sees the same batches whatever the timing
+                return
+            batch, self.ready = sorted(self.ready, key=lambda e: e.index), []
+            reqs = [self._request(ep) for ep in batch]
+            t0 = time.perf_counter()
+            gens = check_generations(reqs, self.policy.generate(reqs))
+            self._charge(batch, time.perf_counter() - t0)
+            for ep, gen in zip(batch, gens, strict=True):
+                self._dispatch(ep, gen)
+            return
+        limit = self.cap or len(self.by_key)
+        if self.in_policy < limit:
+            batch, self.ready = self.ready, []
+            reqs = [self._request(ep) for ep in batch]
+            if self.policy_pool is None:
+                self.policy_pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="aem-policy")
+            self.in_policy += 1
+            self.policy_pool.submit(self._generate_async, batch, reqs)
 
-    def _close_all(self, pool: ThreadPoolExecutor, episodes: list[_Episode]) -> None:
-        closable = [ep.env for ep in episodes if ep.env is not None and not ep.hung]
-        list(pool.map(_safe_close, closable))
-        # A hung step keeps its thread; do not wait for it (its env is closed when it returns).
-        pool.shutdown(wait=not any(ep.hung for ep in episodes), cancel_futures=True)
+    def _generate_async(self, batch: list[Episode], reqs: list) -> None:
+        t0 = time.perf_counter()
+        try:
+            gens, error = check_generations(reqs, self.policy.generate(reqs)), None
+        except BaseException as e:  # re-raised in the loop's thread: a policy failure stops the run
+            gens, error = None, e
+        self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0))
 
+    def _request(self, ep: Episode):
+        env_id = ep.spec.env_id
+        if env_id not in self.builders:
+            self.builders[env_id] = self.engine.builder(env_id, self.policy)
+        return ep.request(self.builders[env_id], self.sampling, self.seed)
 
-def local_env(env_id: str, env_kwargs: dict[str, Any], wrappers: Sequence[EnvWrapper]) -> gym.Env:
-    """The default env factory: ``ActionParser`` around the registered env, then ``wrappers`` in order."""
-    env: gym.Env = ActionParser(aem_envs.make(env_id, **env_kwargs))
-    for w in wrappers:
-        env = w(env)
-    return env
+    def _charge(self, batch: list[Episode], seconds: float) -> None:
+        self.policy_s += seconds
+        for ep in batch:
+            ep.used += seconds
 
+    def _dispatch(self, ep: Episode, gen: Generation) -> None:
+        key = self.key[id(ep)]
+        ep.gen = gen
+        self.busy[key] = "step"
+        self.pool.step(key, gen.text)
 
-def _safe_close(env: gym.Env | None) -> None:
-    if env is None:
-        return
-    try:
-        env.close()
-    except Exception:  # closing is best effort; the env's own close must be idempotent anyway
-        pass
+    # -- events ---------------------------------------------------------------------------------------
+    def _wait(self) -> None:
+        try:
+            ev = self.pool.events.get(timeout=self._next_deadline())
+        except queue.Empty:
+            ev = None
+        while ev is not None:
+            self._handle(ev)
+            try:
+                ev = self.pool.events.get_nowait()
+            except queue.Empty:
+                ev = None
+        if self.timeout is not None:
+            self._abandon_overdue()
 
+    def _handle(self, ev: Done | _Generated) -> None:
+        if isinstance(ev, _Generated):
+            self.in_policy -= 1
+            if ev.error is not None:
+                raise ev.error
+            self._charge(ev.episodes, ev.seconds)
+            for ep, gen in zip(ev.episodes, ev.gens or [], strict=True):
+                if not ep.done:  # it may have lost its env meanwhile
+                    self._dispatch(ep, gen)
+            return
+        ep = self.by_key.get(ev.key)
+        if ep is None or ep.done or self.busy.pop(ev.key, None) is None:
+            return  # an answer from another run, or to a call the loop gave up on
+        ep.used += ev.seconds
+        if not ev.ok:
+            if ev.op == "open":
+                ep.end(truncated=True, error=ev.value)
+            else:
+                ep.step_failed(ev.value)
+        elif ev.op == "open":
+            ep.opened(*ev.value, seconds=ev.seconds)
+            ep.oracle = self.pool.oracle(ev.key)
+            if self._budget(ep) == 0:  # a replay of an episode that recorded no turn
+                ep.end(truncated=True, budget_reached=True)
+        else:
+            ep.stepped(ev.value, self._budget(ep))
+        if ep.done:
+            self._finished(ep)
+        elif self.timeout is not None and ep.used >= self.timeout:
+            ep.expire()
+            self._finished(ep)
+        else:
+            self.ready.append(ep)
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+    def _budget(self, ep: Episode) -> int | None:
+        own = ep.spec.max_turns
+        if self.max_turns is None:
+            return own
+        return self.max_turns if own is None else min(own, self.max_turns)
 
-    return tqdm(total=total, desc=f"rollout {desc}", unit="ep", disable=not enabled, leave=False)
+    def _finished(self, ep: Episode) -> None:
+        self.pool.release(self.key[id(ep)])
+        self.live -= 1
+        self.bar.update(1)
+
+    # -- timeouts -------------------------------------------------------------------------------------
+    def _next_deadline(self) -> float | None:
+        """Seconds until the first in-flight call could overrun its episode's budget (None: no timeout)."""
+        if self.timeout is None or not self.busy:
+            return None
+        now, soonest = time.perf_counter(), float("inf")
+        for key in self.busy:
+            ep = self.by_key[key]
+            since = self.pool.running_since(key)
+            # a call not yet seen running may start any moment: it cannot overrun before its whole budget
+            soonest = min(soonest, (since if since is not None else now) + max(0.0, self.timeout - ep.used))
+        return max(0.0, soonest - now) + 1e-3
+
+    def _abandon_overdue(self) -> None:
+        now = time.perf_counter()
+        for key, op in list(self.busy.items()):
+            ep, since = self.by_key[key], self.pool.running_since(key)
+            if since is None or ep.used + (now - since) < self.timeout:  # type: ignore[operator]
+                continue
+            del self.busy[key]
+            lost = self.pool.abandon(key)
+            ep.hung = True
+            if op == "open":
+                ep.end(truncated=True, timed_out=True)
+            else:
+                ep.step_failed(None)
+            self._finished(ep)
+            for other in lost:  # a killed worker process took these episodes' envs with it
+                self.busy.pop(other, None)
+                lost_ep = self.by_key[other]
+                if lost_ep in self.ready:
+                    self.ready.remove(lost_ep)
+                lost_ep.abort("env worker restarted: another episode on it overran its time")
+                self.live -= 1
+                self.bar.update(1)

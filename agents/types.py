@@ -37,6 +37,7 @@ class GenerationRequest:
     messages: list[Message]
     sampling: SamplingParams = field(default_factory=SamplingParams)
     # Context the scripted/oracle/human backends may use (the env's admissible actions, the env itself).
+    # The rollout engine leaves ``messages`` empty for a policy whose ``needs_prompt`` is False.
     context: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,6 +105,8 @@ class TurnRecord:
     # not a terminal state: a trainer may bootstrap there) and the reset seed of the group.
     truncated: bool = False
     seed: int | None = None
+    prompt_tokens: int = 0  # Generation.usage: what the backend counted (also where it gives no ids)
+    completion_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,11 +32,17 @@ def to_jsonable(x: Any, depth: int = 0) -> Any:
         return to_jsonable(x.item(), depth)
     if depth > 6:
         return repr(x)
-    if isinstance(x, dict):
-        return {str(k): to_jsonable(v, depth + 1) for k, v in x.items()}
+    if isinstance(x, dict):  # plain values are copied without a call: infos are recorded every turn
+        return {(k if type(k) is str else str(k)): (v if type(v) in _PLAIN else to_jsonable(v, depth + 1))
+                for k, v in x.items()}
     if isinstance(x, list | tuple | set | frozenset):
+        if all(type(v) is str for v in x):  # the common case (admissible actions): nothing to convert
+            return list(x)
         return [to_jsonable(v, depth + 1) for v in x]
     return repr(x)
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})  # exact types to_jsonable returns unchanged
 
 
 class TrajectoryRecorder(gym.Wrapper[str, str, str, str]):

@@ -58,8 +58,25 @@ def _invalid(req: GenerationRequest, rng: np.random.Generator) -> str:
     return "xyzzy plugh"
 
 
+class _LazyRng:
+    """``np.random.default_rng(seed)``, built on first use: most scripts never draw, and building a generator
+    costs more than a whole env step of a light env."""
+
+    __slots__ = ("_rng", "_seed")
+
+    def __init__(self, seed: int):
+        self._seed, self._rng = seed, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return getattr(self._rng, name)
+
+
 class ScriptedPolicy:
     """Runs one named script per request and writes its action as ``<action>…</action>``."""
+
+    needs_prompt = False  # acts from ``request.context`` only: the engine need not render prompts
 
     def __init__(self, script_fn: Script, seed: int = 0, name: str = "scripted"):
         self.script_fn, self.name = script_fn, name
@@ -67,7 +84,9 @@ class ScriptedPolicy:
 
     def _rng(self, req: GenerationRequest) -> np.random.Generator:
         # A per-request seed (set by the engine) makes the answer independent of batch composition.
-        return np.random.default_rng(req.sampling.seed) if req.sampling.seed is not None else self.rng
+        if req.sampling.seed is None:
+            return self.rng
+        return _LazyRng(req.sampling.seed)  # type: ignore[return-value]
 
     def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         return [Generation(text=format_action(self.script_fn(r, self._rng(r)))) for r in requests]
