@@ -74,7 +74,7 @@ system:
 # The main job: evaluate oracle, random and the trained baselines (where their checkpoints exist) on the
 # default suite, submit them to the local leaderboard (runs/leaderboard.sqlite), print the ranking.
 run: $(STAMP)
-	$(PY) -m aem_gym.leaderboard.job
+	$(PY) -m aem_gym.cli.job
 
 # The whole suite: the main env's tests, then the vLLM tests in their own env.
 test: test-main

@@ -5,7 +5,7 @@ Layout (mirrors SWE-bench's ``experiments/`` folders and BALROG's ``summary.json
     DIR/summary.json                 per env: success, score, per-task-type success, pass@k, std-err over
                                      seeds, tokens, wall time; ``content_sha256`` of the files below
     DIR/episodes.jsonl               one ``EpisodeRow`` per (env, instance, seed)
-    DIR/trajectories/<slug>.jsonl    one ``Trajectory`` per episode: every turn (observation, action,
+    DIR/trajectories/<slug>.jsonl    one ``TrajectoryRow`` per episode: every turn (observation, action,
                                      reward, info, and per-turn entropy / AEM alpha where the agent has them)
     DIR/metadata.yaml                agent spec and config, env ids and versions, manifest hashes, seeds,
                                      package versions, machine
@@ -45,7 +45,11 @@ def episode_id(env_id: str, instance_id: str, seed: int) -> str:
 
 @dataclass
 class TurnRow:
-    """One agent turn: the observation the agent acted on, its action, and what the env answered."""
+    """One agent turn: the observation the agent acted on, its action, and what the env answered.
+
+    ``action`` is what the env received (the parsed action), or, where the reply had no parsable action
+    (``info["parse_error"]``), the start of the reply itself; the env never saw it.
+    """
 
     turn_idx: int
     observation: str
@@ -64,7 +68,10 @@ class TurnRow:
 
 
 @dataclass
-class Trajectory:
+class TrajectoryRow:
+    """One line of ``trajectories/<slug>.jsonl``: an episode's reset observation and every turn (the
+    results-file form of ``aem_gym.agents.records.Trajectory``)."""
+
     episode_id: str
     env_id: str
     instance_id: str
@@ -72,6 +79,9 @@ class Trajectory:
     reset_observation: str
     final_observation: str
     turns: list[TurnRow] = field(default_factory=list)
+    # Why the evaluation loop stopped the episode before the env ended it: "timeout" (its time ran out)
+    # or "error" (the env raised); None: the env ended it. A step that never came back is not recorded.
+    stopped: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,7 +131,8 @@ TRAJECTORY_SCHEMA: dict[str, Any] = {
     "required": ["episode_id", "env_id", "instance_id", "seed", "reset_observation", "final_observation", "turns"],
     "properties": {"episode_id": _str, "env_id": _str, "instance_id": _str, "seed": {"type": "integer"},
                    "reset_observation": _str, "final_observation": _str,
-                   "turns": {"type": "array", "items": TURN_SCHEMA}},
+                   "turns": {"type": "array", "items": TURN_SCHEMA},
+                   "stopped": {"enum": ["timeout", "error", None]}},
 }
 
 EPISODE_SCHEMA: dict[str, Any] = {

@@ -6,14 +6,25 @@
 ``resolve_suite("default")`` gives the ids; ``resolve_suite("aem/Household-v0,aem/WebShop-v0")`` takes an
 explicit comma-separated list instead. A suite may leave out envs whose runtime is missing (the software
 repair env without a sandbox); the results record exactly which envs ran, so boards never mix them up.
+
+Installed packages add suites through the ``aem_gym.suites`` entry point group (name -> a function
+returning env ids; its docstring's first line describes it), as the example plugin does for its
+``example`` suite::
+
+    [project.entry-points."aem_gym.suites"]
+    example = "aem_example:example_suite"
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from importlib import metadata
 
 SUITES: dict[str, Callable[[], list[str]]] = {}
 DESCRIPTIONS: dict[str, str] = {}
+ENTRY_POINT_GROUP = "aem_gym.suites"
+_plugins_loaded = False
 
 
 def suite(name: str, description: str = "") -> Callable:
@@ -52,11 +63,6 @@ def _can_start(env_id: str) -> bool:
     return True
 
 
-@suite("example", "the example plugin's treasure hunt (fast; for tests and demos)")
-def example() -> list[str]:
-    return ["example/TreasureHunt-v0"]
-
-
 @suite("default", "household + web shopping, plus software repair where its sandbox runtime is available")
 def default() -> list[str]:
     ids = [e for e in ("aem/Household-v0", "aem/WebShop-v0") if _registered(e)]
@@ -65,8 +71,26 @@ def default() -> list[str]:
     return ids
 
 
+def load_plugin_suites() -> None:
+    """Register the suites installed packages declare (once). A plugin that fails to load, or takes a name
+    already registered, is skipped with a warning: a third party's bug must not break ``aem eval``."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            if ep.name in SUITES:
+                raise ValueError(f"suite {ep.name!r} is already registered")
+            fn = ep.load()
+            suite(ep.name, (fn.__doc__ or f"from {ep.value}").strip().splitlines()[0])(fn)
+        except Exception as e:  # noqa: BLE001 - any failure: skip this plugin, keep the others
+            warnings.warn(f"aem_gym suite plugin {ep.name!r} ({ep.value}) failed to load: {e}", stacklevel=2)
+
+
 def resolve_suite(name_or_ids: str) -> tuple[str, list[str]]:
     """``(suite_name, env_ids)`` for a suite name or a comma-separated list of env ids."""
+    load_plugin_suites()
     if name_or_ids in SUITES:
         ids = SUITES[name_or_ids]()
         if not ids:

@@ -8,10 +8,12 @@ Checks, in order (the first four stop at the first broken file; later ones colle
 4. coverage: the instances are the whole split (or its first N tasks in manifest order when the run says
    ``episodes_per_env: N``), and every (instance, seed) has exactly one episode and one trajectory;
 5. the summary's numbers follow from the episode rows, and each row agrees with its trajectory;
-6. replay: each trajectory's actions are re-run on a fresh env stack (``runner.build_env``) reset with the
-   recorded seed and instance id; every observation, reward, termination flag and the final ``won`` must
-   match. Envs are deterministic per seed, so any difference means the run was edited (or the env changed).
-   The software-repair env re-grades the final patch when its ``submit`` action is replayed.
+6. replay: each trajectory's replies are played again through the episode loop (``agents.replay``) on
+   the env stack the evaluation used (``ActionParser`` + ``TurnLimit``), reset with the recorded seed and
+   instance id; every observation, reward, termination flag and the final ``won`` must match. Envs are
+   deterministic per seed, so any difference means the run was edited (or the env changed). An episode the
+   evaluation loop stopped (``stopped``: timeout or env error) is replayed up to where it was stopped and
+   must not be won. The software-repair env re-grades the final patch when its ``submit`` is replayed.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from aem_gym.leaderboard.schema import (
 )
 
 MAX_PROBLEMS = 20  # enough to see a pattern without flooding the terminal
+REPLAY_WORKERS = 2  # env threads for replay (the software-repair env waits on its sandbox)
+REPLAY_CONCURRENT = 16  # episodes replayed at once (each may hold a sandbox)
 
 
 @dataclass
@@ -102,12 +106,14 @@ def _close(a: float, b: float) -> bool:
 
 def _check_envs(sub: Submission, probs: _Problems) -> dict[str, list[str]]:
     """Compare recorded env versions/manifests with the installed ones; return the expected instances."""
-    from aem_gym.leaderboard.runner import build_env, env_record, package_versions
+    import aem_envs
+    from aem_gym.agents.evaluate import env_record
+    from aem_gym.leaderboard.runner import package_versions
 
     meta, expected = sub.metadata, {}
     for env_id, rec in meta["envs"].items():
         try:
-            env = build_env(env_id, meta["max_turns"])
+            env = aem_envs.make(env_id)
         except Exception as e:  # noqa: BLE001 - an env that cannot start here cannot be verified
             probs.add(f"{env_id}: cannot be made on this machine ({type(e).__name__}: {e})")
             continue
@@ -200,64 +206,60 @@ def _check_numbers(sub: Submission, probs: _Problems) -> None:
             probs.add(f"episode {r['episode_id']!r}: trajectory names another env/instance/seed")
 
 
-def replay_episode(env: Any, traj: dict[str, Any], split: str) -> tuple[list[str], bool | None, int]:
-    """Re-run one trajectory's actions; ``(problems, won, turns replayed)``."""
-    eid, out = traj["episode_id"], []
-    obs, info = env.reset(seed=traj["seed"], options={"instance_id": traj["instance_id"], "split": split})
-    if obs != traj["reset_observation"]:
-        return [f"replay {eid}: first observation differs from the recorded one"], None, 0
-    won, n = bool(info.get("won", False)), 0
-    for t in traj["turns"]:
-        if obs != t["observation"]:
-            return [f"replay {eid} turn {t['turn_idx']}: observation before the action differs"], None, n
-        obs, reward, terminated, truncated, info = env.step(t["action"])
-        n += 1
-        won = bool(info.get("won", False))
-        if not _close(float(reward), t["reward"]):
-            out.append(f"replay {eid} turn {t['turn_idx']}: claimed reward {t['reward']} but the env gives {reward}")
-        if (bool(terminated), bool(truncated)) != (t["terminated"], t["truncated"]):
+def compare_replay(rec: dict[str, Any], got: Any) -> list[str]:
+    """Problems between a recorded trajectory and its replay (``agents.records.Trajectory``); the first
+    difference of an episode is enough."""
+    eid, stopped, turns = rec["episode_id"], rec.get("stopped"), rec["turns"]
+    if got.error is not None:
+        return [f"replay {eid}: the env failed on replay ({got.error})"]
+    if (turns or not stopped) and got.first_observation != rec["reset_observation"]:
+        return [f"replay {eid}: first observation differs from the recorded one"]
+    for i, (t, row) in enumerate(zip(turns, got.turns, strict=False)):
+        if row.observation != t["observation"]:
+            return [f"replay {eid} turn {t['turn_idx']}: observation before the action differs"]
+        cut = i == got.length - 1 and got.budget_reached  # the loop stopped here, not the env
+        flags = (row.done and not row.truncated, row.truncated and not cut)
+        out = []
+        if not _close(float(row.reward), t["reward"]):
+            out.append(f"replay {eid} turn {t['turn_idx']}: claimed reward {t['reward']} but the env gives {row.reward}")
+        if flags != (t["terminated"], t["truncated"]):
             out.append(f"replay {eid} turn {t['turn_idx']}: claimed terminated/truncated "
-                       f"{t['terminated']}/{t['truncated']}, the env gives {terminated}/{truncated}")
+                       f"{t['terminated']}/{t['truncated']}, the env gives {flags[0]}/{flags[1]}")
         if out:
-            return out, won, n
-        if (terminated or truncated) and t is not traj["turns"][-1]:
-            return [f"replay {eid}: the episode ended at turn {t['turn_idx']} but more turns are recorded"], won, n
-    if traj["turns"] and not (traj["turns"][-1]["terminated"] or traj["turns"][-1]["truncated"]):
-        out.append(f"replay {eid}: the recorded episode never ended (no terminated/truncated turn)")
-    if obs != traj["final_observation"]:
-        out.append(f"replay {eid}: final observation differs from the recorded one")
-    return out, won, n
+            return out
+    if got.length < len(turns):
+        return [f"replay {eid}: the episode ended at turn {got.length - 1} but more turns are recorded"]
+    if turns and not stopped and not (turns[-1]["terminated"] or turns[-1]["truncated"]):
+        return [f"replay {eid}: the recorded episode never ended (no terminated/truncated turn)"]
+    if (turns or not stopped) and got.final_observation != rec["final_observation"]:
+        return [f"replay {eid}: final observation differs from the recorded one"]
+    return []
 
 
 def _replay(sub: Submission, probs: _Problems, progress: bool) -> int:
-    from tqdm import tqdm
+    from aem_gym.agents.episode import EpisodeSpec
+    from aem_gym.agents.replay import replay, reply_for
+    from aem_gym.agents.rollout import RolloutEngine
 
-    from aem_gym.leaderboard.runner import build_env
-
-    by_env: dict[str, list[dict[str, Any]]] = {}
-    for r in sub.episodes:
-        if r["episode_id"] in sub.trajectories:
-            by_env.setdefault(r["env_id"], []).append(r)
+    rows = [r for r in sub.episodes if r["episode_id"] in sub.trajectories]
+    specs, replies = [], {}
+    for r in rows:
+        t = sub.trajectories[r["episode_id"]]
+        replies[t["episode_id"]] = [reply_for(x["action"], bool(x["info"].get("parse_error"))) for x in t["turns"]]
+        specs.append(EpisodeSpec(t["env_id"], t["seed"], t["instance_id"], group_uid=t["episode_id"],
+                                 traj_uid=t["episode_id"], options={"split": r["split"]},
+                                 max_turns=len(t["turns"])))
+    engine = RolloutEngine(workers=REPLAY_WORKERS, progress=progress, max_concurrent=REPLAY_CONCURRENT)
+    result = replay(specs, replies, sub.metadata["max_turns"], engine)
     turns = 0
-    bar = tqdm(total=sum(map(len, by_env.values())), desc="replay", unit="ep", disable=not progress)
-    try:
-        for env_id, rows in by_env.items():
-            env = build_env(env_id, sub.metadata["max_turns"])
-            try:
-                for r in rows:
-                    msgs, won, n = replay_episode(env, sub.trajectories[r["episode_id"]], r["split"])
-                    turns += n
-                    for m in msgs:
-                        probs.add(m)
-                    if won is not None and not msgs and won != r["won"]:
-                        probs.add(f"replay {r['episode_id']}: claimed won={r['won']} but the env says {won}")
-                    bar.update()
-                    if len(probs) >= MAX_PROBLEMS:
-                        return turns
-            finally:
-                env.close()
-    finally:
-        bar.close()
+    for r, got in zip(rows, result.trajectories, strict=True):
+        rec = sub.trajectories[r["episode_id"]]
+        msgs = compare_replay(rec, got)
+        turns += got.length
+        for m in msgs:
+            probs.add(m)
+        if not msgs and bool(got.won) != r["won"]:
+            probs.add(f"replay {r['episode_id']}: claimed won={r['won']} but the env says {bool(got.won)}")
     return turns
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from aem_gym.leaderboard.runner import EvalConfig, evaluate
+from aem_gym.agents.evaluate import EvalConfig
+from aem_gym.leaderboard.runner import evaluate
 
 
 def make_run(out: Path, agent: str = "oracle", seeds: tuple[int, ...] = (0, 1), episodes: int | None = None,
              name: str | None = None) -> Path:
-    return evaluate(EvalConfig(agent=agent, suite="example", seeds=list(seeds), episodes=episodes,
-                               out=out, progress=False, name=name))
+    return evaluate(agent, EvalConfig(seeds=list(seeds), episodes=episodes, progress=False), out,
+                    suite="example", name=name)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aem_gym.leaderboard import job
+from aem_gym.cli import job
 from aem_gym.leaderboard.store import Store
 
 
@@ -31,12 +31,18 @@ def test_baseline_checkpoints_are_discovered(tmp_path):
     (local / "cpu-grpo+aem-seed0" / "final").mkdir(parents=True)
     (local / "cpu-grpo+aem-seed0" / "final" / "config.json").write_text("{}")
     assert job.baseline_agents(tmp_path, local) == [("cpu-grpo+aem-seed0", f"hf:{local}/cpu-grpo+aem-seed0/final")]
+    spec = f"hf:{tmp_path}/cpu-grpo+aem-seed0/final"
     (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text("model: {max_new_tokens: 24}\nenv: {history: 2}\n")
-    assert job._train_settings(f"hf:{tmp_path}/cpu-grpo+aem-seed0/final") == {"max_new_tokens": 24, "history": 2}
+    assert job.train_settings(spec) == {"max_new_tokens": 24, "history": 2}
     (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text(
-        "model: {max_new_tokens: 20, constrain: admissible}\nenv: {history: 0}\n")
-    assert job._train_settings(f"hf:{tmp_path}/cpu-grpo+aem-seed0/final") == {
-        "max_new_tokens": 20, "history": 0, "constrain": "admissible"}
+        "model: {max_new_tokens: 20, constrain: admissible, max_prompt_tokens: 384}\nenv: {history: 0}\n"
+        "eval: {temperature: 0.4}\n")
+    assert job.train_settings(spec) == {"max_new_tokens": 20, "history": 0, "constrain": "admissible",
+                                        "max_prompt_tokens": 384, "temperature": 0.4}
+    # a run whose final eval recorded its settings (the trainer writes them) is evaluated with those
+    (tmp_path / "cpu-grpo+aem-seed0" / "final" / "eval.json").write_text(
+        '{"settings": {"history": 1, "temperature": 0.7, "max_turns": 9, "constrain": null}}')
+    assert job.train_settings(spec) == {"history": 1, "temperature": 0.7}
 
 
 def test_released_baseline_agents_load_and_act_as_trained(monkeypatch, tmp_path):
@@ -53,8 +59,9 @@ def test_released_baseline_agents_load_and_act_as_trained(monkeypatch, tmp_path)
     env = aem_envs.make("aem/Household-v0", split="valid_seen")
     obs, info = env.reset(seed=0)
     for spec in agents.values():
-        settings = job._train_settings(spec)
-        assert settings == {"max_new_tokens": 20, "history": 0, "constrain": "admissible"}
+        settings = job.train_settings(spec)
+        assert settings == {"max_new_tokens": 20, "history": 0, "constrain": "admissible", "max_prompt_tokens": 384,
+                            "temperature": 0.4, "top_p": 1.0}
         state = PromptState("aem/Household-v0", task=obs, observation=obs, admissible_actions=info["admissible_actions"])
         req = GenerationRequest(prompt_builder("aem/Household-v0", k=0).build(state),
                                 SamplingParams(max_new_tokens=20, temperature=0.4, seed=0, constrain="admissible"),

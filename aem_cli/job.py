@@ -1,23 +1,25 @@
-"""The main job (``make run``): evaluate the bundled baselines on the default suite, submit them to the
-local leaderboard, print the ranking and how to open the page.
+"""The main job (``make run``, ``python -m aem_gym.cli.job``): evaluate the bundled baselines on the default
+suite, submit them to the local leaderboard, print the ranking and how to open the page.
 
-Agents: ``oracle`` (the envs' planners: the ceiling), ``random`` (uniform admissible actions: the floor), the
-released baseline agents in ``leaderboard/baseline_agents/`` (the ``cpu-tiny-household`` recipe trained with
-GRPO and GRPO+AEM, seed 0; small enough to ship), and every CPU-trained checkpoint found at
-``runs/baselines/<recipe>-<algo>-seed<S>/final/`` (with and without AEM, as the trainer left them; a local run
-replaces the released agent of the same name), each evaluated as ``hf:<that dir>``.
+It composes the trainer's output and the leaderboard, so it lives in the CLI layer (the leaderboard does
+not know the trainer). Agents: ``oracle`` (the envs' planners: the ceiling), ``random`` (uniform
+admissible actions: the floor), the released baseline agents in ``baselines/released/`` (the
+``cpu-tiny-household`` recipe trained with GRPO and GRPO+AEM, seed 0; small enough to ship), and every
+CPU-trained checkpoint found at ``runs/baselines/<recipe>-<algo>-seed<S>/final/`` (a local run replaces the
+released agent of the same name), each evaluated as ``hf:<that dir>``.
 
 Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, the first 10
 tasks of it, seeds 0 and 1, at most 15 turns per episode (the same protocol for every agent, so they share
 one board; the envs' own limits are 50/15/30 turns, which a CPU-sampled tiny model would need hours for).
 Override with ``AEM_RUN_EPISODES`` (0 = whole split), ``AEM_RUN_SEEDS`` ("0 1 2"), ``AEM_RUN_MAX_TURNS``
-(0 = the envs' limits), ``AEM_RUN_SUITE`` and ``AEM_LEADERBOARD_DB``. Trained agents sample with the
-response length and prompt history of their training config. Results already present for the same agent and
-protocol are reused, so a second ``make run`` only re-submits (idempotent) and prints.
+(0 = the envs' limits), ``AEM_RUN_SUITE`` and ``AEM_LEADERBOARD_DB``. A trained agent is evaluated with
+the settings its trainer's own eval used (``train_settings``). Results already present for the same agent
+and protocol are reused, so a second ``make run`` only re-submits (idempotent) and prints.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -25,16 +27,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aem_gym.leaderboard.runner import EvalConfig, evaluate
+import aem_gym.baselines
+from aem_envs.wrappers.recorder import to_jsonable
+from aem_gym.agents.evaluate import EvalConfig
+from aem_gym.leaderboard.runner import evaluate
 from aem_gym.leaderboard.schema import METADATA_FILE, SUMMARY_FILE, load_yaml
 from aem_gym.leaderboard.store import default_db_path
 from aem_gym.leaderboard.submit import SubmissionRejected, submit
 
 RUNS = Path("runs")
 BASELINES = RUNS / "baselines"
-
-
-RELEASED = Path(__file__).with_name("baseline_agents")
+RELEASED = Path(aem_gym.baselines.__file__).with_name("released")
+# The EvalConfig fields that describe how an agent acts (the board's protocol sets the rest).
+AGENT_SETTINGS = ("history", "temperature", "top_p", "max_new_tokens", "constrain", "max_prompt_tokens")
 
 
 def baseline_agents(*roots: Path) -> list[tuple[str, str]]:
@@ -43,38 +48,48 @@ def baseline_agents(*roots: Path) -> list[tuple[str, str]]:
     found: dict[str, str] = {}
     for root in roots or (RELEASED, BASELINES):
         if root.is_dir():
-            found.update((d.parent.name, f"hf:{d}") for d in sorted(root.glob("*/final")) if (d / "config.json").is_file())
+            found.update((d.parent.name, f"hf:{d}") for d in sorted(root.glob("*/final"))
+                         if (d / "config.json").is_file())
     return sorted(found.items())
 
 
-def _train_settings(spec: str) -> dict[str, Any]:
-    """``max_new_tokens``, ``history`` and ``constrain`` from a baseline run's ``config.yaml`` (next to
-    ``final/``): an agent is evaluated with the prompt and decoding it was trained with."""
+def train_settings(spec: str) -> dict[str, Any]:
+    """How the trainer of an ``hf:<run>/final`` agent evaluated it, as ``EvalConfig`` fields: the settings
+    its final eval recorded (``final/eval.json``), else those its ``config.yaml`` implies."""
     if not spec.startswith("hf:"):
         return {}
+    final = Path(spec[3:])
     try:
-        cfg = load_yaml(Path(spec[3:]).parent / "config.yaml") or {}
+        recorded = json.loads((final / "eval.json").read_text(encoding="utf-8")).get("settings")
+    except (OSError, ValueError):
+        recorded = None
+    if isinstance(recorded, dict):
+        return {k: recorded[k] for k in AGENT_SETTINGS if recorded.get(k) is not None}
+    try:
+        cfg = load_yaml(final.parent / "config.yaml") or {}
     except ValueError:
         return {}
-    model, env = cfg.get("model") or {}, cfg.get("env") or {}
+    model, env, ev, roll = (cfg.get(k) or {} for k in ("model", "env", "eval", "rollout"))
     out: dict[str, Any] = {k: int(v) for k, v in (("max_new_tokens", model.get("max_new_tokens")),
-                                                  ("history", env.get("history"))) if v is not None}
+                                                  ("history", env.get("history")),
+                                                  ("max_prompt_tokens", model.get("max_prompt_tokens")))
+                           if v is not None}
+    out.update({k: float(v) for k, v in (("temperature", ev.get("temperature")), ("top_p", roll.get("top_p")))
+                if v is not None})
     if model.get("constrain"):
         out["constrain"] = str(model["constrain"])
     return out
 
 
-def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], episodes: int | None, seeds: list[int],
-              max_turns: int | None) -> bool:
+def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], cfg: EvalConfig) -> bool:
     if not (out / SUMMARY_FILE).is_file():
         return False
     try:
         m = load_yaml(out / METADATA_FILE)
     except ValueError:
         return False
-    return (m.get("agent", {}).get("spec") == spec and m.get("suite") == suite and m.get("seeds") == seeds
-            and m.get("episodes_per_env") == episodes and sorted(m.get("envs", {})) == sorted(env_ids)
-            and m.get("max_turns") == max_turns)
+    return (m.get("agent", {}).get("spec") == spec and m.get("suite") == suite
+            and sorted(m.get("envs", {})) == sorted(env_ids) and m.get("settings") == to_jsonable(cfg.settings()))
 
 
 def main() -> int:
@@ -94,14 +109,15 @@ def main() -> int:
           + ("" if len(agents) > 2 else f"  (no trained baselines under {BASELINES}/*/final yet)"))
     t0, failed = time.perf_counter(), []
     for name, spec in agents:
-        out = RUNS / "eval" / f"{name}-{suite}-{'all' if not episodes else f'first{episodes}'}-s{'_'.join(map(str, seeds))}"
-        if _reusable(out, spec, suite_name, env_ids, episodes, seeds, max_turns):
+        cfg = EvalConfig(episodes=episodes, seeds=seeds, max_turns=max_turns, **train_settings(spec))
+        tasks = "all" if not episodes else f"first{episodes}"
+        out = RUNS / "eval" / f"{name}-{suite}-{tasks}-s{'_'.join(map(str, seeds))}"
+        if _reusable(out, spec, suite_name, env_ids, cfg):
             print(f"[{name}] reusing {out}")
         else:
             if out.exists():
                 shutil.rmtree(out)
-            evaluate(EvalConfig(agent=spec, suite=suite, episodes=episodes, seeds=seeds, out=out, name=name,
-                                max_turns=max_turns, progress=True, **_train_settings(spec)))
+            evaluate(spec, cfg, out, suite=suite, name=name)
         try:
             acc = submit(out, db=db, progress=True)
         except SubmissionRejected as e:
