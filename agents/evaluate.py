@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from aem_gym.agents.policy import Policy
+from aem_gym.agents.policy import Policy, split_spec
 from aem_gym.agents.prompts import DEFAULT_HISTORY
 from aem_gym.agents.records import RolloutResult
 from aem_gym.agents.rollout import RolloutEngine
@@ -81,9 +81,15 @@ class EvalConfig:
                 if v is not None}
         return SamplingParams(**over)
 
-    def policy_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``make_policy`` when the agent is built from a spec."""
-        return {} if self.max_prompt_tokens is None else {"max_prompt_tokens": self.max_prompt_tokens}
+    def policy_kwargs(self, spec: str) -> dict[str, Any]:
+        """Keyword arguments for ``make_policy(spec)``: the prompt cut goes to ``hf`` agents (a policy
+        without a prompt has nothing to cut; an endpoint or vLLM cannot cut it, which is an error)."""
+        if self.max_prompt_tokens is None:
+            return {}
+        kind = split_spec(spec)[0]
+        if kind in ("vllm", "openai"):
+            raise ValueError(f"max_prompt_tokens applies to hf agents; a {kind} agent sees its whole prompt")
+        return {"max_prompt_tokens": self.max_prompt_tokens} if kind == "hf" else {}
 
     def settings(self) -> dict[str, Any]:
         """What a run records about how it was evaluated (the resolved sampling included)."""

@@ -11,9 +11,10 @@ everything (verl-agent's cap, so a step never stalls). The kept groups are trunc
 ``rollout.groups`` (DAPO) so every step has the same cost. The filter looks at the unshaped outcome
 (``won``), like verl-agent's filter on the reward before the penalty.
 
-Evaluation: one episode per held-out task (``n`` ids spread evenly over ``split`` in manifest order, so a
-split stored grouped by task type is sampled across all types; cycled with new seeds when more episodes
-than tasks are asked), sampling temperature ``eval.temperature``, raw rewards (no shaping).
+Evaluation: the one evaluator (``aem_gym.agents.evaluate``, the code ``aem eval`` runs) on one episode per
+held-out task (``n`` ids spread evenly over ``split`` in manifest order, so a split stored grouped by task
+type is sampled across all types; cycled with new seeds when more episodes than tasks are asked), at
+``eval.temperature`` with the run's other settings (``eval_config``), raw rewards (no shaping).
 """
 
 from __future__ import annotations
@@ -124,38 +125,61 @@ class EvalResult:
     mean_turns: float
     per_type: dict[str, float] = field(default_factory=dict)
     episodes: list[dict[str, Any]] = field(default_factory=list)
+    split: str = ""  # the split evaluated (``env.eval_split: auto`` resolved)
+    settings: dict[str, Any] = field(default_factory=dict)  # agents.evaluate.EvalConfig.settings()
 
 
-def eval_tasks(cfg: TrainConfig, split: str, n: int) -> list[tuple[str, int]]:
-    import aem_envs
-
-    env = aem_envs.make(cfg.env.id, split=split, **cfg.env.env_kwargs)
-    try:
-        ids = list(env.unwrapped.tasks.ids(split))
-    finally:
-        env.close()
+def spread_tasks(ids: list[str], n: int) -> list[tuple[str, int]]:
+    """``n`` episodes over a split: ids spread evenly in manifest order (a split stored grouped by task type
+    is sampled across all types), reset seed 1000; cycled with seeds 1001, 1002, ... when ``n`` exceeds
+    the split."""
     if not ids:
-        raise ValueError(f"split {split!r} of {cfg.env.id} is empty")
+        raise ValueError("the evaluation split is empty")
     m = len(ids)
     full, rest = divmod(n, m)
     picks = [(ids[j], 1000 + c) for c in range(full) for j in range(m)]
     return picks + [(ids[j * m // rest], 1000 + full) for j in range(rest)]
 
 
+def eval_tasks(cfg: TrainConfig, split: str, n: int) -> list[tuple[str, int]]:
+    """The trainer's evaluation episodes on ``split`` (``spread_tasks`` over its ids)."""
+    from aem_gym.agents.evaluate import EvalConfig, plan_env
+
+    return plan_env(cfg.env.id, EvalConfig(split=split), cfg.env.env_kwargs,
+                    select=lambda ids: spread_tasks(ids, n)).tasks
+
+
+def eval_config(cfg: TrainConfig, split: str, temperature: float, progress: bool = False):
+    """The ``EvalConfig`` of this run's evaluations: the turn limit, prompt history, response length, prompt
+    cut, top-p and constrained decoding it trains with, at the eval temperature, sampling seeds rooted at
+    ``cfg.seed``. ``aem eval`` with these settings (``make run`` reads them back from ``final/eval.json``)
+    measures the same thing."""
+    from aem_gym.agents.evaluate import EvalConfig
+
+    return EvalConfig(split=split, max_turns=cfg.env.max_turns, history=cfg.env.history,
+                      temperature=temperature, top_p=cfg.rollout.top_p, max_new_tokens=cfg.model.max_new_tokens,
+                      constrain=cfg.model.constrain, max_prompt_tokens=cfg.model.max_prompt_tokens,
+                      sampling_seed=cfg.seed, progress=progress)
+
+
 def evaluate(model, tokenizer, cfg: TrainConfig, split: str, n: int, temperature: float,
-             progress: bool = False) -> EvalResult:
-    policy, engine = _policy(model, tokenizer, cfg), _engine(cfg, progress=False)
-    tasks = eval_tasks(cfg, split, n)
-    res = engine.run(cfg.env.id, tasks, policy, group_size=1, max_turns=cfg.env.max_turns,
-                     env_kwargs={"split": split, **cfg.env.env_kwargs}, sampling=_sampling(cfg, temperature),
-                     seed=_seed(cfg.seed, 4242), run_id="eval")
+             progress: bool = False, policy: Any = None) -> EvalResult:
+    """``n`` held-out episodes (``spread_tasks``) through the one evaluator (``aem_gym.agents.evaluate``), raw
+    rewards; ``policy`` replaces the live-model ``HFPolicy``."""
+    from aem_gym.agents.evaluate import plan_env, run_plan
+
+    ecfg = eval_config(cfg, split, temperature, progress=False)
+    plan = plan_env(cfg.env.id, ecfg, cfg.env.env_kwargs, select=lambda ids: spread_tasks(ids, n))
+    res = run_plan(policy or _policy(model, tokenizer, cfg), plan, ecfg, cfg.env.env_kwargs)
     by_type: dict[str, list[bool]] = defaultdict(list)
     eps = []
-    for x in res.trajectories:
+    for (iid, seed), x in zip(plan.tasks, res.trajectories, strict=True):
         by_type[x.task_type or "all"].append(bool(x.won))
-        eps.append({"instance_id": x.instance_id, "task_type": x.task_type, "won": bool(x.won),
-                    "return": float(x.episode_return), "turns": x.length})
+        eps.append({"instance_id": iid, "seed": seed, "task_type": x.task_type, "won": bool(x.won),
+                    "return": float(x.episode_return), "turns": x.length,
+                    "replies": [r.action_text for r in x.turns]})
     trajs = res.trajectories
     return EvalResult(float(np.mean([x.won for x in trajs])), float(np.mean([x.episode_return for x in trajs])),
                       float(np.mean([x.length for x in trajs])),
-                      {k: float(np.mean(v)) for k, v in sorted(by_type.items())}, eps)
+                      {k: float(np.mean(v)) for k, v in sorted(by_type.items())}, eps, plan.split,
+                      ecfg.settings())

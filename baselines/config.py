@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from aem_gym.agents.prompts import DEFAULT_HISTORY
 from aem_gym.baselines.advantages import EstimatorConfig, get_estimator
 from aem_gym.baselines.aem import AEMConfig
 from aem_gym.baselines.losses import LossConfig
@@ -24,13 +25,13 @@ RECIPES_DIR = Path(__file__).with_name("recipes")
 
 @dataclass
 class EnvConfig:
-    id: str = "example/TreasureHunt-v0"
+    id: str = "aem/Household-v0"
     train_split: str = "train"
-    eval_split: str = "test"
+    eval_split: str = "auto"  # auto: the env's evaluation split, as `aem eval` picks it (agents.evaluate)
     max_turns: int = 10
     invalid_penalty: float = -0.1  # training-time shaping (InvalidActionPenalty); evaluation uses raw rewards
     reward_scale: float = 10.0  # success reward 10 as in the paper (ALFWorld/WebShop)
-    history: int = 2  # turns of history in the prompt (verl-agent: 2)
+    history: int = DEFAULT_HISTORY  # turns of history in the prompt (verl-agent: 2)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,7 +80,10 @@ class RLConfig:
 
 
 @dataclass
-class EvalConfig:
+class EvalScheduleConfig:
+    """When and how much the trainer evaluates (the ``eval:`` section); how each evaluation runs is
+    ``aem_gym.agents.evaluate.EvalConfig``, built from this run's settings by ``collect.eval_config``."""
+
     every: int = 5
     episodes: int = 32
     temperature: float = 0.4
@@ -119,7 +123,7 @@ class TrainConfig:
     loss: dict[str, Any] = field(default_factory=dict)  # LossConfig overrides on top of the algorithm's
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
     aem: AEMConfig = field(default_factory=AEMConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    eval: EvalScheduleConfig = field(default_factory=EvalScheduleConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     distributed: DistConfig = field(default_factory=DistConfig)
     dynamic_sampling: bool | None = None  # None = the algorithm's default

@@ -6,8 +6,10 @@ probability ``noise``, a random admissible action. The policy learns the answer 
 imperfect strategy, leaving room for RL to raise success. With ``sft.label="oracle"`` the noisy action is
 still *executed* but the demonstration's label is the oracle's action in that state (DAgger-style corrective
 labels: the model sees off-path states and how to recover from them, instead of imitating the noise).
-Prompts are built with the same per-env prompt builder as the rollout engine (``aem_gym.agents.prompts``), so SFT
-and RL see identical inputs.
+Demonstrations are episodes of the one episode loop (``aem_gym.agents.rollout``) played by a
+``Demonstrator`` policy: its reply (``text``) is the executed action and its ``response_ids`` are the label,
+so the loop's rows are the demonstrations. Prompts therefore come from the same builders, env stack and
+``encode_prompt`` as RL rollouts: SFT and RL see identical inputs.
 
 The loss is the mean token cross-entropy over the response tokens (``<action>…</action>`` + end of turn).
 """
@@ -15,10 +17,12 @@ The loss is the mean token cross-entropy over the response tokens (``<action>…
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from aem_gym.agents.types import Generation, GenerationRequest
 from aem_gym.baselines.config import TrainConfig
 
 
@@ -29,57 +33,51 @@ class Demo:
     won: bool
 
 
-def _encode(tokenizer, messages, max_prompt: int) -> list[int]:
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    return list(ids)[-max_prompt:]
+class Demonstrator:
+    """The noisy oracle as a ``Policy``: each turn it executes the oracle's action, or with probability
+    ``noise`` a random admissible one, and labels the turn with the executed action (``label="taken"``) or
+    the oracle's (``"oracle"``). The reply text is what the env receives; ``prompt_ids``/``response_ids``
+    are the demonstration (the encoded prompt, and the label's reply tokens + end of turn). It draws from
+    one stream, so run it on one episode at a time (``max_concurrent=1``): demonstrations are then a
+    function of the seed only."""
+
+    def __init__(self, tokenizer: Any, noise: float, label: str, rng: np.random.Generator,
+                 max_prompt_tokens: int | None):
+        if label not in ("taken", "oracle"):
+            raise ValueError(f"sft.label must be 'taken' or 'oracle', got {label!r}")
+        self.tokenizer, self.noise, self.label, self.rng = tokenizer, noise, label, rng
+        self.max_prompt_tokens = max_prompt_tokens
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        return [self._one(r) for r in requests]
+
+    def _one(self, req: GenerationRequest) -> Generation:
+        from aem_gym.agents.backends.hf import encode_prompt
+        from aem_gym.agents.prompts import format_action, reply_text
+
+        acts = req.context.get("admissible_actions") or []
+        best = action = req.context["oracle"]()
+        if action is None or (acts and self.rng.random() < self.noise):
+            action = acts[int(self.rng.integers(len(acts)))] if acts else "look"
+        label = best if self.label == "oracle" and best is not None else action
+        prompt = encode_prompt(self.tokenizer, req.messages, self.max_prompt_tokens)
+        resp = list(self.tokenizer(reply_text(label), add_special_tokens=False)["input_ids"])
+        return Generation(text=format_action(action), prompt_ids=prompt,
+                          response_ids=resp + [self.tokenizer.eos_token_id])
 
 
 def collect_demos(cfg: TrainConfig, tokenizer, n_episodes: int, seed: int, progress: bool = True) -> list[Demo]:
     """Play ``n_episodes`` on the training split with the noisy oracle; one ``Demo`` per turn."""
-    import aem_envs
-    from aem_gym.agents.prompts import PromptState, prompt_builder, reply_text
+    from aem_gym.agents.rollout import RolloutEngine
 
-    env = aem_envs.make(cfg.env.id, split=cfg.env.train_split, **cfg.env.env_kwargs)
-    builder = prompt_builder(cfg.env.id, k=cfg.env.history)
-    rng = np.random.default_rng(seed)
-    eos = tokenizer.eos_token_id
-    max_turns = cfg.sft.max_turns or cfg.env.max_turns
-    if cfg.sft.label not in ("taken", "oracle"):
-        raise ValueError(f"sft.label must be 'taken' or 'oracle', got {cfg.sft.label!r}")
-    demos: list[Demo] = []
-    it = range(n_episodes)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, desc="sft demos", leave=False)
-    try:
-        for ep in it:
-            obs, info = env.reset(seed=int(seed * 100_003 + ep))
-            state = PromptState(cfg.env.id, task=obs, observation=obs, admissible_actions=info.get("admissible_actions"))
-            episode: list[Demo] = []
-            for turn in range(max_turns):
-                acts = info.get("admissible_actions") or []
-                best = action = env.unwrapped.oracle_action()
-                if action is None or (acts and rng.random() < cfg.sft.noise):
-                    action = acts[int(rng.integers(len(acts)))] if acts else "look"
-                label = best if cfg.sft.label == "oracle" and best is not None else action
-                prompt = _encode(tokenizer, builder.build(state), cfg.model.max_prompt_tokens)
-                resp = tokenizer(reply_text(label), add_special_tokens=False)["input_ids"] + [eos]
-                episode.append(Demo(prompt, list(resp), False))
-                obs, _, term, trunc, info = env.step(action)
-                state.history.append((action, obs))
-                state.observation, state.turn = obs, turn + 1
-                state.admissible_actions = info.get("admissible_actions")
-                if term or trunc:
-                    break
-            won = bool(info.get("won", False))
-            for d in episode:
-                d.won = won
-            demos.extend(episode)
-    finally:
-        env.close()
-    return demos
+    policy = Demonstrator(tokenizer, cfg.sft.noise, cfg.sft.label, np.random.default_rng(seed),
+                          cfg.model.max_prompt_tokens)
+    engine = RolloutEngine(workers=1, history_k=cfg.env.history, progress=progress, max_concurrent=1)
+    tasks = [(None, int(seed * 100_003 + ep)) for ep in range(n_episodes)]
+    res = engine.run(cfg.env.id, tasks, policy, max_turns=cfg.sft.max_turns or cfg.env.max_turns,
+                     env_kwargs={"split": cfg.env.train_split, **cfg.env.env_kwargs}, seed=seed, run_id="sft")
+    return [Demo(list(r.prompt_ids or []), list(r.response_ids or []), bool(t.won))
+            for t in res.trajectories for r in t.turns]
 
 
 def sft_train(model, tokenizer, demos: list[Demo], cfg: TrainConfig, generator: torch.Generator,

@@ -222,11 +222,11 @@ class Trainer:
         split = (e.final_split or self.cfg.env.eval_split) if final else self.cfg.env.eval_split
         res = collect.evaluate(self.model, self.tokenizer, self.cfg, split, n, e.temperature, progress=self.progress)
         out = {"kind": "final" if final else "eval", "step": step, "eval/success": res.success,
-               "eval/return": res.mean_return, "eval/turns": res.mean_turns, "eval/split": split,
-               "eval/episodes": n}
+               "eval/return": res.mean_return, "eval/turns": res.mean_turns, "eval/split": res.split,
+               "eval/episodes": len(res.episodes)}
         out.update({f"eval/success/{k}": v for k, v in res.per_type.items()})
-        if final:
-            out["episodes"] = res.episodes
+        if final:  # how it was evaluated: `make run` evaluates the checkpoint with the same settings
+            out["episodes"], out["settings"] = res.episodes, res.settings
         self.log(f"[{self.cfg.run_name()}] step {step} {'final ' if final else ''}eval success {res.success:.3f}")
         return out
 

@@ -100,6 +100,7 @@ def _train_worker(rank: int, world: int, port: int, model_dir: str, out: str, st
     try:
         cfg = load_config(None, overrides={
             "algo": "grpo+aem", "out_dir": os.path.join(out, f"run{world}"), "model.init": model_dir,
+            "env.id": "example/TreasureHunt-v0",
             "model.max_new_tokens": 16, "model.max_prompt_tokens": 256, "env.max_turns": 4,
             "rollout.groups": groups, "rollout.group_size": 4, "update.mini_batch_size": 64,
             "update.micro_batch_size": 8, "rl.lr": 1e-4, "eval.every": 0})

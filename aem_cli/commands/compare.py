@@ -18,7 +18,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="override rl.steps")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     p.add_argument("--out", default=None, help="output folder (default runs/compare/<recipe>)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 @configure.handler
@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     jobs = [(a, s) for s in seeds for a in algos]  # seed-major: a partial comparison is still paired
     configs = [resolve(args, algo=a, seed=s) for a, s in jobs]
     results = []
-    bar = tqdm(configs, desc="compare", unit="run", disable=args.quiet)
+    bar = tqdm(configs, desc="compare", unit="run", disable=args.no_progress)
     for cfg in bar:
         bar.set_postfix(run=cfg.run_name())
-        results.append(train_or_load(cfg, progress=not args.quiet, log=tqdm.write))
+        results.append(train_or_load(cfg, progress=not args.no_progress, log=tqdm.write))
     out = Path(args.out) if args.out else Path("runs") / "compare" / configs[0].recipe
     paths = write_outputs(results, out)
     print(paths["table"].read_text(encoding="utf-8"))

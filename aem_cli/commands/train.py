@@ -19,7 +19,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set rollout.group_size=8 (repeatable)")
     p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def resolve(args: argparse.Namespace, algo: str | None = None, seed: int | None = None):
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve(args)
     out = cfg.output_dir()
     print(f"training {cfg.run_name()} -> {out}")
-    trainer = Trainer(cfg, progress=not args.quiet, log=print)
+    trainer = Trainer(cfg, progress=not args.no_progress, log=print)
     final = trainer.fit(resume=not args.no_resume)
     print(f"final success on {final['eval/split']} ({final['eval/episodes']} episodes): {final['eval/success']:.3f}")
     print(f"checkpoint: {out / 'final'} (agent spec hf:{out / 'final'}); metrics: {out / 'metrics.csv'}")

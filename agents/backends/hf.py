@@ -34,6 +34,17 @@ from aem_gym.agents.policy import register_policy
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, Usage
 
 
+def encode_prompt(tokenizer: Any, messages: list[dict[str, str]],
+                  max_prompt_tokens: int | None = None) -> list[int]:
+    """Chat messages -> prompt token ids (the chat template with the generation prompt), keeping the last
+    ``max_prompt_tokens``. The one function for RL rollouts and SFT demonstrations: both see the same ids."""
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if max_prompt_tokens is not None and len(ids) > max_prompt_tokens:
+        ids = ids[-max_prompt_tokens:]
+    return list(ids)
+
+
 def _seed_from(seeds: Sequence[int]) -> int:
     return int(np.random.SeedSequence([int(s) % (1 << 63) for s in seeds]).generate_state(1, np.uint64)[0] >> 1)
 
@@ -81,11 +92,7 @@ class HFPolicy:
 
     # -- prompts --------------------------------------------------------------------------------------
     def encode_prompt(self, messages: list[dict[str, str]]) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if self.max_prompt_tokens is not None and len(ids) > self.max_prompt_tokens:
-            ids = ids[-self.max_prompt_tokens:]
-        return list(ids)
+        return encode_prompt(self.tokenizer, messages, self.max_prompt_tokens)
 
     # -- Policy ---------------------------------------------------------------------------------------
     def generate(self, requests: list[GenerationRequest]) -> list[Generation]:

@@ -32,7 +32,8 @@ def test_baseline_checkpoints_are_discovered(tmp_path):
     (local / "cpu-grpo+aem-seed0" / "final" / "config.json").write_text("{}")
     assert job.baseline_agents(tmp_path, local) == [("cpu-grpo+aem-seed0", f"hf:{local}/cpu-grpo+aem-seed0/final")]
     spec = f"hf:{tmp_path}/cpu-grpo+aem-seed0/final"
-    (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text("model: {max_new_tokens: 24}\nenv: {history: 2}\n")
+    (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text(
+        "model: {max_new_tokens: 24}\nenv: {history: 2}\n")
     assert job.train_settings(spec) == {"max_new_tokens": 24, "history": 2}
     (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text(
         "model: {max_new_tokens: 20, constrain: admissible, max_prompt_tokens: 384}\nenv: {history: 0}\n"
@@ -60,8 +61,8 @@ def test_released_baseline_agents_load_and_act_as_trained(monkeypatch, tmp_path)
     obs, info = env.reset(seed=0)
     for spec in agents.values():
         settings = job.train_settings(spec)
-        assert settings == {"max_new_tokens": 20, "history": 0, "constrain": "admissible", "max_prompt_tokens": 384,
-                            "temperature": 0.4, "top_p": 1.0}
+        assert settings == {"max_new_tokens": 20, "history": 0, "constrain": "admissible",
+                            "max_prompt_tokens": 384, "temperature": 0.4, "top_p": 1.0}
         state = PromptState("aem/Household-v0", task=obs, observation=obs, admissible_actions=info["admissible_actions"])
         req = GenerationRequest(prompt_builder("aem/Household-v0", k=0).build(state),
                                 SamplingParams(max_new_tokens=20, temperature=0.4, seed=0, constrain="admissible"),

@@ -12,6 +12,7 @@ def fast_config(tiny_model_dir, tmp_path):
 
     def make(**over):
         base = {"algo": "grpo+aem", "out_dir": str(tmp_path / "run"), "model.init": str(tiny_model_dir),
+                "env.id": "example/TreasureHunt-v0",
                 "model.max_new_tokens": 8, "model.max_prompt_tokens": 160, "env.max_turns": 3,
                 "rollout.groups": 2, "rollout.group_size": 2, "rl.steps": 2, "rl.lr": 0.01,
                 "update.mini_batch_size": 6, "update.micro_batch_size": 4, "eval.every": 0,

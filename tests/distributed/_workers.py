@@ -98,7 +98,8 @@ def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str
 
 def fast_overrides(model_dir: str, out_dir: str) -> dict:
     """tests/baselines' fast TreasureHunt config (a step well under a second on one process)."""
-    return {"algo": "grpo+aem", "out_dir": out_dir, "model.init": model_dir, "model.max_new_tokens": 8,
+    return {"algo": "grpo+aem", "out_dir": out_dir, "model.init": model_dir,
+            "env.id": "example/TreasureHunt-v0", "model.max_new_tokens": 8,
             "model.max_prompt_tokens": 160, "env.max_turns": 3, "rollout.groups": 4, "rollout.group_size": 2,
             "rl.steps": 2, "rl.lr": 0.01, "update.mini_batch_size": 12, "update.micro_batch_size": 4,
             "eval.every": 0, "eval.episodes": 2, "eval.final_episodes": 2, "checkpoint.every": 0}

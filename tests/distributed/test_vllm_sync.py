@@ -69,7 +69,8 @@ def test_vllm_engine_follows_the_trainer(tiny_model_dir, tmp_path):
     from aem_gym.baselines.config import load_config
     from aem_gym.baselines.vllm_sync import make_vllm_policy
 
-    cfg = load_config(None, overrides={"model.init": str(tiny_model_dir), "distributed.vllm": {
+    cfg = load_config(None, overrides={"model.init": str(tiny_model_dir), "env.id": "example/TreasureHunt-v0",
+                                       "distributed.vllm": {
         "gpu_memory_utilization": 0.2, "enforce_eager": True}})
     model, tok = load_tiny_model(tiny_model_dir)
     model.cuda()
