@@ -55,7 +55,7 @@ def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default
     if (out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists():
         raise ValueError(f"{out} already holds results; choose another --out or remove it")
     plans = [plan_env(env_id, cfg) for env_id in env_ids]  # every split resolves before anything runs
-    policy = make_policy(agent, **cfg.policy_kwargs())
+    policy = make_policy(agent, **cfg.policy_kwargs(agent))
     engine = eval_engine(cfg)
     rows: list[EpisodeRow] = []
     trajs: dict[str, list[TrajectoryRow]] = {}
