@@ -82,7 +82,7 @@ class Outcome:
     message: str = ""  # why an action was refused
 
 
-def parse_action(action: str) -> tuple[str, str] | None:
+def split_command(action: str) -> tuple[str, str] | None:
     """``(name, argument)`` as upstream's ``re.match(r'(.+)\\[(.+)\\]', action)`` would give, or ``None``."""
     line = action.split("\n", 1)[0]
     r = line.rfind("]")
@@ -140,7 +140,7 @@ class Engine:
             return Outcome(state, False, "the purchase is complete; the episode is over")
         if len(action) > MAX_ACTION_CHARS:
             return Outcome(state, False, f"the action is longer than {MAX_ACTION_CHARS} characters")
-        parsed = parse_action(action)
+        parsed = split_command(action)
         if parsed is None:
             return Outcome(state, False, "actions look like search[keywords] or click[button]")
         name, arg = parsed[0], parsed[1].lower()

@@ -10,7 +10,7 @@ import pytest
 from aem_envs.tasks import data_sha256
 from aem_envs.webshop import generate
 from aem_envs.webshop.catalog import NO_CEILING, PRICE_STEPS
-from aem_envs.webshop.engine import parse_action
+from aem_envs.webshop.engine import split_command
 from aem_envs.webshop.env import load_generated
 from aem_envs.webshop.search import TOP_K, tokenize
 
@@ -97,4 +97,4 @@ def test_all_admissible_clicks_parse_back_to_themselves(shipped):
     for p in catalog.products[:500]:
         for vals in p["options"].values():
             for v in vals:
-                assert parse_action(f"click[{v}]") == ("click", v)
+                assert split_command(f"click[{v}]") == ("click", v)

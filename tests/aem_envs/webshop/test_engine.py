@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aem_envs.webshop.catalog import Catalog, price_text
-from aem_envs.webshop.engine import Engine, State, parse_action, render_text, render_text_rich
+from aem_envs.webshop.engine import Engine, State, render_text, render_text_rich, split_command
 
 I = "i want a white shirt"  # noqa: E741
 
@@ -38,16 +38,16 @@ def engine():
     ("search[red shoes]\nclick[x]", ("search", "red shoes")),  # first line only
     ("search[" + "]" * 50, ("search", "]" * 49)),
 ])
-def test_parse_action_matches_upstream_regex(action, parsed):
-    assert parse_action(action) == parsed
+def test_split_command_matches_upstream_regex(action, parsed):
+    assert split_command(action) == parsed
 
 
 @given(st.text(alphabet="ab[] \n", max_size=30))
-def test_parse_action_equals_the_regex(action):
+def test_split_command_equals_the_regex(action):
     import re
 
     m = re.match(r"(.+)\[(.+)\]", action)
-    assert parse_action(action) == (m.groups() if m else None)
+    assert split_command(action) == (m.groups() if m else None)
 
 
 def test_search_page_text_and_refused_search_button(engine):
