@@ -16,7 +16,8 @@ outcome of every open and step from ``pool.events`` (a queue of ``Done``), so it
 * ``ProcessPool``: N worker processes, each hosting its share of the envs, for CPU-bound Python envs that
   threads cannot run side by side under the GIL. The calls queued for a worker in one scheduling round
   travel as one message; results come back one by one. Wrappers must be picklable
-  (``functools.partial`` of a class, not a lambda).
+  (``functools.partial`` of a class, not a lambda), and a script that uses process workers needs the
+  ``if __name__ == "__main__":`` guard (workers are spawned: they import the main module).
 
 Timeouts: ``running_since(key)`` says since when the call an episode waits on has been running (``None``
 while it is queued behind others: queued time is not the episode's fault). The loop gives up on a call
@@ -146,8 +147,8 @@ class ThreadPool:
             self._abandoned.update(self._running)
         for key in idle:
             _safe_close(self._envs.pop(key, None))
-        if self._executor is not None:  # a hung call keeps its thread: do not wait for it
-            self._executor.shutdown(wait=not hung, cancel_futures=True)
+        if self._executor is not None:  # queued closes still run; a hung call keeps its thread: no waiting
+            self._executor.shutdown(wait=not hung)
 
 
 class InlinePool(ThreadPool):
@@ -167,7 +168,12 @@ class InlinePool(ThreadPool):
 
 # -- worker processes -------------------------------------------------------------------------------------
 def _serve(conn: Any) -> None:
-    """A worker process: runs the batches of calls it receives, one reply per open, step and oracle."""
+    """A worker process: says it is ready (its imports done, so start-up is nobody's episode time), then
+    runs the batches of calls it receives, one reply per open, step and oracle."""
+    import aem_envs
+
+    aem_envs.list_envs()  # load the env plugins now, not inside the first episode's reset
+    conn.send(READY)
     envs: dict[int, gym.Env] = {}
     while True:
         try:
@@ -176,6 +182,7 @@ def _serve(conn: Any) -> None:
             break
         if batch is None:
             break
+        conn.send(STARTED)  # unpickling may have imported the wrappers' modules: not the episode's time
         for key, op, args in batch:
             start = time.perf_counter()
             try:
@@ -210,6 +217,10 @@ def _worker_call(envs: dict[int, gym.Env], key: int, op: str, args: Any) -> Any:
     raise ValueError(f"unknown env call {op!r}")
 
 
+READY = (-1, "ready", True, None, 0.0)
+STARTED = (-1, "started", True, None, 0.0)
+
+
 class _Worker:
     """One worker process, the calls sent to it and not yet answered, and a thread reading its replies."""
 
@@ -220,11 +231,13 @@ class _Worker:
         child.close()
         self.events = events
         self.outbox: list[tuple[int, str, Any]] = []
-        self.pending: deque[tuple[int, float]] = deque()  # (key, time sent) of unanswered opens/steps
-        self.last_reply = 0.0
+        self.pending: deque[tuple[int, int]] = deque()  # (key, batch number) of unanswered opens/steps
+        self.sent = self.started = 0  # batches sent, batches the worker has unpacked
+        self.last_reply = 0.0  # when the worker last answered or unpacked a batch
         self.replies: dict[int, queue.SimpleQueue] = {}  # oracle calls waiting for their answer
         self.lock = threading.Lock()
         self.killed = False
+        self.ready = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True, name="aem-env-reader")
         self.reader.start()
 
@@ -234,6 +247,12 @@ class _Worker:
                 key, op, ok, value, seconds = self.conn.recv()
             except (EOFError, OSError):
                 break
+            if op in ("ready", "started"):
+                with self.lock:
+                    self.last_reply = time.perf_counter()  # the next call starts now, not before
+                    self.started += op == "started"
+                self.ready.set()
+                continue
             if op == "oracle":
                 self.replies.pop(key).put((ok, value))
                 continue
@@ -249,9 +268,9 @@ class _Worker:
                 self.events.put(Done(key, "step", False, "env worker process died", 0.0))
 
     def send(self, batch: list[tuple[int, str, Any]]) -> None:
-        now = time.perf_counter()
         with self.lock:
-            self.pending.extend((key, now) for key, op, _ in batch if op in ("open", "step"))
+            self.sent += 1
+            self.pending.extend((key, self.sent) for key, op, _ in batch if op in ("open", "step"))
             self.conn.send(batch)
 
     def call(self, key: int, op: str) -> Any:
@@ -259,6 +278,7 @@ class _Worker:
         box: queue.SimpleQueue = queue.SimpleQueue()
         self.replies[key] = box
         with self.lock:
+            self.sent += 1
             self.conn.send([(key, op, None)])
         ok, value = box.get()
         if not ok:
@@ -266,12 +286,12 @@ class _Worker:
         return value
 
     def running(self) -> tuple[int, float] | None:
-        """The call this worker is on and since when (it started when the one before it was answered)."""
+        """The call this worker is on and since when: it started when the one before it was answered, or
+        when its batch was unpacked (the worker says so), whichever came last."""
         with self.lock:
-            if not self.pending:
+            if not self.pending or self.pending[0][1] > self.started:  # its batch is not unpacked yet
                 return None
-            key, sent = self.pending[0]
-            return key, max(sent, self.last_reply)
+            return self.pending[0][0], self.last_reply
 
     def stop(self, kill: bool = False) -> None:
         self.killed = True
@@ -297,13 +317,17 @@ class ProcessPool:
 
     kind = "process"
 
-    def __init__(self, workers: int, start_method: str = "spawn"):
+    def __init__(self, workers: int, start_method: str = "spawn", ready_timeout_s: float = 300.0):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self._ctx = mp.get_context(start_method)
         self.events: queue.SimpleQueue[Done] = queue.SimpleQueue()
         self._workers = [_Worker(self._ctx, self.events) for _ in range(workers)]
         self._home: dict[int, int] = {}  # episode key -> worker index
+        for w in self._workers:  # start-up (imports, plugins) happens here, not in the first episodes
+            if not w.ready.wait(ready_timeout_s):
+                self.close()
+                raise RuntimeError(f"env worker processes did not start within {ready_timeout_s:.0f} s")
 
     @property
     def workers(self) -> int:

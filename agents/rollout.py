@@ -19,8 +19,9 @@ Contract:
 * Each episode is a state machine (``agents.episode.Episode``); the loop schedules them. ``schedule=
   "lockstep"`` (default): one ``policy.generate`` call for every episode waiting for an action, made when
   no env call is in flight, so a batched model sees the same batches on every run. ``"independent"``:
-  no barrier; a generate call with whatever is ready goes out as soon as fewer than ``max_concurrent``
-  calls are in flight (API models). At most ``max_concurrent`` episodes are open at a time (None: all).
+  no barrier; each episode waiting for an action gets its own call, up to ``max_concurrent`` calls at
+  once in policy threads (API models: a slow reply holds back only its own episode). At most
+  ``max_concurrent`` episodes are open at a time (None: all).
 * Env calls run in a worker pool (``agents.envpool``): inline for one worker without timeout, else
   ``workers`` threads, or ``workers`` processes with ``process=True`` (CPU-bound envs).
 * The env stack is ``ActionParser``, then ``wrappers`` (callables ``env -> env``, e.g.
@@ -259,13 +260,12 @@ class _Driver:
                 self._dispatch(ep, gen)
             return
         limit = self.cap or len(self.by_key)
-        if self.in_policy < limit:
-            batch, self.ready = self.ready, []
-            reqs = [self._request(ep) for ep in batch]
-            if self.policy_pool is None:
-                self.policy_pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="aem-policy")
+        if self.policy_pool is None:
+            self.policy_pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="aem-policy")
+        while self.ready and self.in_policy < limit:  # one call per episode, each on its own
+            ep = self.ready.pop(0)
             self.in_policy += 1
-            self.policy_pool.submit(self._generate_async, batch, reqs)
+            self.policy_pool.submit(self._generate_async, [ep], [self._request(ep)])
 
     def _generate_async(self, batch: list[Episode], reqs: list) -> None:
         t0 = time.perf_counter()

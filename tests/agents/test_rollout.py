@@ -8,7 +8,7 @@ import pytest
 
 from aem_envs.wrappers import InvalidActionPenalty
 from aem_gym.agents import RolloutEngine, make_policy, read_turns
-from aem_gym.agents.types import Generation
+from aem_gym.agents.types import Generation, SamplingParams
 
 ENV = "example/TreasureHunt-v0"
 
@@ -70,7 +70,7 @@ def test_deterministic_for_any_number_of_workers():
 
 def test_hf_policy_rows_carry_token_stats_and_repeat(tiny_policy):
     kw = dict(tasks=[0, 1], group_size=2, policy=tiny_policy, max_turns=2)
-    sampling = __import__("agents").SamplingParams(max_new_tokens=8)
+    sampling = SamplingParams(max_new_tokens=8)
     a = engine().run(ENV, sampling=sampling, **kw)
     b = engine(workers=1).run(ENV, sampling=sampling, **kw)
     assert rows_key(a) == rows_key(b)
