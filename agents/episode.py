@@ -77,12 +77,19 @@ def _seed_from(key: bytes, turn: int) -> int:
 
 def recorded_info(info: Mapping[str, Any]) -> dict[str, Any]:
     """What a row keeps of an env's info: all of it made JSON-safe, except the admissible actions (long, and
-    the next state's; a replay recomputes them), of which it keeps the count (``n_admissible``)."""
-    out = jsonable({k: v for k, v in info.items() if k != "admissible_actions"})
-    acts = info.get("admissible_actions")
-    if acts is not None:
-        out["n_admissible"] = len(acts)
+    the next state's; a replay recomputes them), of which it keeps the count (``n_admissible``). One pass:
+    it runs every turn."""
+    out: dict[str, Any] = {}
+    for k, v in info.items():
+        if k == "admissible_actions":
+            if v is not None:
+                out["n_admissible"] = len(v)
+        else:
+            out[k if type(k) is str else str(k)] = v if type(v) in _PLAIN else jsonable(v)
     return out
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _with_seed(sampling: SamplingParams, seed: int) -> SamplingParams:
@@ -91,6 +98,7 @@ def _with_seed(sampling: SamplingParams, seed: int) -> SamplingParams:
     s.__dict__.update(sampling.__dict__)
     s.seed = seed
     return s
+
 
 
 def env_stack(env_id: str, env_kwargs: Mapping[str, Any], wrappers: Sequence[EnvWrapper] = ()) -> gym.Env:
@@ -219,12 +227,15 @@ class Episode:
         assert gen is not None
         t.episode_return += reward
         t.won = t.won or bool(info.get("won", False))
-        extra = {"finish_reason": gen.finish_reason, **({"policy_error": gen.error} if gen.error else {})}
+        row_info = recorded_info(info)
+        row_info["finish_reason"] = gen.finish_reason
+        if gen.error:
+            row_info["policy_error"] = gen.error
         t.turns.append(TurnRecord(
             group_uid=t.group_uid, traj_uid=t.traj_uid, turn_idx=len(t.turns), env_id=t.env_id,
             instance_id=t.instance_id, task_type=t.task_type, observation=self.obs, action_text=gen.text,
             reward=reward, done=done, prompt_ids=gen.prompt_ids, response_ids=gen.response_ids,
             logprobs=gen.logprobs, entropies=gen.entropies, allowed_token_ids=gen.allowed_token_ids,
-            is_action_valid=bool(info.get("is_action_valid", True)), info={**recorded_info(info), **extra},
+            is_action_valid=bool(info.get("is_action_valid", True)), info=row_info,
             truncated=truncated, seed=t.seed, prompt_tokens=int(gen.usage.prompt_tokens),
             completion_tokens=int(gen.usage.completion_tokens)))

@@ -35,7 +35,7 @@ def script(name: str) -> Callable[[Script], Script]:
 
 
 def _admissible(req: GenerationRequest) -> list[str]:
-    return list(req.context.get("admissible_actions") or [])
+    return req.context.get("admissible_actions") or []  # read only: no copy
 
 
 @script("first")
