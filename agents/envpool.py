@@ -19,8 +19,11 @@ outcome of every open and step from ``pool.events`` (a queue of ``Done``), so it
   (``functools.partial`` of a class, not a lambda), and a script that uses process workers needs the
   ``if __name__ == "__main__":`` guard (workers are spawned: they import the main module).
 
-Timeouts: ``running_since(key)`` says since when the call an episode waits on has been running (``None``
-while it is queued behind others: queued time is not the episode's fault). The loop gives up on a call
+Results come back in batches (a list of ``Done``): by default when nothing the pool was given is still
+running (the lockstep schedule needs them all anyway, and one wake-up per turn instead of one per call
+is what keeps threads from fighting over the GIL); each at once with ``pool.eager = True`` (the
+independent schedule). Timeouts: ``running_since(key)`` says since when the call an episode waits on has
+been running (``None`` while it is queued behind others: queued time is not the episode's fault). The loop gives up on a call
 that overruns its episode's budget with ``abandon(key)``: a thread is left to finish (its env is closed
 when it returns); a worker process is killed, so the other episodes it hosted lose their envs, and
 ``abandon`` returns their keys.
@@ -72,10 +75,13 @@ class ThreadPool:
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers, self.env_factory = workers, env_factory or env_stack
-        self.events: queue.SimpleQueue[Done] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[list[Done]] = queue.SimpleQueue()
+        self.eager = False
         self._envs: dict[int, gym.Env] = {}
         self._running: dict[int, float] = {}
         self._abandoned: set[int] = set()  # keys whose env is closed when their running call returns
+        self._outstanding: set[int] = set()  # keys with a call given and not yet answered (nor abandoned)
+        self._results: list[Done] = []  # answers not delivered yet
         self._lock = threading.Lock()
         self._executor = self._make_executor()
 
@@ -85,19 +91,36 @@ class ThreadPool:
     def _submit(self, fn: Callable[[], None]) -> None:
         self._executor.submit(fn)  # type: ignore[union-attr]
 
+    def _call(self, key: int, op: str, call: Callable[[], Any]) -> None:
+        with self._lock:
+            self._outstanding.add(key)
+        self._submit(lambda: self._run(key, op, call))
+
     def _run(self, key: int, op: str, call: Callable[[], Any]) -> None:
         start = self._running[key] = time.perf_counter()
         try:
             ok, value = True, call()
         except Exception as e:  # an env bug ends this episode, not the run
             ok, value = False, repr(e)
+        done = Done(key, op, ok, value, time.perf_counter() - start)
         with self._lock:
             del self._running[key]
             gone = key in self._abandoned
+            if key in self._outstanding:
+                self._outstanding.discard(key)
+                self._results.append(done)
+            batch = self._take()
         if gone:  # the loop gave up on this call or released its episode: free the env it left behind
             _safe_close(self._envs.pop(key, None))
-            return
-        self.events.put(Done(key, op, ok, value, time.perf_counter() - start))
+        if batch:
+            self.events.put(batch)
+
+    def _take(self) -> list[Done] | None:
+        """The answers to deliver now (called under the lock)."""
+        if self._results and (self.eager or not self._outstanding):
+            batch, self._results = self._results, []
+            return batch
+        return None
 
     def _close_later(self, key: int) -> bool:
         """Mark ``key``'s env to be closed by its running call; False when no call is running."""
@@ -114,10 +137,10 @@ class ThreadPool:
             env = self._envs[key] = self.env_factory(env_id, dict(env_kwargs), list(wrappers))
             return env.reset(seed=seed, options=options)
 
-        self._submit(lambda: self._run(key, "open", call))
+        self._call(key, "open", call)
 
     def step(self, key: int, action: str) -> None:
-        self._submit(lambda: self._run(key, "step", lambda: self._envs[key].step(action)))
+        self._call(key, "step", lambda: self._envs[key].step(action))
 
     def oracle(self, key: int) -> Callable[[], Any]:
         return oracle_of(self._envs.get(key))
@@ -136,8 +159,13 @@ class ThreadPool:
         return self._running.get(key)
 
     def abandon(self, key: int) -> list[int]:
+        with self._lock:
+            self._outstanding.discard(key)
+            batch = self._take()  # the others' answers were waiting for this call
         if not self._close_later(key):  # it returned meanwhile: close its env now
             _safe_close(self._envs.pop(key, None))
+        if batch:
+            self.events.put(batch)
         return []
 
     def finish(self) -> None:
@@ -172,7 +200,10 @@ class InlinePool(ThreadPool):
             ok, value = True, call()
         except Exception as e:  # an env bug ends this episode, not the run
             ok, value = False, repr(e)
-        self.events.put(Done(key, op, ok, value, time.perf_counter() - start))
+        self.events.put([Done(key, op, ok, value, time.perf_counter() - start)])
+
+    def _call(self, key: int, op: str, call: Callable[[], Any]) -> None:
+        self._run(key, op, call)
 
     def step(self, key: int, action: str) -> None:  # the hot path, without the closures
         start = time.perf_counter()
@@ -180,7 +211,7 @@ class InlinePool(ThreadPool):
             ok, value = True, self._envs[key].step(action)
         except Exception as e:  # an env bug ends this episode, not the run
             ok, value = False, repr(e)
-        self.events.put(Done(key, "step", ok, value, time.perf_counter() - start))
+        self.events.put([Done(key, "step", ok, value, time.perf_counter() - start)])
 
 
 # -- worker processes -------------------------------------------------------------------------------------
@@ -241,7 +272,7 @@ STARTED = (-1, "started", True, None, 0.0)
 class _Worker:
     """One worker process, the calls sent to it and not yet answered, and a thread reading its replies."""
 
-    def __init__(self, ctx: Any, events: queue.SimpleQueue):
+    def __init__(self, ctx: Any, events: queue.SimpleQueue, eager: bool = False):
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="aem-env-worker")
         self.proc.start()
@@ -249,6 +280,8 @@ class _Worker:
         self.events = events
         self.outbox: list[tuple[int, str, Any]] = []
         self.pending: deque[tuple[int, int]] = deque()  # (key, batch number) of unanswered opens/steps
+        self.results: list[Done] = []  # answers not delivered yet
+        self.eager = eager
         self.sent = self.started = 0  # batches sent, batches the worker has unpacked
         self.last_reply = 0.0  # when the worker last answered or unpacked a batch
         self.replies: dict[int, queue.SimpleQueue] = {}  # oracle calls waiting for their answer
@@ -277,12 +310,19 @@ class _Worker:
                 if self.pending:
                     self.pending.popleft()
                 self.last_reply = time.perf_counter()
-            self.events.put(Done(key, op, ok, value, seconds))
+                self.results.append(Done(key, op, ok, value, seconds))
+                batch = None
+                if self.eager or not self.pending:
+                    batch, self.results = self.results, []
+            if batch:
+                self.events.put(batch)
         if not self.killed:  # the process died under its episodes: end each one still waiting
             with self.lock:
                 lost, self.pending = list(self.pending), deque()
-            for key, _ in lost:
-                self.events.put(Done(key, "step", False, "env worker process died", 0.0))
+                batch, self.results = self.results, []
+            batch += [Done(key, "step", False, "env worker process died", 0.0) for key, _ in lost]
+            if batch:
+                self.events.put(batch)
 
     def send(self, batch: list[tuple[int, str, Any]]) -> None:
         with self.lock:
@@ -338,7 +378,8 @@ class ProcessPool:
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self._ctx = mp.get_context(start_method)
-        self.events: queue.SimpleQueue[Done] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[list[Done]] = queue.SimpleQueue()
+        self._eager = False
         self._workers = [_Worker(self._ctx, self.events) for _ in range(workers)]
         self._home: dict[int, int] = {}  # episode key -> worker index
         for w in self._workers:  # start-up (imports, plugins) happens here, not in the first episodes
@@ -349,6 +390,16 @@ class ProcessPool:
     @property
     def workers(self) -> int:
         return len(self._workers)
+
+    @property
+    def eager(self) -> bool:
+        return self._eager
+
+    @eager.setter
+    def eager(self, value: bool) -> None:
+        self._eager = value
+        for w in self._workers:
+            w.eager = value
 
     def open(self, key: int, env_id: str, env_kwargs: Mapping[str, Any], wrappers: Sequence[EnvWrapper],
              seed: int, options: dict[str, Any]) -> None:
@@ -378,7 +429,7 @@ class ProcessPool:
             batch, w.outbox = w.outbox, []
             if not w.proc.is_alive():  # it died (its episodes were told): later calls go to a fresh one
                 w.stop(kill=True)
-                w = self._workers[i] = _Worker(self._ctx, self.events)
+                w = self._workers[i] = _Worker(self._ctx, self.events, self._eager)
             w.send(batch)
 
     def running_since(self, key: int) -> float | None:
@@ -389,7 +440,7 @@ class ProcessPool:
     def abandon(self, key: int) -> list[int]:
         w = self._home.pop(key)
         self._workers[w].stop(kill=True)
-        self._workers[w] = _Worker(self._ctx, self.events)
+        self._workers[w] = _Worker(self._ctx, self.events, self._eager)
         lost = [k for k, h in self._home.items() if h == w]
         for k in lost:
             del self._home[k]

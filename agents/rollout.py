@@ -221,6 +221,7 @@ class _Driver:
         self.policy_s = 0.0
         self.builders: dict[str, PromptBuilder | None] = {}
         self.policy_pool: ThreadPoolExecutor | None = None
+        pool.eager = engine.schedule == "independent"  # lockstep needs every answer before it goes on
 
     def run(self) -> None:
         try:
@@ -299,7 +300,8 @@ class _Driver:
         except queue.Empty:
             ev = None
         while ev is not None:
-            self._handle(ev)
+            for one in ev if isinstance(ev, list) else (ev,):
+                self._handle(one)
             try:
                 ev = self.pool.events.get_nowait()
             except queue.Empty:
