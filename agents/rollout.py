@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from aem_gym.agents.envpool import Done, InlinePool, ProcessPool, ThreadPool
+from aem_gym.agents.envpool import Done, InlinePool, ThreadPool
 from aem_gym.agents.episode import (
     EnvFactory,
     EnvWrapper,
@@ -64,6 +64,7 @@ from aem_gym.agents.episode import (
     with_turn_limit,
 )
 from aem_gym.agents.policy import Policy, check_generations
+from aem_gym.agents.procpool import ProcessPool
 from aem_gym.agents.prompts import DEFAULT_HISTORY, PromptBuilder, prompt_builder
 from aem_gym.agents.records import RolloutResult
 from aem_gym.agents.types import Generation, SamplingParams
