@@ -89,7 +89,8 @@ def _reusable(out: Path, spec: str, suite: str, env_ids: list[str], cfg: EvalCon
     except ValueError:
         return False
     return (m.get("agent", {}).get("spec") == spec and m.get("suite") == suite
-            and sorted(m.get("envs", {})) == sorted(env_ids) and m.get("settings") == to_jsonable(cfg.settings()))
+            and sorted(m.get("envs", {})) == sorted(env_ids)
+            and m.get("settings") == to_jsonable(cfg.settings()))
 
 
 def main() -> int:
@@ -126,7 +127,8 @@ def main() -> int:
             continue
         state = "submitted as" if acc.result.created else "already on the leaderboard as"
         print(f"[{name}] {acc.report}; {state} #{acc.result.id}")
-    print(f"\nevaluated and submitted {len(agents) - len(failed)} agents in {time.perf_counter() - t0:.0f} s\n")
+    done = len(agents) - len(failed)
+    print(f"\nevaluated and submitted {done} agents in {time.perf_counter() - t0:.0f} s\n")
     from aem_gym.leaderboard.ranking import render
     from aem_gym.leaderboard.store import Store
 

@@ -157,8 +157,8 @@ def eval_config(cfg: TrainConfig, split: str, temperature: float, progress: bool
     from aem_gym.agents.evaluate import EvalConfig
 
     return EvalConfig(split=split, max_turns=cfg.env.max_turns, history=cfg.env.history,
-                      temperature=temperature, top_p=cfg.rollout.top_p, max_new_tokens=cfg.model.max_new_tokens,
-                      constrain=cfg.model.constrain, max_prompt_tokens=cfg.model.max_prompt_tokens,
+                      temperature=temperature, top_p=cfg.rollout.top_p,
+                      max_new_tokens=cfg.model.max_new_tokens, constrain=cfg.model.constrain, max_prompt_tokens=cfg.model.max_prompt_tokens,
                       sampling_seed=cfg.seed, progress=progress)
 
 
@@ -179,7 +179,7 @@ def evaluate(model, tokenizer, cfg: TrainConfig, split: str, n: int, temperature
                     "return": float(x.episode_return), "turns": x.length,
                     "replies": [r.action_text for r in x.turns]})
     trajs = res.trajectories
-    return EvalResult(float(np.mean([x.won for x in trajs])), float(np.mean([x.episode_return for x in trajs])),
-                      float(np.mean([x.length for x in trajs])),
+    return EvalResult(float(np.mean([x.won for x in trajs])),
+                      float(np.mean([x.episode_return for x in trajs])), float(np.mean([x.length for x in trajs])),
                       {k: float(np.mean(v)) for k, v in sorted(by_type.items())}, eps, plan.split,
                       ecfg.settings())

@@ -100,7 +100,8 @@ def parallel_ceiling(iterations: int, steps: int) -> float:
         return alone / (time.perf_counter() - t0)
 
 
-def bare_loop(env_id: str, n_episodes: int, max_turns: int, latency: float = 0.0, iterations: int = 0) -> float:
+def bare_loop(env_id: str, n_episodes: int, max_turns: int, latency: float = 0.0,
+              iterations: int = 0) -> float:
     """Reference: turns/s of a plain loop over episodes, cycling through the admissible actions."""
     turns, t0 = 0, time.perf_counter()
     for ep in range(n_episodes):
@@ -126,8 +127,8 @@ def engine_rate(env_id: str, policy, groups: int, group_size: int, max_turns: in
     wrappers = [functools.partial(StepLatency, seconds=latency)] if latency else []
     wrappers += [functools.partial(StepCPU, iterations=iterations)] if iterations else []
     engine = engine or RolloutEngine(workers=workers, progress=True)
-    res = engine.run(env_id, tasks=list(range(groups)), group_size=group_size, policy=policy, max_turns=max_turns,
-                     wrappers=wrappers, sampling=sampling)
+    res = engine.run(env_id, tasks=list(range(groups)), group_size=group_size, policy=policy,
+                     max_turns=max_turns, wrappers=wrappers, sampling=sampling)
     return res.stats["turns_per_s"], res.stats
 
 
@@ -184,9 +185,11 @@ def cpu_rows(args, scripted) -> list[tuple]:
         engine_rate(env, scripted, 2, 1, 2, engine=engine, iterations=iters)  # warm-up: workers import
         rate, ref, ratio = paired(args.repeats, lambda: engine_rate(
             env, scripted, args.groups, args.group_size, turns, iterations=iters, engine=engine)[0], ref_fn)
-    rows.append((f"CPU-bound TreasureHunt +{args.cpu_ms:g}ms CPU/step", "2 proc", rate, ref, ratio, "bare loop"))
+    name = f"CPU-bound TreasureHunt +{args.cpu_ms:g}ms CPU/step"
+    rows.append((name, "2 proc", rate, ref, ratio, "bare loop"))
     ceiling = statistics.median(parallel_ceiling(iters, n_eps * turns) for _ in range(max(1, args.repeats)))
-    rows.append(("  ceiling: the same work in 2 bare processes", "2 proc", float("nan"), float("nan"), ceiling,
+    nan = float("nan")
+    rows.append(("  ceiling: the same work in 2 bare processes", "2 proc", nan, nan, ceiling,
                  "the work in 1 process"))
     return rows
 
@@ -231,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--group-size", type=int, default=4)
     ap.add_argument("--max-turns", type=int, default=10)
     ap.add_argument("--cpu-turns", type=int, default=4, help="turns per episode in the CPU-bound rows")
-    ap.add_argument("--cpu-ms", type=float, default=2.0, help="pure-Python work per step in the CPU-bound rows")
+    ap.add_argument("--cpu-ms", type=float, default=2.0,
+                    help="pure-Python work per step in the CPU-bound rows")
     ap.add_argument("--model-turns", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--torch-threads", type=int, default=1, help="intra-op threads for the tiny model")
@@ -257,10 +261,10 @@ def main(argv: list[str] | None = None) -> None:
     if "model" in parts:
         more, stats = model_rows(args)
         rows += more
-    print(f"\nEpisode loop benchmark (median of {args.repeats} engine/reference pairs): {args.groups} groups x "
-          f"{args.group_size} copies, max {args.max_turns} turns (CPU-bound: {args.cpu_turns} turns; model: "
-          f"{args.model_turns} turns, {args.max_new_tokens} new tokens), {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"\nEpisode loop benchmark (median of {args.repeats} engine/reference pairs): "
+          f"{args.groups} groups x {args.group_size} copies, max {args.max_turns} turns (CPU-bound: "
+          f"{args.cpu_turns} turns; model: {args.model_turns} turns, {args.max_new_tokens} new tokens), "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"{'scenario':46} {'workers':>7} {'turns/s':>10} {'reference':>10} {'ratio':>6}  reference")
     for name, w, rate, ref, ratio, ref_name in rows:
         print(f"{name:46} {w:>7} {rate:10.1f} {ref:10.1f} {ratio:6.2f}  {ref_name}")

@@ -48,7 +48,8 @@ MAX_RAW_ACTION = 1000  # chars of an unparsable reply kept as its turn's action 
 _DROP_INFO = ("raw_action", "parsed_action")
 
 
-def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default", name: str | None = None) -> Path:
+def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default",
+             name: str | None = None) -> Path:
     """Evaluate ``agent`` (a spec such as ``oracle`` or ``hf:PATH``) on ``suite`` and write ``out``."""
     suite_name, env_ids = resolve_suite(suite)
     out = Path(out)
@@ -154,12 +155,15 @@ def _write(out: Path, cfg: EvalConfig, agent: dict[str, Any], suite_name: str, p
     env_meta = {p.env_id: {**p.record, "split": p.split, "instances": p.instances, "split_size": p.split_size}
                 for p in plans}
     backends = sorted({b for m in env_meta.values() for b in m.get("backends", {})})
-    meta = {"schema_version": SCHEMA_VERSION, "agent": to_jsonable(agent), "suite": suite_name, "split": cfg.split,
-            "seeds": list(cfg.seeds), "episodes_per_env": cfg.episodes, "max_turns": cfg.max_turns,
-            "settings": to_jsonable(cfg.settings()), "envs": env_meta, "packages": package_versions(backends),
-            "machine": machine_info(), "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    (out / METADATA_FILE).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    meta = {"schema_version": SCHEMA_VERSION, "agent": to_jsonable(agent), "suite": suite_name,
+            "split": cfg.split, "seeds": list(cfg.seeds), "episodes_per_env": cfg.episodes,
+            "max_turns": cfg.max_turns, "settings": to_jsonable(cfg.settings()), "envs": env_meta,
+            "packages": package_versions(backends), "machine": machine_info(),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+    text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    (out / METADATA_FILE).write_text(text, encoding="utf-8")
     envs, overall = metrics.summarize(r.to_json() for r in rows)
-    summary = {"schema_version": SCHEMA_VERSION, "agent": agent["name"], "suite": suite_name, "split": cfg.split,
-               "seeds": list(cfg.seeds), "envs": envs, "overall": overall, "content_sha256": content_sha256(out)}
+    summary = {"schema_version": SCHEMA_VERSION, "agent": agent["name"], "suite": suite_name,
+               "split": cfg.split, "seeds": list(cfg.seeds), "envs": envs, "overall": overall,
+               "content_sha256": content_sha256(out)}
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")

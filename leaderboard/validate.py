@@ -221,7 +221,8 @@ def compare_replay(rec: dict[str, Any], got: Any) -> list[str]:
         flags = (row.done and not row.truncated, row.truncated and not cut)
         out = []
         if not _close(float(row.reward), t["reward"]):
-            out.append(f"replay {eid} turn {t['turn_idx']}: claimed reward {t['reward']} but the env gives {row.reward}")
+            out.append(f"replay {eid} turn {t['turn_idx']}: claimed reward {t['reward']} but the env gives "
+                       f"{row.reward}")
         if flags != (t["terminated"], t["truncated"]):
             out.append(f"replay {eid} turn {t['turn_idx']}: claimed terminated/truncated "
                        f"{t['terminated']}/{t['truncated']}, the env gives {flags[0]}/{flags[1]}")
@@ -245,7 +246,8 @@ def _replay(sub: Submission, probs: _Problems, progress: bool) -> int:
     specs, replies = [], {}
     for r in rows:
         t = sub.trajectories[r["episode_id"]]
-        replies[t["episode_id"]] = [reply_for(x["action"], bool(x["info"].get("parse_error"))) for x in t["turns"]]
+        replies[t["episode_id"]] = [reply_for(x["action"], bool(x["info"].get("parse_error")))
+                                    for x in t["turns"]]
         specs.append(EpisodeSpec(t["env_id"], t["seed"], t["instance_id"], group_uid=t["episode_id"],
                                  traj_uid=t["episode_id"], options={"split": r["split"]},
                                  max_turns=len(t["turns"])))

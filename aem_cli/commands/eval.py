@@ -14,10 +14,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
     d = EvalConfig()
     p.add_argument("--agent", required=True, help="agent spec: oracle, random, scripted:NAME, hf:PATH, ...")
-    p.add_argument("--suite", default="default", help="suite name (default, or one a plugin registers) or comma-separated env ids")
-    p.add_argument("--split", default=d.split, help="split name for every env, or auto: each env's evaluation split")
+    p.add_argument("--suite", default="default",
+                   help="suite name (default, or one a plugin registers) or comma-separated env ids")
+    p.add_argument("--split", default=d.split,
+                   help="split name for every env, or auto: each env's evaluation split")
     p.add_argument("--episodes", type=int, default=d.episodes,
-                   help="tasks per env: the first N of the split in manifest order (default: the whole split)")
+                   help="tasks per env: the first N of the split in manifest order (default: all of it)")
     p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="one attempt per task per seed")
     p.add_argument("--out", type=Path, required=True, help="results directory to create")
     p.add_argument("--max-turns", type=int, default=d.max_turns, help="truncate episodes after N turns")
@@ -28,17 +30,20 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens, help="response length cap")
     g.add_argument("--max-prompt-tokens", type=int, default=d.max_prompt_tokens,
                    help="keep the last N prompt tokens (hf agents; what the trainer's policy does)")
-    g.add_argument("--history", type=int, default=d.history, help=f"past turns in the prompt (default {d.history})")
+    g.add_argument("--history", type=int, default=d.history,
+                   help=f"past turns in the prompt (default {d.history})")
     g.add_argument("--constrain", choices=["admissible"], default=d.constrain,
                    help="decode only replies naming an admissible action (hf agents; agents.constrained)")
     g.add_argument("--sampling-seed", type=int, default=d.sampling_seed, help="root of the per-request seeds")
     g = p.add_argument_group("execution")
     g.add_argument("--workers", type=int, default=d.workers, help="env workers (threads)")
-    g.add_argument("--process-workers", action="store_true", help="env workers are processes (CPU-bound envs)")
+    g.add_argument("--process-workers", action="store_true",
+                   help="env workers are processes (CPU-bound envs)")
     g.add_argument("--max-concurrent", "--batch", type=int, default=d.max_concurrent,
                    help="episodes open at once; a model agent gets one batched call per turn for them")
     g.add_argument("--schedule", choices=["lockstep", "independent"], default=d.schedule,
-                   help="lockstep: one policy call for every ready episode; independent: no barrier (API models)")
+                   help="lockstep: one policy call for every ready episode; independent: one call per "
+                        "episode, no barrier (API models)")
     g.add_argument("--episode-timeout", type=float, default=d.episode_timeout_s,
                    help="wall-clock budget per episode in seconds (an episode over it is stopped)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -54,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
                      history=args.history, temperature=args.temperature, top_p=args.top_p,
                      max_new_tokens=args.max_new_tokens, constrain=args.constrain,
                      max_prompt_tokens=args.max_prompt_tokens, sampling_seed=args.sampling_seed,
-                     episode_timeout_s=args.episode_timeout, workers=args.workers, process=args.process_workers,
-                     max_concurrent=args.max_concurrent, schedule=args.schedule, progress=not args.no_progress)
+                     episode_timeout_s=args.episode_timeout, workers=args.workers,
+                     process=args.process_workers, max_concurrent=args.max_concurrent, schedule=args.schedule,
+                     progress=not args.no_progress)
     out = evaluate(args.agent, cfg, args.out, suite=args.suite, name=args.name)
     s = load_json(out / SUMMARY_FILE)
     for env_id, e in s["envs"].items():

@@ -56,7 +56,8 @@ def test_settings_are_recorded(tmp_path):
     run = evaluate("random", cfg, tmp_path / "r", suite="example")
     meta = yaml.safe_load((run / "metadata.yaml").read_text())
     assert meta["settings"]["history"] == 0 and meta["settings"]["sampling"]["temperature"] == 0.3
-    assert meta["settings"]["max_concurrent"] == cfg.max_concurrent and meta["agent"]["config"]["history"] == 0
+    assert meta["settings"]["max_concurrent"] == cfg.max_concurrent
+    assert meta["agent"]["config"]["history"] == 0
 
 
 def test_stopped_episode_is_recorded_and_replays(tmp_path, monkeypatch):
