@@ -8,7 +8,7 @@
 Contract:
 
 * ``RayEnvPool`` is an ``env_factory`` for ``aem_gym.agents.rollout.RolloutEngine``: each episode's env
-  (``ActionParser`` + wrappers, built exactly as ``aem_gym.agents.rollout.local_env`` builds it) is created inside
+  (``ActionParser`` + wrappers, built exactly as ``aem_gym.agents.episode.env_stack`` builds it) is created inside
   one of ``num_workers`` actors (round robin; ``scheduling="SPREAD"`` places the actors across nodes) and
   driven through a ``RemoteEnv`` proxy. Reset seeds travel with the calls, so the TurnRecords are the same
   as with the local thread pool for the same seeds, whatever actor an env lands on.
@@ -73,10 +73,10 @@ class EnvWorker:
             return _Raised(e)
 
     def open(self, key: int, env_id: str, env_kwargs: dict[str, Any], wrappers: Sequence[Any]):
-        from aem_gym.agents.rollout import local_env
+        from aem_gym.agents.episode import env_stack
 
         def build():
-            self.envs[key] = local_env(env_id, env_kwargs, wrappers)
+            self.envs[key] = env_stack(env_id, env_kwargs, wrappers)
 
         return self._call(build)
 
@@ -143,7 +143,7 @@ class RemoteEnv:
 
 
 class RayEnvPool:
-    """``num_workers`` env actors; call it like ``aem_gym.agents.rollout.local_env`` to get a ``RemoteEnv``.
+    """``num_workers`` env actors; call it like ``aem_gym.agents.episode.env_stack`` to get a ``RemoteEnv``.
 
     ``address``: a Ray cluster (default ``$RAY_ADDRESS``, else a local instance started here with
     ``init_kwargs``). ``num_cpus``: CPUs reserved per actor (verl-agent uses fractions; a whole CPU keeps

@@ -2,11 +2,13 @@
 
 Two tables, each with ratios against a reference measured in the same run:
 
-* **Rollout throughput** (turns/s), 1 → 2 env workers, locally (engine threads) and on Ray (env actors
-  on a local Ray instance with 2 CPUs), with a scripted policy (no model) so the envs are the load:
+* **Rollout throughput** (turns/s), 1 → 2 env workers, locally (engine threads, or engine worker
+  processes) and on Ray (env actors on a local Ray instance with 2 CPUs), with a scripted policy (no
+  model) so the envs are the load:
   ``aem/Household-v0`` (CPU-bound Python: threads share the GIL, actors are processes) and TreasureHunt
   with 10 ms of I/O wait per step (latency-bound: both kinds of worker overlap the waits).
-  Reference: the local pool with 1 worker. Ray's start-up is outside the timed runs.
+  Reference: the local pool with 1 worker. Ray's and the worker processes' start-up is outside the timed
+  runs.
 * **Trainer step time**, 1 vs 2 processes (``aem_gym.baselines.distributed.DistributedTrainer``, DDP over gloo on
   CPU), on the same global batch (groups × copies of TreasureHunt, the d128 tiny model). Mean of the
   steps after a warm-up step. Reference: 1 process.
@@ -66,11 +68,11 @@ def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
             # 1 + 2 actors on 2 CPUs: half a CPU each, so both pools fit
             pools = {n: RayEnvPool(num_workers=n, num_cpus=0.5) for n in (1, 2)}
     rows = []
-    jobs = [(s, kind, n) for s in scenarios for kind in ("local", "ray") for n in (1, 2)
-            if kind == "local" or pools]
+    jobs = [(s, kind, n) for s in scenarios for kind in ("local", "process", "ray") for n in (1, 2)
+            if kind != "ray" or pools]
     for (env_id, lat, name), kind, n in tqdm(jobs, desc="rollout", leave=False):
-        if kind == "local":
-            engine = RolloutEngine(workers=n, progress=False)
+        if kind in ("local", "process"):
+            engine = RolloutEngine(workers=n, progress=False, process=kind == "process")
         else:
             from aem_gym.agents.ray_pool import ray_engine
 
@@ -78,6 +80,8 @@ def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
         rollout_rate(engine, env_id, 2, 1, 2, lat)  # warm-up (task files parsed, actors' imports)
         rate = statistics.median(rollout_rate(engine, env_id, args.groups, args.group_size, args.max_turns, lat)
                                  for _ in range(args.repeats))
+        if kind == "process":
+            engine.close()
         rows.append((name, kind, n, rate))
     for p in pools.values():
         p.shutdown()
