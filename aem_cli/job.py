@@ -38,8 +38,10 @@ from aem_gym.leaderboard.submit import SubmissionRejected, submit
 RUNS = Path("runs")
 BASELINES = RUNS / "baselines"
 RELEASED = Path(aem_gym.baselines.__file__).with_name("released")
-# The EvalConfig fields that describe how an agent acts (the board's protocol sets the rest).
-AGENT_SETTINGS = ("history", "temperature", "top_p", "max_new_tokens", "constrain", "max_prompt_tokens")
+# The EvalConfig fields that shape how an agent acts (the board's protocol sets the rest); a model agent's
+# samples also depend on how its requests were batched (max_concurrent).
+AGENT_SETTINGS = ("history", "temperature", "top_p", "max_new_tokens", "constrain", "max_prompt_tokens",
+                  "max_concurrent")
 
 
 def baseline_agents(*roots: Path) -> list[tuple[str, str]]:
@@ -63,8 +65,9 @@ def train_settings(spec: str) -> dict[str, Any]:
         recorded = json.loads((final / "eval.json").read_text(encoding="utf-8")).get("settings")
     except (OSError, ValueError):
         recorded = None
-    if isinstance(recorded, dict):
-        return {k: recorded[k] for k in AGENT_SETTINGS if recorded.get(k) is not None}
+    if isinstance(recorded, dict):  # None is a value for max_concurrent (every episode at once)
+        return {k: recorded[k] for k in AGENT_SETTINGS
+                if k in recorded and (recorded[k] is not None or k == "max_concurrent")}
     try:
         cfg = load_yaml(final.parent / "config.yaml") or {}
     except ValueError:
@@ -78,6 +81,7 @@ def train_settings(spec: str) -> dict[str, Any]:
                 if v is not None})
     if model.get("constrain"):
         out["constrain"] = str(model["constrain"])
+    out["max_concurrent"] = None  # the trainer's eval runs every episode at once
     return out
 
 

@@ -152,14 +152,15 @@ def eval_tasks(cfg: TrainConfig, split: str, n: int) -> list[tuple[str, int]]:
 def eval_config(cfg: TrainConfig, split: str, temperature: float, progress: bool = False):
     """The ``EvalConfig`` of this run's evaluations: the turn limit, prompt history, response length, prompt
     cut, top-p and constrained decoding it trains with, at the eval temperature, sampling seeds rooted at
-    ``cfg.seed``. ``aem eval`` with these settings (``make run`` reads them back from ``final/eval.json``)
-    measures the same thing."""
+    ``cfg.seed``, every episode open at once (one batch per turn, as training rollouts). ``aem eval`` with
+    these settings (``make run`` reads them back from ``final/eval.json``) measures the same thing."""
     from aem_gym.agents.evaluate import EvalConfig
 
     return EvalConfig(split=split, max_turns=cfg.env.max_turns, history=cfg.env.history,
                       temperature=temperature, top_p=cfg.rollout.top_p,
-                      max_new_tokens=cfg.model.max_new_tokens, constrain=cfg.model.constrain, max_prompt_tokens=cfg.model.max_prompt_tokens,
-                      sampling_seed=cfg.seed, progress=progress)
+                      max_new_tokens=cfg.model.max_new_tokens, constrain=cfg.model.constrain,
+                      max_prompt_tokens=cfg.model.max_prompt_tokens, sampling_seed=cfg.seed, max_concurrent=None,
+                      progress=progress)
 
 
 def evaluate(model, tokenizer, cfg: TrainConfig, split: str, n: int, temperature: float,

@@ -40,7 +40,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--process-workers", action="store_true",
                    help="env workers are processes (CPU-bound envs)")
     g.add_argument("--max-concurrent", "--batch", type=int, default=d.max_concurrent,
-                   help="episodes open at once; a model agent gets one batched call per turn for them")
+                   help="episodes open at once (0: all); a model agent gets one batched call per turn "
+                        "for them")
     g.add_argument("--schedule", choices=["lockstep", "independent"], default=d.schedule,
                    help="lockstep: one policy call for every ready episode; independent: one call per "
                         "episode, no barrier (API models)")
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
                      max_new_tokens=args.max_new_tokens, constrain=args.constrain,
                      max_prompt_tokens=args.max_prompt_tokens, sampling_seed=args.sampling_seed,
                      episode_timeout_s=args.episode_timeout, workers=args.workers,
-                     process=args.process_workers, max_concurrent=args.max_concurrent, schedule=args.schedule,
+                     process=args.process_workers, max_concurrent=args.max_concurrent or None,
+                     schedule=args.schedule,
                      progress=not args.no_progress)
     out = evaluate(args.agent, cfg, args.out, suite=args.suite, name=args.name)
     s = load_json(out / SUMMARY_FILE)

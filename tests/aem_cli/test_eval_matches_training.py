@@ -18,7 +18,7 @@ def _aem_eval(agent: str, out: Path, split: str, settings: dict, **change) -> li
     s = {**settings, **change}
     args = ["eval", "--agent", agent, "--suite", ENV, "--split", split, "--seeds", "1000", "--out", str(out),
             "--max-turns", str(s["max_turns"]), "--history", str(s["history"]),
-            "--sampling-seed", str(s["sampling_seed"]), "--max-concurrent", str(s["max_concurrent"]),
+            "--sampling-seed", str(s["sampling_seed"]), "--max-concurrent", str(s["max_concurrent"] or 0),
             "--no-progress"]
     for flag, key in (("--temperature", "temperature"), ("--top-p", "top_p"),
                       ("--max-new-tokens", "max_new_tokens"), ("--max-prompt-tokens", "max_prompt_tokens")):
