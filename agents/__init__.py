@@ -1,4 +1,5 @@
-"""agents: one policy interface for every agent, and the rollout engine that drives envs with it.
+"""agents: one policy interface for every agent, the episode loop that drives envs with it (training
+rollouts, evaluation, SFT demonstrations, replay), and the one evaluator (``EvalConfig``).
 
     from aem_gym.agents import RolloutEngine, make_policy
     policy = make_policy("hf:runs/tiny")            # or "oracle", "random", "scripted:first", "openai:M@URL"
@@ -10,6 +11,7 @@
 """
 
 from aem_gym.agents.episode import EpisodeSpec
+from aem_gym.agents.evaluate import EvalConfig
 from aem_gym.agents.policy import Policy, make_policy, policy_kinds, register_policy
 from aem_gym.agents.prompts import (
     DEFAULT_HISTORY,
@@ -25,7 +27,7 @@ from aem_gym.agents.rollout import RolloutEngine
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord, Usage
 
 __all__ = [
-    "DEFAULT_HISTORY", "EpisodeSpec", "Generation", "GenerationRequest", "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
+    "DEFAULT_HISTORY", "EpisodeSpec", "EvalConfig", "Generation", "GenerationRequest", "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
     "RolloutResult", "SamplingParams", "Trajectory", "TurnRecord", "Usage", "format_action", "make_policy",
     "parse_action", "policy_kinds", "prompt_builder", "read_turns", "register_policy", "register_prompt",
 ]
