@@ -133,8 +133,15 @@ def engine_rate(env_id: str, policy, groups: int, group_size: int, max_turns: in
 
 
 def paired(k: int, engine_fn, ref_fn) -> tuple[float, float, float]:
-    """Median engine rate, median reference rate and median ratio over ``k`` back-to-back pairs."""
-    pairs = [(engine_fn(), ref_fn()) for _ in range(max(1, k))]
+    """Median engine rate, median reference rate and median ratio over ``k`` back-to-back pairs (which of
+    the two runs first alternates, so neither always gets the warmer or the quieter slot)."""
+    pairs = []
+    for i in range(max(1, k)):
+        if i % 2:
+            ref = ref_fn()
+            pairs.append((engine_fn(), ref))
+        else:
+            pairs.append((engine_fn(), ref_fn()))
     return (statistics.median(e for e, _ in pairs), statistics.median(r for _, r in pairs),
             statistics.median(e / r for e, r in pairs))
 
