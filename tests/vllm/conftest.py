@@ -23,7 +23,7 @@ def _on_cpu() -> bool:
 
 
 REPO = Path(__file__).resolve().parents[2]
-RELEASED = REPO / "leaderboard" / "baseline_agents" / "cpu-tiny-household-grpo-seed0" / "final"
+RELEASED = REPO / "baselines" / "released" / "cpu-tiny-household-grpo-seed0" / "final"
 ENV_ID = "aem/Household-v0"
 # float32 on both sides: measured max |Δ log p| is ~5e-7 (docs/vllm.md); 1e-4 leaves room for other CPUs'
 # kernels while a bfloat16 engine (~4e-3) or an engine that missed an update fails it.
