@@ -15,6 +15,8 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aem_envs.registry import Registry
+
 
 @dataclass
 class Command:
@@ -24,7 +26,7 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
-COMMANDS: dict[str, Command] = {}
+COMMANDS: Registry[Command] = Registry("aem subcommand")
 
 
 def command(name: str, help: str) -> Callable:
@@ -32,9 +34,7 @@ def command(name: str, help: str) -> Callable:
 
     def wrap(configure: Callable[[argparse.ArgumentParser], None]):
         def handler(run: Callable[[argparse.Namespace], int]):
-            if name in COMMANDS:
-                raise ValueError(f"aem subcommand {name!r} registered twice")
-            COMMANDS[name] = Command(name, help, configure, run)
+            COMMANDS.register(name, Command(name, help, configure, run))
             return run
 
         configure.handler = handler  # type: ignore[attr-defined]

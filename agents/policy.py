@@ -21,15 +21,21 @@ Agents are named by spec strings (the CLI's ``--agent``), resolved by ``make_pol
 
 Backends register with ``@register_policy("kind")``; the factory receives the text after ``kind:`` (or
 ``""``) and the keyword arguments given to ``make_policy``. Heavy imports (torch, transformers, vllm) live
-inside the backend modules, which are imported only when their kind is asked for.
+inside the backend modules, which are imported only when their kind is asked for. Installed packages add
+kinds through the entry-point group ``aem_gym.agents`` (the name is the kind, the value its factory), so
+``aem eval --agent mykind:ARG`` works without touching this package (docs/agents.md)::
+
+    [project.entry-points."aem_gym.agents"]
+    mykind = "my_package.policy:make_policy"     # make_policy(arg: str, **kw) -> Policy
 """
 
 from __future__ import annotations
 
-import importlib
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from aem_envs.registry import Registry
 from aem_gym.agents.types import Generation, GenerationRequest
 
 
@@ -42,29 +48,34 @@ class Policy(Protocol):
 
 PolicyFactory = Callable[..., Policy]
 
-_REGISTRY: dict[str, PolicyFactory] = {}
+ENTRY_POINT_GROUP = "aem_gym.agents"
+POLICIES: Registry[PolicyFactory] = Registry(
+    "agent kind", fix="Register one with @register_policy('KIND'), or install a package that declares it in "
+    f"the {ENTRY_POINT_GROUP!r} entry-point group (docs/agents.md)")
 # Built-in kinds and the module that registers each: imported on first use so `import agents` stays light.
-_BUILTIN_MODULES: dict[str, str] = {
-    "hf": "aem_gym.agents.backends.hf",
-    "vllm": "aem_gym.agents.backends.vllm",
-    "openai": "aem_gym.agents.backends.openai",
-    "scripted": "aem_gym.agents.backends.scripted",
-    "oracle": "aem_gym.agents.backends.scripted",
-    "random": "aem_gym.agents.backends.scripted",
-    "human": "aem_gym.agents.backends.human",
-}
+for _kind, _module in (("hf", "hf"), ("vllm", "vllm"), ("openai", "openai"), ("scripted", "scripted"),
+                       ("oracle", "scripted"), ("random", "scripted"), ("human", "human")):
+    POLICIES.lazy(_kind, f"aem_gym.agents.backends.{_module}")
+_plugins_lock = threading.Lock()
+_plugins_loaded = False
 
 
 def register_policy(kind: str) -> Callable[[PolicyFactory], PolicyFactory]:
     """Decorator: ``@register_policy("mykind")`` on ``factory(arg: str, **kw) -> Policy``."""
     if not kind or ":" in kind:
         raise ValueError(f"policy kind must be a non-empty word without ':', got {kind!r}")
+    return POLICIES.register(kind)
 
-    def deco(factory: PolicyFactory) -> PolicyFactory:
-        _REGISTRY[kind] = factory
-        return factory
 
-    return deco
+def load_plugin_policies() -> dict[str, str]:
+    """Add the kinds installed packages declare (once; imported only when asked for). Returns the skipped
+    ones (a kind already taken) with the reason; they are also warned about."""
+    global _plugins_loaded
+    with _plugins_lock:
+        if _plugins_loaded:
+            return {}
+        _plugins_loaded = True
+        return POLICIES.load_entry_points(ENTRY_POINT_GROUP)
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -76,17 +87,15 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 
 def policy_kinds() -> list[str]:
-    return sorted(set(_REGISTRY) | set(_BUILTIN_MODULES))
+    load_plugin_policies()
+    return POLICIES.names()
 
 
 def make_policy(spec: str, **kwargs: Any) -> Policy:
     """Build the policy named by ``spec`` (see the module docstring); ``kwargs`` go to the backend."""
     kind, arg = split_spec(spec)
-    if kind not in _REGISTRY and kind in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[kind])
-    if kind not in _REGISTRY:
-        raise ValueError(f"unknown agent kind {kind!r} in {spec!r}; known: {', '.join(policy_kinds())}")
-    return _REGISTRY[kind](arg, **kwargs)
+    load_plugin_policies()
+    return POLICIES.get(kind)(arg, **kwargs)
 
 
 def check_generations(requests: list[GenerationRequest], generations: list[Generation]) -> list[Generation]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aem_envs.registry import Registry
 from aem_envs.wrappers.action_parser import parse_action  # noqa: F401 - re-exported: one parser
 from aem_gym.agents.types import Message
 
@@ -105,23 +106,19 @@ class PromptBuilder:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user_message(s)}]
 
 
-_PROMPTS: dict[str, type[PromptBuilder]] = {"": PromptBuilder}
+_PROMPTS: Registry[type[PromptBuilder]] = Registry("prompt prefix")
+_PROMPTS.register("", PromptBuilder)
 
 
 def register_prompt(prefix: str) -> Callable[[type[PromptBuilder]], type[PromptBuilder]]:
     """Class decorator: use this builder for env ids starting with ``prefix`` (longest prefix wins)."""
-
-    def deco(cls: type[PromptBuilder]) -> type[PromptBuilder]:
-        _PROMPTS[prefix] = cls
-        return cls
-
-    return deco
+    return _PROMPTS.register(prefix)
 
 
 def prompt_builder(env_id: str, k: int = DEFAULT_HISTORY) -> PromptBuilder:
     """The builder registered for the longest prefix of ``env_id`` (the default one if none)."""
     prefix = max((p for p in _PROMPTS if env_id.startswith(p)), key=len)
-    return _PROMPTS[prefix](k=k)
+    return _PROMPTS.get(prefix)(k=k)
 
 
 @register_prompt("aem/Household")

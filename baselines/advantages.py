@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from aem_envs.registry import Registry
 from aem_gym.agents.groups import dense_ids, first_per_id, group_mean_std
 
 
@@ -66,26 +67,22 @@ class EstimatorSpec:
     doc: str = ""
 
 
-ESTIMATORS: dict[str, EstimatorSpec] = {}
+ESTIMATORS: Registry[EstimatorSpec] = Registry("estimator", fix="Register one with @register_estimator('NAME')")
 
 
 def register_estimator(name: str, *, loss: dict[str, Any] | None = None, sampler: dict[str, Any] | None = None):
     """Decorator: register ``fn(inp, cfg) -> Tensor[N]`` under ``name`` with its loss/sampler defaults."""
 
     def wrap(fn: Callable[[AdvantageInput, EstimatorConfig], Tensor]):
-        if name in ESTIMATORS:
-            raise ValueError(f"estimator {name!r} registered twice")
-        ESTIMATORS[name] = EstimatorSpec(name, fn, dict(loss or {}), dict(sampler or {}), (fn.__doc__ or "").strip())
+        ESTIMATORS.register(name, EstimatorSpec(name, fn, dict(loss or {}), dict(sampler or {}),
+                                                (fn.__doc__ or "").strip()))
         return fn
 
     return wrap
 
 
 def get_estimator(name: str) -> EstimatorSpec:
-    try:
-        return ESTIMATORS[name]
-    except KeyError:
-        raise ValueError(f"unknown estimator {name!r}; known: {', '.join(sorted(ESTIMATORS))}") from None
+    return ESTIMATORS.get(name)
 
 
 @torch.no_grad()

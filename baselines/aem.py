@@ -16,12 +16,14 @@ Everything is vectorised with scatter/index ops: O(rows), no Python loop over gr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from aem_envs.registry import Registry
 from aem_gym.agents.aem import aem_alpha
 from aem_gym.agents.groups import dense_ids, group_min_max, shuffle_within
 
@@ -49,17 +51,22 @@ class AEMStats:
         return {f"aem/{k}": v for k, v in asdict(self).items()}
 
 
+# scope -> fn(group ids, trajectory ids or None) -> the ids of the normalisation groups
+SCOPES: Registry[Callable[[Tensor, Tensor | None], Tensor]] = Registry("AEM scope")
+SCOPES.register("group", lambda group, traj: group)
+SCOPES.register("batch", lambda group, traj: torch.zeros_like(group))
+
+
+@SCOPES.register("trajectory")
+def _trajectory_scope(group: Tensor, traj: Tensor | None) -> Tensor:
+    if traj is None:
+        raise ValueError("AEM scope 'trajectory' needs trajectory ids")
+    g, _ = dense_ids(group)
+    return g * (int(traj.max()) + 1) + traj  # trajectory ids may repeat across groups
+
+
 def _scope_ids(cfg: AEMConfig, group: Tensor, traj: Tensor | None) -> Tensor:
-    if cfg.scope == "group":
-        return group
-    if cfg.scope == "trajectory":
-        if traj is None:
-            raise ValueError("AEM scope 'trajectory' needs trajectory ids")
-        g, _ = dense_ids(group)
-        return g * (int(traj.max()) + 1) + traj  # trajectory ids may repeat across groups
-    if cfg.scope == "batch":
-        return torch.zeros_like(group)
-    raise ValueError(f"AEM scope must be group, trajectory or batch, got {cfg.scope!r}")
+    return SCOPES.get(cfg.scope)(group, traj)
 
 
 @torch.no_grad()

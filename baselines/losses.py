@@ -9,11 +9,14 @@ generated EOS, excludes padding). With gradient accumulation, pass the **mini-ba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
+
+from aem_envs.registry import Registry
 
 AggMode = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"]
 
@@ -50,40 +53,44 @@ class Denominators:
         return cls(tokens=float(n_tok.sum()), seqs=float((n_tok > 0).sum()))
 
 
+# Per-token estimates of KL(π_θ || π_ref) from sampled tokens (Schulman 2020), fn(δ = logp - ref_logp).
+KL_ESTIMATORS: Registry[Callable[[Tensor], Tensor]] = Registry("KL estimator")
+KL_ESTIMATORS.register("k1", lambda delta: delta)
+KL_ESTIMATORS.register("k2", lambda delta: 0.5 * delta.square())
+
+
+@KL_ESTIMATORS.register("k3")
+def _k3(delta: Tensor) -> Tensor:
+    neg = torch.clamp(-delta, -20.0, 20.0)  # log(π_ref/π_θ)
+    return torch.clamp(torch.exp(neg) - neg - 1.0, -10.0, 10.0)
+
+
 def kl_penalty(logp: Tensor, ref_logp: Tensor, kind: str = "k3") -> Tensor:
     """Per-token KL estimate of KL(π_θ || π_ref) from sampled tokens (Schulman 2020).
 
     k3 = e^{-δ} + δ - 1 with δ = logp - ref_logp; the inner log-ratio is clamped to ±20 and the value to ±10
     (where the clamp binds the gradient is zero), as in verl's ``low_var_kl``.
     """
-    delta = logp - ref_logp
-    if kind == "k1":
-        return delta
-    if kind == "k2":
-        return 0.5 * delta.square()
-    if kind == "k3":
-        neg = torch.clamp(-delta, -20.0, 20.0)  # log(π_ref/π_θ)
-        return torch.clamp(torch.exp(neg) - neg - 1.0, -10.0, 10.0)
-    raise ValueError(f"unknown KL estimator {kind!r}; use k1, k2 or k3")
+    return KL_ESTIMATORS.get(kind)(logp - ref_logp)
+
+
+# mode -> fn(weighted per-token matrix, float mask, denominators, norm_length) -> scalar
+AGGREGATIONS: Registry[Callable[[Tensor, Tensor, Denominators, int], Tensor]] = Registry("loss aggregation")
+AGGREGATIONS.register("token-mean", lambda mw, m, d, n: mw.sum() / max(d.tokens, 1.0))
+AGGREGATIONS.register("seq-mean-token-mean",
+                      lambda mw, m, d, n: (mw.sum(-1) / m.sum(-1).clamp_min(1)).sum() / max(d.seqs, 1.0))
+AGGREGATIONS.register("seq-mean-token-sum", lambda mw, m, d, n: mw.sum() / max(d.seqs, 1.0))
+AGGREGATIONS.register("seq-mean-token-sum-norm", lambda mw, m, d, n: mw.sum() / float(n))
 
 
 def agg_loss(mat: Tensor, mask: Tensor, mode: str, denom: Denominators | None = None,
              weight: Tensor | None = None, norm_length: int | None = None) -> Tensor:
     """Aggregate a per-token matrix to a scalar. ``weight`` (Tensor[B]) scales rows in the numerator
     (e.g. 1/T_i per trajectory); denominators stay counts so weights of 1 change nothing."""
+    aggregate = AGGREGATIONS.get(mode)
     m = mask.to(mat.dtype)
     w = m if weight is None else m * weight.to(mat.dtype)[:, None]
-    d = denom or Denominators.of(mask)
-    if mode == "token-mean":
-        return (mat * w).sum() / max(d.tokens, 1.0)
-    n_tok = m.sum(-1)
-    if mode == "seq-mean-token-mean":
-        return ((mat * w).sum(-1) / n_tok.clamp_min(1)).sum() / max(d.seqs, 1.0)
-    if mode == "seq-mean-token-sum":
-        return (mat * w).sum() / max(d.seqs, 1.0)
-    if mode == "seq-mean-token-sum-norm":
-        return (mat * w).sum() / float(norm_length or mask.shape[-1])
-    raise ValueError(f"unknown loss aggregation {mode!r}")
+    return aggregate(mat * w, m, denom or Denominators.of(mask), norm_length or mask.shape[-1])
 
 
 @dataclass

@@ -21,17 +21,17 @@ import warnings
 from collections.abc import Callable
 from importlib import metadata
 
-SUITES: dict[str, Callable[[], list[str]]] = {}
-DESCRIPTIONS: dict[str, str] = {}
+from aem_envs.registry import Registry
+
+SUITES: Registry[Callable[[], list[str]]] = Registry("suite")
+DESCRIPTIONS: dict[str, str] = {}  # suite -> one line for `aem eval --help` and the web page
 ENTRY_POINT_GROUP = "aem_gym.suites"
 _plugins_loaded = False
 
 
 def suite(name: str, description: str = "") -> Callable:
     def wrap(fn: Callable[[], list[str]]) -> Callable[[], list[str]]:
-        if name in SUITES:
-            raise ValueError(f"suite {name!r} registered twice")
-        SUITES[name] = fn
+        SUITES.register(name, fn)
         DESCRIPTIONS[name] = description or (fn.__doc__ or "").strip().splitlines()[0]
         return fn
 
@@ -92,7 +92,7 @@ def resolve_suite(name_or_ids: str) -> tuple[str, list[str]]:
     """``(suite_name, env_ids)`` for a suite name or a comma-separated list of env ids."""
     load_plugin_suites()
     if name_or_ids in SUITES:
-        ids = SUITES[name_or_ids]()
+        ids = SUITES.get(name_or_ids)()
         if not ids:
             raise ValueError(f"suite {name_or_ids!r} has no env available on this machine (`aem envs` lists "
                              "what is registered)")

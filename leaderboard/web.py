@@ -27,21 +27,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from aem_envs.registry import Registry
 from aem_gym.leaderboard.store import Store
 
 STATIC = Path(__file__).parent / "static"
 Response = tuple[int, str, bytes]
 Handler = Callable[["App", dict[str, str]], Response]
-ROUTES: dict[str, Handler] = {}
+ROUTES: Registry[Handler] = Registry("route")
 PAGES = {"/": "index.html", "/submission": "submission.html", "/episode": "episode.html"}
 
 
 def route(path: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        ROUTES[path] = fn
-        return fn
-
-    return deco
+    return ROUTES.register(path)
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -76,7 +73,7 @@ class App:
             if STATIC.resolve() not in f.parents or not f.is_file():
                 return _error(404, "no such file")
             return 200, mimetypes.guess_type(f.name)[0] or "application/octet-stream", f.read_bytes()
-        fn = ROUTES.get(u.path)
+        fn = ROUTES.find(u.path)
         if fn is None:
             return _error(404, f"no page {u.path}")
         try:

@@ -6,17 +6,12 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from aem_envs.registry import Registry
 from aem_gym.cli.main import command
 
 # name -> function(args) returning an object with serve_forever() / server_close() / server_address
-SITES: dict[str, Callable[[argparse.Namespace], Any]] = {}
-
-
-def site(name: str) -> Callable:
-    def wrap(fn: Callable[[argparse.Namespace], Any]) -> Callable:
-        SITES[name] = fn
-        return fn
-    return wrap
+SITES: Registry[Callable[[argparse.Namespace], Any]] = Registry("site")
+site = SITES.register
 
 
 @site("webshop")
@@ -41,7 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 @configure.handler
 def run(args: argparse.Namespace) -> int:
-    server = SITES[args.name](args)
+    server = SITES.get(args.name)(args)
     host, port = server.server_address[:2]
     print(f"serving {args.name} on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
     try:

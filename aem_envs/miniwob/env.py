@@ -106,7 +106,7 @@ class MiniWoBEnv(UpstreamTextEnv):
         return [f"click[{e.ref}]" for e in self._elems]
 
     def oracle_action(self) -> str | None:
-        solver = ORACLES.get(self.task)
+        solver = ORACLES.find(self.task)
         if solver is None or self._done or self.instance_id is None:
             return None
         return solver(self._fields, self._elems)

@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from aem_envs.miniwob.page import TYPABLE_TAGS, Element
+from aem_envs.registry import Registry
 
 Oracle = Callable[[Mapping[str, str], list[Element]], "str | None"]
-ORACLES: dict[str, Oracle] = {}
+ORACLES: Registry[Oracle] = Registry("MiniWoB oracle", fix="add one with @oracle('TASK') in this module")
 
 
 def oracle(*tasks: str) -> Callable[[Oracle], Oracle]:
     def deco(fn: Oracle) -> Oracle:
         for t in tasks:
-            ORACLES[t] = fn
+            ORACLES.register(t, fn)
         return fn
     return deco
 

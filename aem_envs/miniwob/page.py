@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from aem_envs.registry import Registry
+
 TYPING_MAX_LENGTH = 64
 TYPABLE_TAGS = ("input_text", "input_password", "textarea", "input_number", "input_email", "input_search")
 
@@ -82,12 +84,12 @@ class ParsedAction:
     text: str = ""
 
 
-ACTION_PARSERS: dict[str, tuple[re.Pattern[str], Callable[[re.Match[str]], ParsedAction]]] = {}
+ACTION_PARSERS: Registry[tuple[re.Pattern[str], Callable[[re.Match[str]], ParsedAction]]] = Registry("verb")
 
 
 def action_verb(name: str, pattern: str) -> Callable:
     def deco(fn: Callable[[re.Match[str]], ParsedAction]) -> Callable:
-        ACTION_PARSERS[name] = (re.compile(pattern, re.S), fn)
+        ACTION_PARSERS.register(name, (re.compile(pattern, re.S), fn))
         return fn
     return deco
 

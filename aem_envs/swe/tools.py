@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aem_envs.registry import Registry
 from aem_envs.swe.sandbox import Sandbox
 
 TOOL_HELP = __doc__.split("\n\n")[1]
@@ -65,14 +66,8 @@ def parse(text: str) -> ToolCall:
     return ToolCall(name, attrs, _trim(text[m.end():close]))
 
 
-_TOOLS: dict[str, Callable[[ToolCall, Sandbox, float, int], str]] = {}
-
-
-def tool(name: str):
-    def deco(fn):
-        _TOOLS[name] = fn
-        return fn
-    return deco
+_TOOLS: Registry[Callable[[ToolCall, Sandbox, float, int], str]] = Registry("tool")
+tool = _TOOLS.register  # @tool("name") on fn(call, sandbox, timeout, max_chars) -> observation
 
 
 def truncate(text: str, max_chars: int) -> str:
@@ -175,4 +170,6 @@ def _create(call: ToolCall, sb: Sandbox, timeout: float, max_chars: int) -> str:
 
 def run(call: ToolCall, sb: Sandbox, timeout: float, max_chars: int) -> str:
     """Execute a non-submit tool call; raises ToolError with the observation for bad calls."""
-    return _TOOLS[call.name](call, sb, timeout, max_chars)
+    if call.name not in _TOOLS:
+        raise ToolError(f"Unknown tool <{call.name}>. Use one of the tools:\n" + TOOL_HELP)
+    return _TOOLS.get(call.name)(call, sb, timeout, max_chars)

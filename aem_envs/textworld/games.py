@@ -36,9 +36,10 @@ from typing import Any
 
 from aem_envs.error import ManifestMismatchError
 from aem_envs.paths import cache_dir
+from aem_envs.registry import Registry
 
 # kind -> function(settings, seed, path) -> Game. A registry, so a new kind is one decorated function.
-GAME_MAKERS: dict[str, Callable[[Mapping[str, Any], int, str], Any]] = {}
+GAME_MAKERS: Registry[Callable[[Mapping[str, Any], int, str], Any]] = Registry("TextWorld game kind")
 _generate_lock = threading.Lock()  # TextWorld's generator keeps module-level state; one game at a time
 SERIAL = b"000000"  # the story file serial every generated game gets, instead of its compile date
 _SERIAL_SLICE = slice(0x12, 0x18)
@@ -47,11 +48,7 @@ GAME_FORMAT = 2
 HASHED_FILES = ("game.z8", "game.json")
 
 
-def game_maker(kind: str) -> Callable:
-    def deco(fn: Callable) -> Callable:
-        GAME_MAKERS[kind] = fn
-        return fn
-    return deco
+game_maker = GAME_MAKERS.register
 
 
 def _options(seed: int, path: str) -> Any:
@@ -134,9 +131,7 @@ def generate(record: Mapping[str, Any], folder: Path) -> tuple[Path, Any]:
     """Generate and compile the record's game into ``folder/game.z8`` (normalised); returns (path, Game)."""
     import textworld
 
-    maker = GAME_MAKERS.get(record["kind"])
-    if maker is None:
-        raise ValueError(f"unknown TextWorld game kind {record['kind']!r}; known: {sorted(GAME_MAKERS)}")
+    maker = GAME_MAKERS.get(record["kind"])  # unknown kinds: ValueError listing the known ones
     path = str(Path(folder) / "game.z8")
     with _generate_lock:
         game = maker(record["settings"], int(record["seed"]), path)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from aem_envs.core import StepResult, TextEnv
+from aem_envs.registry import Registry
 from aem_envs.tasks import TaskSet
 from aem_envs.webshop.catalog import CATALOG_FILE, Catalog, cached_catalog, read_jsonl_gz
 from aem_envs.webshop.engine import PAGE_SIZE, Engine, State, render_text, render_text_rich
@@ -29,12 +30,13 @@ from aem_envs.webshop.reward import Score, score
 
 SEARCH_PLACEHOLDER = "search[<your query>]"
 _Renderer = Callable[[list, frozenset], str]
-OBSERVATION_MODES: dict[str, tuple[_Renderer, str]] = {}  # name -> (renderer, separator for notices)
+# name -> (renderer, separator for notices)
+OBSERVATION_MODES: Registry[tuple[_Renderer, str]] = Registry("observation_mode")
 
 
 def observation_mode(name: str, sep: str) -> Callable[[_Renderer], _Renderer]:
     def wrap(fn: _Renderer) -> _Renderer:
-        OBSERVATION_MODES[name] = (fn, sep)
+        OBSERVATION_MODES.register(name, (fn, sep))
         return fn
     return wrap
 
@@ -77,8 +79,7 @@ class WebShopEnv(TextEnv):
     def __init__(self, split: str = "train", observation_mode: str = "text", data_dir: str | None = None,
                  human_goals: bool = True, num_products: int | None = None, search_anywhere: bool = True,
                  render_mode: str | None = None):
-        if observation_mode not in OBSERVATION_MODES:
-            raise ValueError(f"observation_mode {observation_mode!r} not in {sorted(OBSERVATION_MODES)}")
+        renderer = OBSERVATION_MODES.get(observation_mode)  # unknown modes fail before any loading
         if data_dir is None:
             if num_products is not None or not human_goals:
                 raise ValueError("num_products and human_goals apply to upstream's files: pass data_dir=PATH")
@@ -91,7 +92,7 @@ class WebShopEnv(TextEnv):
         self.catalog = catalog
         self.engine = Engine(catalog, search_anywhere=search_anywhere)
         self.observation_mode = observation_mode
-        self._render, self._sep = OBSERVATION_MODES[observation_mode]
+        self._render, self._sep = renderer
         self.goal: dict[str, Any] = {}
         self.state = State()
         self.visited: set[str] = set()

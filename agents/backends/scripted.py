@@ -16,22 +16,19 @@ from typing import Any
 
 import numpy as np
 
+from aem_envs.registry import Registry
 from aem_gym.agents.policy import register_policy
 from aem_gym.agents.prompts import format_action
 from aem_gym.agents.types import Generation, GenerationRequest
 
 Script = Callable[[GenerationRequest, np.random.Generator], str]
-SCRIPTS: dict[str, Script] = {}
+SCRIPTS: Registry[Script] = Registry(
+    "script", fix="There is also 'garbage' (replies with no action tag); add a script with @script('NAME')")
 
 
 def script(name: str) -> Callable[[Script], Script]:
     """Decorator registering a named script for ``scripted:NAME``; it returns the bare action."""
-
-    def deco(fn: Script) -> Script:
-        SCRIPTS[name] = fn
-        return fn
-
-    return deco
+    return SCRIPTS.register(name)
 
 
 def _admissible(req: GenerationRequest) -> list[str]:
@@ -145,9 +142,7 @@ class OraclePolicy(ScriptedPolicy):
 def _make_scripted(name: str, seed: int = 0, **kw: Any) -> ScriptedPolicy:
     if name == "garbage":
         return GarbagePolicy(seed=seed)
-    if name not in SCRIPTS:
-        raise ValueError(f"unknown script {name!r}; known: {', '.join(sorted([*SCRIPTS, 'garbage']))}")
-    return ScriptedPolicy(SCRIPTS[name], seed=seed, name=f"scripted:{name}")
+    return ScriptedPolicy(SCRIPTS.get(name), seed=seed, name=f"scripted:{name}")
 
 
 @register_policy("random")

@@ -99,7 +99,7 @@ def test_suites_come_from_plugins_and_a_broken_one_is_skipped(monkeypatch):
             raise ImportError("no module named nowhere")
 
     monkeypatch.setattr(suites, "_plugins_loaded", False)
-    monkeypatch.setattr(suites, "SUITES", dict(suites.SUITES))
+    monkeypatch.setattr(suites, "SUITES", suites.SUITES.copy())
     monkeypatch.setattr(suites.metadata, "entry_points", lambda group: [Broken()])
     with pytest.warns(UserWarning, match="'broken'.*failed to load"):
         suites.load_plugin_suites()

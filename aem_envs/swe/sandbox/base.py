@@ -20,7 +20,6 @@ used: this module imports none of them.
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import uuid
@@ -29,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+
+from aem_envs.registry import Registry, RegistryError
 
 SUITE_LABEL = "aem-gym"
 WORKDIR = "/testbed"
@@ -206,33 +207,30 @@ class Sandbox(ABC):
             pass
 
 
-_RUNTIMES: dict[str, str] = {
-    "bwrap": "aem_envs.swe.sandbox.bwrap:BwrapSandbox",
-    "docker": "aem_envs.swe.sandbox.docker:DockerSandbox",
-}
+_RUNTIMES: Registry[type[Sandbox]] = Registry(
+    "sandbox runtime", fix="register one with aem_envs.swe.sandbox.register_runtime(NAME, 'module:Class')")
 
 
 def register_runtime(name: str, target: str) -> None:
     """Make ``"module:Class"`` (a ``Sandbox`` subclass) available as runtime ``name``."""
     if ":" not in target:
         raise ValueError(f"runtime target must be 'module:Class', got {target!r}")
-    if _RUNTIMES.get(name, target) != target:
-        raise ValueError(f"sandbox runtime {name!r} is already registered as {_RUNTIMES[name]}")
-    _RUNTIMES[name] = target
+    _RUNTIMES.lazy(name, target)
+
+
+register_runtime("bwrap", "aem_envs.swe.sandbox.bwrap:BwrapSandbox")
+register_runtime("docker", "aem_envs.swe.sandbox.docker:DockerSandbox")
 
 
 def runtimes() -> list[str]:
-    return sorted(_RUNTIMES)
+    return _RUNTIMES.names()
 
 
 def runtime_class(name: str) -> type[Sandbox]:
-    if name not in _RUNTIMES:
-        raise RuntimeUnavailable(f"unknown sandbox runtime {name!r}; known: {', '.join(runtimes())}")
-    module, _, cls = _RUNTIMES[name].partition(":")
     try:
-        klass = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError) as e:
-        raise RuntimeUnavailable(f"cannot load sandbox runtime {name!r} ({_RUNTIMES[name]}): {e}") from e
+        klass = _RUNTIMES.get(name)
+    except RegistryError as e:
+        raise RuntimeUnavailable(str(e)) from e
     klass.runtime = name
     return klass
 
