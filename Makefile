@@ -59,7 +59,8 @@ lock: $(UV) $(TORCH_LINK)
 	$(UVRUN) lock
 	$(UVRUN) lock --project $(VLLM_PROJECT)
 
-$(STAMP): pyproject.toml uv.lock Makefile examples/aem-example-plugin/pyproject.toml | $(UV) $(TORCH_LINK)
+$(STAMP): pyproject.toml uv.lock Makefile examples/aem-example-plugin/pyproject.toml \
+          examples/aem-example-agent-plugin/pyproject.toml | $(UV) $(TORCH_LINK)
 	@$(MAKE) --no-print-directory lock-check
 	@echo "bootstrapping $(VENV) from uv.lock (torch $(shell grep -A1 '^name = "torch"' uv.lock | tail -1 | cut -d'"' -f2))"
 	@$(UVRUN) sync --frozen $(addprefix --extra ,$(EXTRAS)) || { \
