@@ -8,7 +8,7 @@ each group (all turns of the G trajectories of one task):
     H̃ = (H̄ - min_G H̄) / (max_G H̄ - min_G H̄)
     α = exp(-λ H̃) / mean_G exp(-λ H̃)        (α = 1 for the whole group if max - min < min_range)
 
-The full specification, with the ablations, is docs/aem.md.
+The full specification, with the ablations, is in docs/training.md (section AEM).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Vectorised per-group statistics over per-turn rows (no Python loop over groups).
 
 Every group operation keys on ids, never on row positions, so reordering rows cannot change a result
-(rl-algorithms.md §6.2). Ids may be any integers; ``dense_ids`` maps them to 0..G-1 first.
+(docs/training.md, implementation notes). Ids may be any integers; ``dense_ids`` maps them to 0..G-1 first.
 """
 
 from __future__ import annotations

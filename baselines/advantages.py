@@ -6,11 +6,11 @@ tokens. Rows may come in any order: everything keys on the ids in ``inp``.
 
 Each registered algorithm also declares its loss-side defaults (clip range, ratio level, KL, aggregation)
 and sampler-side defaults (dynamic sampling), so ``dapo`` and ``gspo`` reuse the GRPO advantage and differ
-only there (rl-algorithms.md §3.3-3.4, §8.1).
+only there (docs/training.md, implementation notes).
 
 Group statistics default to **one value per trajectory** (``stats_level="trajectory"``): with per-turn
 rows, computing them over rows counts a k-turn trajectory k times (episode-length bias,
-rl-algorithms.md §6.1). ``stats_level="row"`` reproduces verl-agent for parity runs.
+docs/training.md). ``stats_level="row"`` reproduces verl-agent for parity runs.
 """
 
 from __future__ import annotations

@@ -2,14 +2,14 @@
 
 For every turn (response span) the trainer already has H̄, the mean full-vocabulary token entropy over the
 response tokens, from the old-policy pass it runs for the PPO ratio (no extra forward). Within each rollout
-group (all turns of the G trajectories of one task; see ../shared/docs/aem.md §3):
+group (all turns of the G trajectories of one task; docs/training.md, section AEM):
 
     H̃ = (H̄ - min_G H̄) / (max_G H̄ - min_G H̄)
     α = exp(-λ H̃) / mean_G exp(-λ H̃)        (α = 1 for the whole group if max - min < min_range)
     A ← α · A  on every token of the turn      (α is a constant: no gradient flows through it)
 
 Confident (low-entropy) turns get α > 1, surprising ones α < 1; the group mean of α is exactly 1 and the
-sign of A is kept. Ablation switches (aem.md §5.3): ``reverse`` (high entropy gets α > 1), ``shuffle``
+sign of A is kept. Ablation switches (the paper's ablations): ``reverse`` (high entropy gets α > 1), ``shuffle``
 (α permuted within its group), ``scope`` = group | trajectory | batch for the min-max and the mean.
 Everything is vectorised with scatter/index ops: O(rows), no Python loop over groups.
 """
@@ -40,7 +40,7 @@ class AEMConfig:
 
 @dataclass
 class AEMStats:
-    """Logged per step (aem.md §3, rl-algorithms.md §5.6)."""
+    """Logged per step (docs/training.md, section AEM)."""
 
     alpha_mean: float = 1.0
     alpha_min: float = 1.0

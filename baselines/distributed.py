@@ -2,7 +2,7 @@
 
     torchrun --nproc_per_node 8 -m aem_gym.baselines.distributed --recipe gpu-qwen2.5-7b-household --algo grpo+aem
 
-How a step is split (rl-algorithms.md §6.1-6.2: group statistics must see whole groups):
+How a step is split (docs/training.md, implementation notes: group statistics must see whole groups):
 
 * **Shard by group, never split one.** Rank r rolls out the global groups ``rank_groups(G, r, W)`` with
   the same task seeds as a single-process run, so every rank holds whole groups and the estimators' and

@@ -4,7 +4,7 @@ KL to a frozen reference (k1/k2/k3) and an optional entropy bonus, aggregated li
 Shapes: ``logp``, ``old_logp``, ``ref_logp``, ``mask``: Tensor[B, R] over response tokens; advantages are
 Tensor[B] (one per turn, broadcast over its tokens) or Tensor[B, R]. The mask is the loss mask (includes the
 generated EOS, excludes padding). With gradient accumulation, pass the **mini-batch** denominators
-(``Denominators``) so the micro-batch losses add up to exactly the mini-batch loss (rl-algorithms.md §2.4).
+(``Denominators``) so the micro-batch losses add up to exactly the mini-batch loss (docs/training.md).
 """
 
 from __future__ import annotations

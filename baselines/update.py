@@ -27,7 +27,7 @@ class UpdateConfig:
     grad_clip: float = 1.0
     shuffle: bool = False
     temperature: float = 1.0  # the rollout's sampling temperature (logits are divided by it)
-    traj_weight: str = "none"  # "inv_turns": weight each trajectory's rows by 1/T_i (rl-algorithms.md §6.1)
+    traj_weight: str = "none"  # "inv_turns": weight each trajectory's rows by 1/T_i (docs/training.md)
 
 
 def row_weights(batch: TurnBatch, mode: str) -> torch.Tensor | None:

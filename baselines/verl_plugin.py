@@ -6,7 +6,7 @@
 
 verl calls a registered estimator as ``fn(token_level_rewards, response_mask, config=..., index=uid, ...)``
 and expects ``(advantages, returns)``, both ``[batch, response_len]``. ``<base>_aem`` runs verl's own
-``<base>`` estimator first and then scales every row's advantages by AEM's α (aem.md §3, computed by
+``<base>`` estimator first and then scales every row's advantages by AEM's α (docs/training.md, computed by
 ``aem_gym.baselines.aem.aem_alpha``: the same code as our trainer), grouped by verl's ``uid`` (the rollout group),
 never by row position. A row of verl(-agent) is one response, i.e. one turn, so α is per turn.
 

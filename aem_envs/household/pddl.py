@@ -2,7 +2,7 @@
 
 The game file carries ALFWorld's own domain (``alfred.pddl``) and grammar (``alfred.twl2``) from the
 installed ``alfworld`` wheel, with the goal text written into the grammar's ``task`` rule, plus our
-problem; TextWorld plays it offline (../shared/docs/alfworld.md §6). ``problem_text`` needs nothing
+problem; TextWorld plays it offline (docs/envs.md). ``problem_text`` needs nothing
 installed; ``game_json``/``write_game`` need the ``household`` extra.
 """
 

@@ -5,7 +5,7 @@
 its operation, built only when the state has changed since the last call (looking, examining or repeating
 a heat does not rebuild it), so listing and validating commands is cheap.
 
-Behaviour follows ../shared/docs/alfworld.md, quirks included: objects can be examined only while held,
+Behaviour follows ALFWorld 0.4 (docs/envs.md), quirks included: objects can be examined only while held,
 no ``go to`` a receptacle at the current pose, ``use`` always says "You turn on", appliances work with
 the door closed, and ``look`` lists "next to it" objects only after they were moved within one pose.
 """
@@ -227,7 +227,7 @@ class World:
         return f"On the {rn}, you see {join_list([L.o_a[o] for o in self.contents[r]])}."
 
     def examine_object(self, o: int) -> str:
-        """The grammar's rules, first match wins (alfworld.md §3.5)."""
+        """The grammar's rules, first match wins (as in ALFWorld's alfred.twl2)."""
         n = self.L.o_name[o]
         if self.L.is_recep_obj[o]:
             return f"This is a normal {n}. In it, you see nothing."  # quirk Q4: hides hot/cool/clean

@@ -1,5 +1,5 @@
-"""Headless Chromium for MiniWoB++: Debian's chromium + chromedriver, with the flags machines.md §3 found
-necessary for a machine with no outside network.
+"""Headless Chromium for MiniWoB++: Debian's chromium + chromedriver, with the flags docs/install.md lists
+as necessary for a machine with no outside network.
 
 miniwob reads ``MINIWOB_CHROME_BINARY``/``MINIWOB_CHROMEDRIVER`` (both or neither; without them Selenium
 tries to download a driver) and itself adds only ``headless``, ``no-sandbox`` and ``disable-gpu``. The

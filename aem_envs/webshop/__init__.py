@@ -1,6 +1,6 @@
 """WebShop-rules shopping env (``aem/WebShop-v0``), as text and as a web page (``aem serve webshop``).
 
-Behaviour follows princeton-nlp/WebShop (spec: ../shared/docs/webshop.md) over a catalog we generate and
+Behaviour follows princeton-nlp/WebShop (docs/webshop.md) over a catalog we generate and
 ship (``python -m aem_envs.webshop.generate``: 5,000 products in 37 query buckets of five categories, 7,024
 human-style instructions; splits test = goals 0-499, eval = 500-1499, train = the rest). Upstream's own data
 files load with ``make("aem/WebShop-v0", data_dir=PATH)`` (``original.py``).
@@ -9,7 +9,7 @@ Modules: ``vocab``/``generate`` (catalog), ``catalog`` (records, prices), ``sear
 machine, text renderers), ``reward`` (score), ``env`` (gym env + oracle), ``html``/``server`` (web site),
 ``original`` (adapter for upstream's files).
 
-Upstream quirks (webshop.md §7), decided one by one:
+Upstream quirks, decided one by one:
 
 ==========================================  =========================================================
 quirk                                       here

@@ -6,7 +6,7 @@
 * ``items_ins_v2.json`` / ``items_ins_v2_1000.json``: mined attributes (and synthetic instructions);
 * ``items_human_ins.json``: the 12,087 crowd-sourced instructions (``human_goals=True``, the default).
 
-Products are processed as upstream's ``load_products`` does (webshop.md §1.3) and goals as its
+Products are processed as upstream's ``load_products`` does and goals as its
 ``get_human_goals`` / ``get_synthetic_goals`` (§1.5), then shuffled with seed 233 and split test = 0-499,
 eval = 500-1499, train = the rest. Departures: the hidden prices of range-priced products and the price
 ceilings come from ``random.Random(seed)`` (upstream draws them unseeded, so its texts change between

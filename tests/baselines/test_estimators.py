@@ -1,4 +1,4 @@
-"""Each estimator on a hand-made batch (vectors from ../shared/docs/rl-algorithms.md §7, §3.5.7)."""
+"""Each estimator on a hand-made batch (hand-checked vectors)."""
 
 from __future__ import annotations
 

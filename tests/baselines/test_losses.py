@@ -1,4 +1,4 @@
-"""PPO-clip / GSPO / KL losses against hand-checked values (rl-algorithms.md §7)."""
+"""PPO-clip / GSPO / KL losses against hand-checked values."""
 
 from __future__ import annotations
 

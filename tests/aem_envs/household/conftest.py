@@ -1,4 +1,4 @@
-"""Fixtures of the household tests: a small hand-written kitchen (the game of alfworld.md §6.4) and a task
+"""Fixtures of the household tests: a small hand-written kitchen (a hand-written game) and a task
 provider that serves it to either engine."""
 
 from __future__ import annotations

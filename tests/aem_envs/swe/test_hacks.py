@@ -1,4 +1,4 @@
-"""One reward hack per test (issue §6, swebench.md §6.2): each must grade as NOT resolved."""
+"""One reward hack per test (docs/swe-grader.md): each must grade as NOT resolved."""
 
 from __future__ import annotations
 

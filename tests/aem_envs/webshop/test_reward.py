@@ -1,4 +1,4 @@
-"""WebShop's score, one component at a time, plus the worked examples of webshop.md §4.5."""
+"""WebShop's score, one component at a time, plus worked examples checked by hand."""
 
 from __future__ import annotations
 
