@@ -56,3 +56,15 @@ def test_docs_cited_by_code_exist():
     cited = {m for p in _sources() for m in re.findall(r"\bdocs/([a-z0-9-]+\.md)", p.read_text(errors="replace"))}
     missing = sorted(c for c in cited if not (ROOT / "docs" / c).is_file())
     assert not missing, f"code cites docs pages that do not exist: {missing}"
+
+
+def test_readme_quick_start_runs(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S)
+    assert code, "the README should have a Python quick start"
+    lines = [ln for ln in code.group(1).splitlines() if ln.strip()]
+    assert len(lines) <= 10, f"the quick start has {len(lines)} lines; keep it to 10"
+    proc = subprocess.run([sys.executable, "-c", code.group(1)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("of 4 won")

@@ -13,7 +13,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     from aem_gym.agents.evaluate import EvalConfig
 
     d = EvalConfig()
-    p.add_argument("--agent", required=True, help="agent spec: oracle, random, scripted:NAME, hf:PATH, ...")
+    p.add_argument("--agent", required=True,
+                   help="agent spec: oracle, random, scripted:NAME, hf:PATH, ..., or KIND:ARG of a plugin")
     p.add_argument("--suite", default="default",
                    help="suite name (default, or one a plugin registers) or comma-separated env ids")
     p.add_argument("--split", default=d.split,
