@@ -10,10 +10,12 @@ generator so runs stay reproducible.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from aem_envs.registry import Registry
 from aem_gym.baselines.batch import TurnBatch
 from aem_gym.baselines.forward import response_forward
 from aem_gym.baselines.losses import Denominators, LossConfig, policy_loss
@@ -30,14 +32,20 @@ class UpdateConfig:
     traj_weight: str = "none"  # "inv_turns": weight each trajectory's rows by 1/T_i (docs/training.md)
 
 
+# traj_weight -> fn(batch) -> per-row loss weights (None: every row weighs 1)
+TRAJ_WEIGHTS: Registry[Callable[[TurnBatch], torch.Tensor | None]] = Registry("traj_weight")
+TRAJ_WEIGHTS.register("none", lambda batch: None)
+
+
+@TRAJ_WEIGHTS.register("inv_turns")
+def _inv_turns(batch: TurnBatch) -> torch.Tensor:
+    n = int(batch.traj.max()) + 1
+    turns = torch.zeros(n).index_add_(0, batch.traj, torch.ones(len(batch)))
+    return 1.0 / turns[batch.traj]
+
+
 def row_weights(batch: TurnBatch, mode: str) -> torch.Tensor | None:
-    if mode == "none":
-        return None
-    if mode == "inv_turns":
-        n = int(batch.traj.max()) + 1
-        turns = torch.zeros(n).index_add_(0, batch.traj, torch.ones(len(batch)))
-        return 1.0 / turns[batch.traj]
-    raise ValueError(f"traj_weight must be 'none' or 'inv_turns', got {mode!r}")
+    return TRAJ_WEIGHTS.get(mode)(batch)
 
 
 def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_cfg: LossConfig,

@@ -87,8 +87,7 @@ class ALFWorldEnv(TextEnv):
             raise ImportError(f"aem/ALFWorld-v0 needs the household extra (pip install 'aem-gym[household]'): {e}") from None
         if source not in ("generated", "official"):
             raise ValueError(f"source must be 'generated' or 'official', got {source!r}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {reward!r}")
+        REWARDS.get(reward)  # an unknown mode fails here, listing the known ones
         tasks = shared_tasks(tasks_dir) if source == "generated" else OfficialGames(data_dir)
         if source == "generated":
             check_backends(tasks._set.manifest)  # the game files embed the installed alfworld's domain/grammar

@@ -26,9 +26,12 @@ from typing import Any
 from aem_envs.core import StepResult, TextEnv
 from aem_envs.household.oracle import plan_next
 from aem_envs.household.world import NOTHING_HAPPENS, Layout, World
+from aem_envs.registry import Registry
 from aem_envs.tasks import TaskSet, tasks_root
 
-REWARDS = {"alfworld": 10.0, "binary": 1.0}
+REWARDS: Registry[float] = Registry("reward mode")  # mode -> the reward of a won episode
+REWARDS.register("alfworld", 10.0)
+REWARDS.register("binary", 1.0)
 _GEN_PREFIX = "gen-"
 
 
@@ -76,8 +79,7 @@ class HouseholdEnv(TextEnv):
 
     def __init__(self, split: str = "train", reward: str = "alfworld", syntax: str = "0.4",
                  tasks_dir: str | None = None, render_mode: str | None = None):
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {reward!r}")
+        REWARDS.get(reward)  # an unknown mode fails here, listing the known ones
         super().__init__(shared_tasks(tasks_dir), split=split, render_mode=render_mode)
         self.reward_mode, self.syntax = reward, syntax
         self.world: World | None = None

@@ -28,6 +28,7 @@ from aem_envs.household.constants import (
     TOGGLEABLE,
 )
 from aem_envs.household.names import display_names, join_list, sort_key
+from aem_envs.registry import Registry
 
 WELCOME = "-= Welcome to TextWorld, ALFRED! =-\n\n"
 NOTHING_HAPPENS = "Nothing happens."
@@ -60,12 +61,11 @@ class Syntax:
     put_help: str
 
 
-SYNTAXES = {
-    "0.4": Syntax("0.4", "move {o} to {r}", "You move the {o} to the {r}.", False,
-                  "move (object) to (receptacle):  place an object in or on a receptacle"),
-    "0.3": Syntax("0.3", "put {o} in/on {r}", "You put the {o} in/on the {r}.", True,
-                  "put (object) in/on (receptacle):  place an object in or on a receptacle"),
-}
+SYNTAXES: Registry[Syntax] = Registry("household syntax")
+SYNTAXES.register("0.4", Syntax("0.4", "move {o} to {r}", "You move the {o} to the {r}.", False,
+                                "move (object) to (receptacle):  place an object in or on a receptacle"))
+SYNTAXES.register("0.3", Syntax("0.3", "put {o} in/on {r}", "You put the {o} in/on the {r}.", True,
+                                "put (object) in/on (receptacle):  place an object in or on a receptacle"))
 
 
 # examineObject's state rules in the grammar's order: (condition on clean, hot, cool, sliced; adjective).
@@ -88,9 +88,7 @@ class Layout:
     """Static facts of one task, with receptacles and objects in the engine's id order."""
 
     def __init__(self, task: Mapping[str, Any], syntax: str = "0.4"):
-        if syntax not in SYNTAXES:
-            raise ValueError(f"unknown syntax {syntax!r}; choose one of {sorted(SYNTAXES)}")
-        self.syntax = SYNTAXES[syntax]
+        self.syntax = SYNTAXES.get(syntax)
         self.task = task
         recs = sorted(task["receptacles"], key=lambda r: sort_key(r["id"]))
         objs = sorted(task["objects"], key=lambda o: sort_key(o["id"]))
