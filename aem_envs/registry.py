@@ -86,11 +86,13 @@ class Registry(Generic[T]):
         if obj is _UNSET:
             return lambda o: self.register(name, o)
         with self._lock:
+            pending = self._entries.get(name)
+        if isinstance(pending, _Lazy) and ":" in pending.target:
+            self.get(name)  # resolve it (outside the lock: imports must never wait on it) to compare
+        with self._lock:
             old = self._entries.get(name, _UNSET)
-            if isinstance(old, _Lazy) and ":" not in old.target:
-                old = _UNSET  # the promised module is registering it now
-            elif isinstance(old, _Lazy):
-                old = self.get(name)
+            if isinstance(old, _Lazy):
+                old = _UNSET  # a module promised to register this name and is doing so now
             if old is not _UNSET and not _same(old, obj):
                 raise DuplicateNameError(f"{self.what} {name!r} is already registered ({_describe(old)}); "
                                          f"refusing {_describe(obj)}: choose another name")
@@ -136,27 +138,29 @@ class Registry(Generic[T]):
         """The object registered as ``name``; ``UnknownNameError`` (listing the known names) if none."""
         with self._lock:
             entry = self._entries.get(name, _UNSET)
-            if isinstance(entry, _Lazy):
-                entry = self._resolve(name, entry)
-            if entry is _UNSET:
-                raise UnknownNameError(self._unknown(name))
-            return entry
+        if isinstance(entry, _Lazy):
+            entry = self._resolve(name, entry)
+        if entry is _UNSET:
+            raise UnknownNameError(self._unknown(name))
+        return entry
 
     def find(self, name: str, default: Any = None) -> T | Any:
         """Like ``dict.get``: the object, or ``default`` when ``name`` is not registered."""
         return self.get(name) if name in self else default
 
     def _resolve(self, name: str, lazy: _Lazy) -> Any:
+        """Import the lazy entry's module without holding the lock: a module that registers names while
+        another thread resolves one must not deadlock against it."""
         module, _, attr = lazy.target.partition(":")
         try:
             mod = importlib.import_module(module)
-            if attr:
-                obj = getattr(mod, attr)
-                self._entries[name] = obj
-                return obj
+            obj = getattr(mod, attr) if attr else _UNSET
         except (ImportError, AttributeError) as e:
             raise LoadError(f"cannot load {self.what} {name!r} ({lazy.target}): {e}") from e
-        entry = self._entries.get(name, _UNSET)
+        with self._lock:
+            entry = self._entries.get(name, _UNSET)
+            if attr and isinstance(entry, _Lazy) and entry.target == lazy.target:
+                self._entries[name] = entry = obj
         if isinstance(entry, _Lazy):
             raise LoadError(f"importing {module} did not register {self.what} {name!r}")
         return entry

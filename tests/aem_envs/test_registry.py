@@ -129,3 +129,41 @@ def test_copy_is_independent_and_unregister_forgets():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert repr(twin) == "Registry('x': a, b)"
+
+
+def test_a_module_registering_while_another_thread_resolves_it_does_not_deadlock(monkeypatch):
+    import importlib.util
+    import threading
+    import time
+
+    reg = Registry("kind")
+    name = "aem_test_slow_backend"
+    started = threading.Event()
+
+    def exec_module(module):  # a backend module: slow to import, registers its kind at the end
+        started.set()
+        time.sleep(0.5)  # meanwhile the main thread asks for the kind and waits on this import
+        reg.register("slow", "made")
+
+    class Finder:
+        @staticmethod
+        def find_spec(fullname, path=None, target=None):
+            if fullname != name:
+                return None
+            loader = types.SimpleNamespace(create_module=lambda spec: None, exec_module=exec_module)
+            return importlib.util.spec_from_loader(fullname, loader)
+
+    monkeypatch.setattr(sys, "meta_path", [Finder(), *sys.meta_path])
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    reg.lazy("slow", name)
+    importer = threading.Thread(target=importlib.import_module, args=(name,), daemon=True)
+    importer.start()
+    assert started.wait(10)
+    got: list[str] = []
+    getter = threading.Thread(target=lambda: got.append(reg.get("slow")), daemon=True)
+    getter.start()
+    getter.join(20)
+    importer.join(20)
+    assert not getter.is_alive() and not importer.is_alive(), "registry lock held across an import: deadlock"
+    assert got == ["made"]
+    sys.modules.pop(name, None)
