@@ -38,7 +38,7 @@ def test_registry_has_all_and_rejects_duplicates():
     assert {"grpo", "rloo", "dapo", "gspo", "gigpo"} <= set(ESTIMATORS)
     assert get_estimator("dapo").loss["clip_high"] == 0.28 and get_estimator("dapo").sampler["dynamic_sampling"]
     assert get_estimator("gspo").loss["ratio_level"] == "sequence"
-    with pytest.raises(ValueError, match="twice"):
+    with pytest.raises(ValueError, match="estimator .grpo. is already registered"):
         register_estimator("grpo")(lambda inp, cfg: inp.reward)
     with pytest.raises(ValueError, match="unknown estimator"):
         get_estimator("ppo2")
