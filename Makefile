@@ -31,7 +31,7 @@ VLLM_PROJECT := envs/vllm
 UVVLLM  := PATH="$(CURDIR)/$(VLLM_VENV)/bin:$$PATH" UV_PYTHON=3.11 \
            UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(VLLM_VENV)" $(UV)
 
-.PHONY: run test test-main test-vllm vllm-env lint bench system lock lock-check clean
+.PHONY: run test test-main test-vllm vllm-env lint bench docs system lock lock-check clean
 
 $(UV): | $(TORCH_LINK)
 	@python3 -m venv $(TOOLS)
@@ -113,5 +113,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# The docs site (mkdocs.yml) into site/, warnings as errors; `$(VENV)/bin/mkdocs serve` previews it live.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(VLLM_VENV).log $(VLLM_REASON) $(TOOLS) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(VLLM_VENV).log $(VLLM_REASON) $(TOOLS) *.egg-info .pytest_cache .ruff_cache site
