@@ -130,7 +130,8 @@ class Registry(Generic[T]):
                 self.lazy(ep.name, ep.value)
             except RegistryError as e:
                 skipped[ep.name] = str(e)
-                warnings.warn(f"entry point {ep.name!r} of {group!r} ({ep.value}) is skipped: {e}", stacklevel=2)
+                warnings.warn(f"entry point {ep.name!r} of {group!r} ({ep.value}) is skipped: {e}",
+                              stacklevel=2)
         return skipped
 
     # -- looking up ----------------------------------------------------------------------------------

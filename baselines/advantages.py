@@ -67,7 +67,8 @@ class EstimatorSpec:
     doc: str = ""
 
 
-ESTIMATORS: Registry[EstimatorSpec] = Registry("estimator", fix="Register one with @register_estimator('NAME')")
+ESTIMATORS: Registry[EstimatorSpec] = Registry("estimator",
+                                               fix="Register one with @register_estimator('NAME')")
 
 
 def register_estimator(name: str, *, loss: dict[str, Any] | None = None, sampler: dict[str, Any] | None = None):

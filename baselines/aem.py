@@ -9,7 +9,7 @@ group (all turns of the G trajectories of one task; docs/training.md, section AE
     A ← α · A  on every token of the turn      (α is a constant: no gradient flows through it)
 
 Confident (low-entropy) turns get α > 1, surprising ones α < 1; the group mean of α is exactly 1 and the
-sign of A is kept. Ablation switches (the paper's ablations): ``reverse`` (high entropy gets α > 1), ``shuffle``
+sign of A is kept. Ablation switches (as in the paper): ``reverse`` (high entropy gets α > 1), ``shuffle``
 (α permuted within its group), ``scope`` = group | trajectory | batch for the min-max and the mean.
 Everything is vectorised with scatter/index ops: O(rows), no Python loop over groups.
 """

@@ -3,7 +3,7 @@
 Each row is one agent turn: its prompt ids left-padded to a common width P and its sampled response ids
 right-padded to R, so ``input_ids`` is ``[B, P+R]`` and the logits of response token k sit at position
 P+k-1. The loss mask covers exactly the sampled response ids (including the EOS the model emitted), never
-padding: it is built from lengths, not from ``ids != pad`` (pad may equal EOS; docs/training.md, implementation notes).
+padding: it is built from lengths, not from ``ids != pad`` (pad may equal EOS; docs/training.md).
 
 Ids for groups, trajectories and GiGPO anchor states are dense integers built from the records' string
 uids, so every later group operation keys on ids and survives reordering.

@@ -1,7 +1,7 @@
 """Response-token log-probs and full-vocabulary entropies from one forward pass of a causal LM.
 
 The old-policy pass of a training step calls this once, under no-grad, and gets both the log-probs the
-PPO ratio needs and the per-token entropies AEM needs: no extra forward (docs/training.md, section AEM). Logits are divided
+PPO ratio needs and the per-token entropies AEM needs: no extra forward (docs/training.md). Logits are divided
 by the sampling temperature first (otherwise the ratios are off-policy from the first step) and reduced
 in float32 (a float64 model stays in float64: the data-parallel equivalence tests run in it). Only the
 response positions are sent through the LM head (``logits_to_keep``), which keeps memory at O(B·R·V)

@@ -61,7 +61,7 @@ class TurnRow:
     info: dict[str, Any] = field(default_factory=dict)
     raw_text: str | None = None  # the model's full text when it differs from the parsed env action
     entropy: float | None = None  # mean token entropy of the response (nats), trained/LLM agents only
-    aem_alpha: float | None = None  # AEM coefficient of this turn within its task group (docs/training.md, section AEM)
+    aem_alpha: float | None = None  # AEM coefficient of this turn within its task group (docs/training.md)
     logprob: float | None = None  # log p(reply): sum of its token log-probs (nats), where the agent has them
     prompt_tokens: int = 0
     completion_tokens: int = 0

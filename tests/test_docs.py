@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Code, configuration and scripts must cite pages under docs/, never design notes outside the repository.
 CITED_FILES = ("*.py", "*.yaml", "*.yml", "*.toml", "*.sh", "Makefile")
-OUTSIDE = re.compile(r"\.\./shared|shared/docs|\b(?:aem|rl-algorithms|alfworld|webshop|swebench|machines)\.md §")
+OUTSIDE = re.compile(r"\.\./shared|shared/docs"
+                     r"|\b(?:aem|rl-algorithms|alfworld|webshop|swebench|machines)\.md §")
 SELF = Path(__file__).resolve()
 SKIP_DIRS = {".venv", ".venv-vllm", ".tools", ".git", "node_modules", "site", "runs", ".wheels"}
 
@@ -23,7 +24,8 @@ def test_docs_site_builds_strict(tmp_path):
     if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
         pytest.skip("mkdocs-material is not installed (it is in the dev extra: pip install -e '.[dev]')")
     proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
+         "-d", str(tmp_path)],
         capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "index.html").is_file() and (tmp_path / "install" / "index.html").is_file()
@@ -53,7 +55,8 @@ def test_code_cites_docs_in_the_repository_not_outside_notes():
 
 
 def test_docs_cited_by_code_exist():
-    cited = {m for p in _sources() for m in re.findall(r"\bdocs/([a-z0-9-]+\.md)", p.read_text(errors="replace"))}
+    cited = {m for p in _sources()
+             for m in re.findall(r"\bdocs/([a-z0-9-]+\.md)", p.read_text(errors="replace"))}
     missing = sorted(c for c in cited if not (ROOT / "docs" / c).is_file())
     assert not missing, f"code cites docs pages that do not exist: {missing}"
 

@@ -82,7 +82,8 @@ def _kl():
 
 @pytest.mark.parametrize(("call", "message"), [
     (_household_reward, r"unknown reward mode 'tenx'; known: alfworld, binary"),
-    (_webshop_mode, r"unknown observation_mode 'htm' \(did you mean 'html'\?\); known: html, text, text_rich"),
+    (_webshop_mode,
+     r"unknown observation_mode 'htm' \(did you mean 'html'\?\); known: html, text, text_rich"),
     (_runtime, r"unknown sandbox runtime 'podman'.*known: bwrap, docker\. register one with"),
     (_script, r"unknown script 'frist' \(did you mean 'first'\?\)"),
     (_kl, r"unknown KL estimator 'k4'.*known: k1, k2, k3"),

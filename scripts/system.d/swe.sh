@@ -61,7 +61,7 @@ _swe_import_image() {
   tar -C "$SWE_ROOTFS" -c . | docker import - aem-swe-rootfs:bookworm >/dev/null || return 1
   local ctx
   ctx=$(mktemp -d)
-  # tail -f /dev/null ignores SIGTERM: STOPSIGNAL SIGKILL makes `docker stop` instant (docs/install.md, system packages).
+  # tail -f /dev/null ignores SIGTERM: STOPSIGNAL SIGKILL makes `docker stop` instant (docs/install.md).
   printf 'FROM aem-swe-rootfs:bookworm\nSTOPSIGNAL SIGKILL\nLABEL aem.suite=aem-gym aem.rootfs="%s"\nCMD ["tail","-f","/dev/null"]\n' \
     "$SWE_ROOTFS_REV" >"$ctx/Dockerfile"
   docker build -q --network none -t "$SWE_IMAGE" "$ctx" >/dev/null || { rm -rf "$ctx"; return 1; }

@@ -30,13 +30,15 @@ def test_plugin_kind_is_listed_and_built_from_its_entry_point():
 
 def test_aem_eval_runs_a_plugin_agent_end_to_end(tmp_path):
     out = tmp_path / "run"
-    proc = _aem("eval", "--agent", SPEC, "--suite", "example", "--episodes", "4", "--out", str(out), cwd=tmp_path)
+    proc = _aem("eval", "--agent", SPEC, "--suite", "example", "--episodes", "4", "--out", str(out),
+                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["agent"] == SPEC and summary["overall"]["episodes"] == 4
     # Its rule shows in every trajectory: it never looks around or checks its inventory, and it takes the
     # key / opens the chest the turn the room offers them (it is not the oracle: it walks blindly).
-    episodes = [json.loads(line) for f in (out / "trajectories").iterdir() for line in f.read_text().splitlines()]
+    episodes = [json.loads(line) for f in (out / "trajectories").iterdir()
+                for line in f.read_text().splitlines()]
     actions = [t["action"] for ep in episodes for t in ep["turns"]]
     assert actions and all(a.startswith("go ") or a in ("take key", "open chest") for a in actions)
     for ep in episodes:
@@ -53,8 +55,8 @@ def test_aem_eval_runs_a_plugin_agent_end_to_end(tmp_path):
     ("prefer:", "prefer needs at least one action prefix"),
 ])
 def test_bad_agent_specs_get_one_clear_line(tmp_path, spec, message):
-    proc = _aem("eval", "--agent", spec, "--suite", "example", "--episodes", "1", "--out", str(tmp_path / "r"),
-                cwd=tmp_path)
+    proc = _aem("eval", "--agent", spec, "--suite", "example", "--episodes", "1",
+                "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
     if spec.startswith("nosuch"):
         assert "prefer" in proc.stderr and "aem_gym.agents" in proc.stderr  # lists plugins, names the fix
