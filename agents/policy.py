@@ -56,6 +56,7 @@ POLICIES: Registry[PolicyFactory] = Registry(
 for _kind, _module in (("hf", "hf"), ("vllm", "vllm"), ("openai", "openai"), ("scripted", "scripted"),
                        ("oracle", "scripted"), ("random", "scripted"), ("human", "human")):
     POLICIES.lazy(_kind, f"aem_gym.agents.backends.{_module}")
+del _kind, _module
 _plugins_lock = threading.Lock()
 _plugins_loaded = False
 
