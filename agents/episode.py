@@ -205,6 +205,13 @@ class Episode:
         self._cut()
         self.end(truncated=True, error=error)
 
+    def backend_failed(self, error: str) -> None:
+        """The policy backend could not reply (after its retries): the episode ends with ``status="error"``
+        and its env is not stepped; no row is recorded for the reply that never came."""
+        self._cut()
+        self.traj.status = "error"
+        self.end(truncated=True, error=f"policy backend: {error}")
+
     def _cut(self) -> None:
         if self.traj.turns:
             self.traj.turns[-1].done = self.traj.turns[-1].truncated = True

@@ -32,8 +32,9 @@ Contract:
 * An episode ends when the env stack terminates or truncates (``max_turns`` included), at its own turn
   budget (``EpisodeSpec.max_turns``), when its time exceeds ``episode_timeout_s`` (truncated,
   ``timed_out``; a call still running is abandoned and its row recorded with ``info["timed_out"]``), or
-  when the env raises (truncated, the error kept). A policy exception stops the run (after closing the
-  envs): it is not an episode's fault. An episode's time is its own env calls and the policy calls it
+  when the env raises (truncated, the error kept). A ``BackendError`` from the policy (or a reply with
+  ``finish_reason="error"``) ends the episodes it failed with ``status="error"`` (``agents.errors``: not
+  the agent's failure); any other policy exception stops the run (after closing the envs). An episode's time is its own env calls and the policy calls it
   took part in; time queued behind other episodes is not charged.
 * Deterministic given the seeds and a deterministic policy: same arguments → same rows, for any
   ``workers`` and pool kind. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults
@@ -63,6 +64,7 @@ from aem_gym.agents.episode import (
     env_stack,
     with_turn_limit,
 )
+from aem_gym.agents.errors import BackendError
 from aem_gym.agents.policy import Policy, check_generations
 from aem_gym.agents.procpool import ProcessPool
 from aem_gym.agents.prompts import DEFAULT_HISTORY, PromptBuilder, prompt_builder
@@ -193,14 +195,23 @@ class RolloutEngine:
         return self.prompt or prompt_builder(env_id, k=self.history_k)
 
 
+def _call(policy: Policy, reqs: list) -> tuple[list[Generation | None], BackendError | None]:
+    """``policy.generate(reqs)``; under a ``BackendError`` each failed request's reply is ``None``."""
+    try:
+        return list(check_generations(reqs, policy.generate(reqs))), None
+    except BackendError as e:
+        return e.replies(len(reqs)), e
+
+
 class _Generated:
     """A policy call that finished in a policy thread (independent schedule)."""
 
-    __slots__ = ("episodes", "gens", "error", "seconds")
+    __slots__ = ("episodes", "gens", "error", "seconds", "backend_error")
 
-    def __init__(self, episodes: list[Episode], gens: list[Generation] | None, error: BaseException | None,
-                 seconds: float):
+    def __init__(self, episodes: list[Episode], gens: list[Generation | None] | None, error: BaseException | None,
+                 seconds: float, backend_error: BackendError | None = None):
         self.episodes, self.gens, self.error, self.seconds = episodes, gens, error, seconds
+        self.backend_error = backend_error  # failed some of the requests (their gens are None)
 
 
 class _Driver:
@@ -256,10 +267,9 @@ class _Driver:
             batch, self.ready = sorted(self.ready, key=lambda e: e.index), []
             reqs = [self._request(ep) for ep in batch]
             t0 = time.perf_counter()
-            gens = check_generations(reqs, self.policy.generate(reqs))
+            gens, error = _call(self.policy, reqs)
             self._charge(batch, time.perf_counter() - t0)
-            for ep, gen in zip(batch, gens, strict=True):
-                self._dispatch(ep, gen)
+            self._answered(batch, gens, error)
             return
         limit = self.cap or len(self.by_key)
         if self.policy_pool is None:
@@ -271,11 +281,24 @@ class _Driver:
 
     def _generate_async(self, batch: list[Episode], reqs: list) -> None:
         t0 = time.perf_counter()
+        backend: BackendError | None = None
         try:
-            gens, error = check_generations(reqs, self.policy.generate(reqs)), None
+            (gens, backend), error = _call(self.policy, reqs), None
         except BaseException as e:  # re-raised in the loop's thread: a policy failure stops the run
             gens, error = None, e
-        self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0))
+        self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0, backend))
+
+    def _answered(self, batch: list[Episode], gens: list[Generation | None], error: BackendError | None) -> None:
+        """Step each episode with its reply; one whose reply failed (``BackendError``, or a generation with
+        ``finish_reason="error"``) ends with ``status="error"`` instead: not the agent's failure."""
+        for ep, gen in zip(batch, gens, strict=True):
+            if ep.done:  # it may have lost its env meanwhile
+                continue
+            if gen is None or gen.finish_reason == "error":
+                ep.backend_failed(str(error) if gen is None else gen.error or "the backend returned an error")
+                self._finished(ep)
+            else:
+                self._dispatch(ep, gen)
 
     def _request(self, ep: Episode):
         env_id = ep.spec.env_id
@@ -316,9 +339,7 @@ class _Driver:
             if ev.error is not None:
                 raise ev.error
             self._charge(ev.episodes, ev.seconds)
-            for ep, gen in zip(ev.episodes, ev.gens or [], strict=True):
-                if not ep.done:  # it may have lost its env meanwhile
-                    self._dispatch(ep, gen)
+            self._answered(ev.episodes, ev.gens or [], ev.backend_error)
             return
         ep = self.by_key.get(ev.key)
         if ep is None or ep.done or self.busy.pop(ev.key, None) is None:

@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
     s = load_json(out / SUMMARY_FILE)
     for env_id, e in s["envs"].items():
         se = "" if e["stderr_over_seeds"] is None else f" ± {e['stderr_over_seeds']:.3f}"
+        err = f", {e['errors']} backend errors left out" if e.get("errors") else ""
         print(f"{env_id:32s} success {e['success_rate']:.3f}{se}  score {e['mean_score']:.3f}  "
-              f"({e['episodes']} episodes, {e['wall_s']:.1f} s)")
+              f"({e['episodes']} episodes{err}, {e['wall_s']:.1f} s)")
     print(f"overall success {s['overall']['success_rate']:.3f} · results in {out} · "
           f"submit with `aem leaderboard submit {out}`")
     return 0
