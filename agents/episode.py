@@ -26,6 +26,7 @@ import gymnasium as gym
 
 import aem_envs
 from aem_envs.wrappers import ActionParser, TurnLimit
+from aem_envs.wrappers.action_parser import CutReply
 from aem_gym.agents.prompts import PromptBuilder, PromptState
 from aem_gym.agents.records import Trajectory, jsonable
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord
@@ -133,7 +134,7 @@ class Episode:
     worker pools do that), so the same state machine serves local threads, processes and Ray actors."""
 
     __slots__ = ("spec", "index", "traj", "obs", "info", "history", "oracle", "used", "started", "done",
-                 "hung", "gen", "_seed_key")
+                 "hung", "gen", "_seed_key", "reply_limit")
 
     def __init__(self, spec: EpisodeSpec, index: int):
         self.spec, self.index = spec, index
@@ -147,6 +148,7 @@ class Episode:
         self.done = self.hung = False
         self.gen: Generation | None = None  # the reply being stepped
         self._seed_key: tuple[int, bytes] | None = None  # (root seed, its hash prefix for this episode)
+        self.reply_limit = 0  # max_new_tokens of the last request
 
     @property
     def turn(self) -> int:
@@ -170,10 +172,19 @@ class Episode:
         if self._seed_key is None or self._seed_key[0] != root_seed:
             self._seed_key = (root_seed, _seed_key(root_seed, self.spec))
         s = _with_seed(sampling, _seed_from(self._seed_key[1], turn))
+        self.reply_limit = s.max_new_tokens
         context = {"admissible_actions": acts, "oracle": self.oracle, "turn": turn,
                    "env_id": self.spec.env_id, "instance_id": self.traj.instance_id, "observation": self.obs,
                    "seed": self.spec.seed, "traj_uid": self.traj.traj_uid}
         return GenerationRequest(messages=messages, sampling=s, context=context)
+
+    def reply(self, gen: Generation) -> str:
+        """What the env stack receives for ``gen``: its text, as a ``CutReply`` when the policy stopped it at
+        its token limit (the parser then says so instead of reporting a format error)."""
+        self.gen = gen
+        if gen.finish_reason != "length":
+            return gen.text
+        return CutReply(gen.text, gen.usage.completion_tokens or len(gen.response_ids or ()) or self.reply_limit)
 
     def stepped(self, result: tuple, budget: int | None) -> None:
         """The env answered ``self.gen``; ``budget``: the turns this episode may take (None: no cap)."""

@@ -313,9 +313,8 @@ class _Driver:
 
     def _dispatch(self, ep: Episode, gen: Generation) -> None:
         key = self.key[id(ep)]
-        ep.gen = gen
         self.busy[key] = "step"
-        self.pool.step(key, gen.text)
+        self.pool.step(key, ep.reply(gen))
 
     # -- events ---------------------------------------------------------------------------------------
     def _wait(self) -> None:

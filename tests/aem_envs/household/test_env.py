@@ -136,3 +136,17 @@ def test_generator_is_byte_identical(tmp_path):
     for name in ("tasks.jsonl.gz", "manifest.json"):
         assert data_sha256(tmp_path / name) == data_sha256(TASKS / name), \
             f"{name} differs: regenerate tasks/household"
+
+
+def test_commands_match_up_to_case_and_spacing():
+    """Issue 20: "Go to  Desk 1" was "Nothing happens." though the grammar is unambiguous."""
+    env = aem_envs.make("aem/Household-v0")
+    env.reset(seed=3)
+    plain = aem_envs.make("aem/Household-v0")
+    plain.reset(seed=3)
+    for _ in range(4):
+        cmd = env.unwrapped.oracle_action()
+        shouty = "  ".join(w.upper() if i % 2 else w.capitalize() for i, w in enumerate(cmd.split()))
+        got, want = env.step(" " + shouty + " "), plain.step(cmd)
+        assert got[0] == want[0] and got[4]["is_action_valid"], shouty
+    assert env.step("dance wildly")[0] == "Nothing happens."

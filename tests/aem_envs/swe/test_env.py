@@ -64,3 +64,24 @@ def test_tools(bwrap):
         assert not info["is_action_valid"] and "over" in obs
     finally:
         env.close()
+
+
+def test_two_tool_calls_are_refused_and_whitespace_is_kept(bwrap):
+    """Issue 20: a second tool call in one reply was dropped silently; one-line edits lost whitespace."""
+    from aem_envs.wrappers import ActionParser
+
+    env = ActionParser(aem_envs.make("aem/SWERepair-v0", command_timeout=10))
+    try:
+        env.reset(options={"instance_id": "aem-mini__minicalc-1"})
+        obs, *_, info = env.step('<action><create path="n.txt">a</create>\n<bash>cat n.txt</bash></action>')
+        assert not info["is_action_valid"] and "2 tool calls (<create>, <bash>)" in obs
+        obs, *_ = env.step("<action><bash>ls n.txt</bash></action>")
+        assert "No such file" in obs  # nothing of the refused reply ran
+        obs, *_ = env.step('<action><create path="n.txt">x = 1;  y  = 2</create></action>')
+        obs, *_, info = env.step('<action><replace path="n.txt"><old>;  y  =</old><new>;\ty =</new></replace>'
+                                 '</action>')
+        assert info["is_action_valid"], obs
+        obs, *_ = env.step('<action><bash>printf "a  b|"; cat n.txt</bash></action>')
+        assert obs.startswith("a  b|x = 1;\ty = 2")
+    finally:
+        env.close()
