@@ -163,12 +163,14 @@ class Episode:
         t.instance_id, t.task_type = str(info.get("instance_id", "")), str(info.get("task_type", ""))
 
     def request(self, builder: PromptBuilder | None, sampling: SamplingParams,
-                root_seed: int) -> GenerationRequest:
-        """This turn's request. ``builder=None`` leaves ``messages`` empty (a policy that needs no prompt)."""
+                root_seed: int, max_turns: int | None = None) -> GenerationRequest:
+        """This turn's request. ``builder=None`` leaves ``messages`` empty (a policy that needs no prompt);
+        ``max_turns``: the episode's turn limit, for the prompt's step counter."""
         acts = self.info.get("admissible_actions")
         turn = len(self.traj.turns)
         messages = [] if builder is None else builder.build(
-            PromptState(self.spec.env_id, self.traj.first_observation, self.obs, self.history, acts, turn))
+            PromptState(self.spec.env_id, self.traj.first_observation, self.obs, self.history, acts, turn,
+                        max_turns))
         if self._seed_key is None or self._seed_key[0] != root_seed:
             self._seed_key = (root_seed, _seed_key(root_seed, self.spec))
         s = _with_seed(sampling, _seed_from(self._seed_key[1], turn))

@@ -92,7 +92,8 @@ class RolloutEngine:
     """Runs episodes (see the module docstring for the full contract).
 
     ``workers``: env workers. ``episode_timeout_s``: wall-clock budget per episode (None = none).
-    ``history_k``: turns of history in the prompt. ``prompt``: a ``PromptBuilder`` (default: the one
+    ``history_k``: at most this many past turns in the prompt (None: no cap); ``history_tokens``: the
+    past turns shown fit this many estimated tokens (None: no budget). ``prompt``: a ``PromptBuilder`` (default: the one
     registered for each env id). ``progress``: a tqdm bar of finished episodes. ``env_factory``:
     ``(env_id, env_kwargs, wrappers) -> env`` (default ``agents.episode.env_stack``;
     ``aem_gym.agents.ray_pool.RayEnvPool`` places the envs in Ray actors). ``process``: env workers are
@@ -100,9 +101,9 @@ class RolloutEngine:
     """
 
     def __init__(self, workers: int = 2, episode_timeout_s: float | None = None,
-                 history_k: int = DEFAULT_HISTORY, prompt: PromptBuilder | None = None, progress: bool = True,
+                 history_k: int | None = DEFAULT_HISTORY, prompt: PromptBuilder | None = None, progress: bool = True,
                  env_factory: EnvFactory | None = None, max_concurrent: int | None = None,
-                 schedule: str = "lockstep", process: bool = False):
+                 schedule: str = "lockstep", process: bool = False, history_tokens: int | None = None):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         if schedule not in SCHEDULES:
@@ -112,7 +113,7 @@ class RolloutEngine:
         if process and env_factory is not None:
             raise ValueError("process workers build their envs themselves: pass env_factory or process=True")
         self.workers, self.episode_timeout_s = workers, episode_timeout_s
-        self.history_k, self.prompt, self.progress = history_k, prompt, progress
+        self.history_k, self.history_tokens, self.prompt, self.progress = history_k, history_tokens, prompt, progress
         self.env_factory, self.max_concurrent, self.schedule, self.process = (env_factory, max_concurrent,
                                                                               schedule, process)
         self._processes: ProcessPool | None = None
@@ -192,7 +193,17 @@ class RolloutEngine:
     def builder(self, env_id: str, policy: Policy) -> PromptBuilder | None:
         if not getattr(policy, "needs_prompt", True):
             return None
-        return self.prompt or prompt_builder(env_id, k=self.history_k)
+        return self.prompt or prompt_builder(env_id, k=self.history_k, history_tokens=self.history_tokens)
+
+
+def _registered_limit(env_id: str) -> int | None:
+    """The env's registered step limit (``max_episode_steps``), or None where it has none or is unknown."""
+    import aem_envs
+
+    try:
+        return aem_envs.spec(env_id).max_episode_steps
+    except Exception:  # an env built by a custom factory need not be registered
+        return None
 
 
 def _call(policy: Policy, reqs: list) -> tuple[list[Generation | None], BackendError | None]:
@@ -232,6 +243,7 @@ class _Driver:
         self.live = self.in_policy = 0
         self.policy_s = 0.0
         self.builders: dict[str, PromptBuilder | None] = {}
+        self.env_limits: dict[str, int | None] = {}
         self.policy_pool: ThreadPoolExecutor | None = None
         pool.eager = engine.schedule == "independent"  # lockstep needs every answer before it goes on
 
@@ -304,7 +316,9 @@ class _Driver:
         env_id = ep.spec.env_id
         if env_id not in self.builders:
             self.builders[env_id] = self.engine.builder(env_id, self.policy)
-        return ep.request(self.builders[env_id], self.sampling, self.seed)
+            self.env_limits[env_id] = _registered_limit(env_id)
+        limits = [x for x in (self._budget(ep), self.env_limits[env_id]) if x is not None]
+        return ep.request(self.builders[env_id], self.sampling, self.seed, min(limits) if limits else None)
 
     def _charge(self, batch: list[Episode], seconds: float) -> None:
         self.policy_s += seconds

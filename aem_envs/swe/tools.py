@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aem_envs.core import clip_middle
 from aem_envs.swe.sandbox import Sandbox
 
 TOOL_HELP = __doc__.split("\n\n")[1]
@@ -96,11 +97,7 @@ def tool(name: str):
 
 
 def truncate(text: str, max_chars: int) -> str:
-    if len(text) <= max_chars:
-        return text
-    half = max_chars // 2
-    return (f"{text[:half]}\n[... output truncated: {len(text) - max_chars} of {len(text)} characters omitted ...]\n"
-            f"{text[-half:]}")
+    return clip_middle(text, max_chars, "output truncated: ")
 
 
 def _path(call: ToolCall) -> str:

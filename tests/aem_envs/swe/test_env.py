@@ -85,3 +85,39 @@ def test_two_tool_calls_are_refused_and_whitespace_is_kept(bwrap):
         assert obs.startswith("a  b|x = 1;\ty = 2")
     finally:
         env.close()
+
+
+def _oracle_edits(env) -> list[str]:
+    """The oracle's tool calls before its submit, played on ``env`` (then reset)."""
+    edits = []
+    env.reset(options={"instance_id": "aem-mini__minicalc-1"})
+    while (a := env.unwrapped.oracle_action()) != "<submit/>":
+        edits.append(a)
+        env.step(a)
+    return edits
+
+
+@pytest.mark.parametrize("where", ["registered", "run"])
+def test_the_turn_limit_grades_the_work_as_it_stands(bwrap, where):
+    """Issue 20: at the turn limit a correct but unsubmitted fix scored 0; now the limit grades it, whether
+    it is the env's registered limit or a run's own (TurnLimit)."""
+    from aem_envs.wrappers import TurnLimit
+
+    probe = aem_envs.make("aem/SWERepair-v0")
+    try:
+        edits = _oracle_edits(probe)
+    finally:
+        probe.close()
+    n = len(edits) + 1  # the edits, then one more look: the limit falls on that turn
+    env = (aem_envs.make("aem/SWERepair-v0", max_episode_steps=n) if where == "registered"
+           else TurnLimit(aem_envs.make("aem/SWERepair-v0"), max_turns=n))
+    try:
+        obs, _ = env.reset(options={"instance_id": "aem-mini__minicalc-1"})
+        assert "fresh shell" in obs and "30 seconds" in obs and "python3" in obs  # the sandbox's rules
+        for a in edits:
+            assert env.step(a)[2] is False
+        obs, reward, terminated, truncated, info = env.step("<bash>git status --short</bash>")
+        assert "[exit code: 0]" in obs and "graded as it stands" in obs and "RESOLVED" in obs
+        assert reward == 1.0 and terminated and info["won"] and info["graded_at_turn_limit"]
+    finally:
+        env.close()
