@@ -5,9 +5,9 @@ Contract (on top of ``aem_envs.core.TextEnv``):
 * ``reset(seed=, options=)`` -> intro text exactly as ALFWorld prints it (``-= Welcome to TextWorld,
   ALFRED! =-`` ... ``Your task is to: put a hot apple in countertop.``). ``options["instance_id"]`` picks a
   stored task; an id ``gen-<split>-<seed>`` generates a fresh one from that seed.
-* ``step(command)`` -> the command must be one of ``info["admissible_actions"]``, up to case and runs of
-  whitespace (ALFWorld matches exactly; its commands are all lower case, so nothing is ambiguous);
-  anything else -> ``"Nothing happens."`` with ``is_action_valid=False`` and no state change.
+* ``step(command)`` -> the command must be one of ``info["admissible_actions"]`` (exact match after
+  stripping surrounding whitespace, as in ALFWorld); anything else -> ``"Nothing happens."`` with
+  ``is_action_valid=False`` and no state change.
 * reward: ``10`` on the winning step (ALFWorld/verl-agent), or ``1`` with ``reward="binary"``; no other
   shaping (the -0.1 invalid-action penalty is a wrapper of the training config). The episode terminates on
   a win; the 50-step limit is the registered ``max_episode_steps`` (truncation).
@@ -27,7 +27,6 @@ from aem_envs.core import StepResult, TextEnv
 from aem_envs.household.oracle import plan_next
 from aem_envs.household.world import NOTHING_HAPPENS, Layout, World
 from aem_envs.tasks import TaskSet, tasks_root
-from aem_envs.wrappers.action_parser import match_admissible
 
 REWARDS = {"alfworld": 10.0, "binary": 1.0}
 _GEN_PREFIX = "gen-"
@@ -106,9 +105,6 @@ class HouseholdEnv(TextEnv):
         if self.won:  # ALFWorld: after the end, further commands change nothing
             return StepResult(NOTHING_HAPPENS, is_action_valid=False, terminated=True, won=True)
         text = w.execute(action.strip())
-        if text is None:  # the grammar is lower case: "Go to  Desk 1" is "go to desk 1"
-            cmd = match_admissible(action, w.admissible())
-            text = None if cmd is None else w.execute(cmd)
         if text is None:
             return StepResult(NOTHING_HAPPENS, is_action_valid=False)
         won = w.goal_reached()
