@@ -40,7 +40,8 @@ BASELINES = RUNS / "baselines"
 RELEASED = Path(aem_gym.baselines.__file__).with_name("released")
 # The EvalConfig fields that shape how an agent acts (the board's protocol sets the rest); a model agent's
 # samples also depend on how its requests were batched (max_concurrent).
-AGENT_SETTINGS = ("history", "history_tokens", "temperature", "top_p", "max_new_tokens", "constrain", "max_prompt_tokens",
+AGENT_SETTINGS = ("history", "history_tokens", "temperature", "top_p", "max_new_tokens", "constrain",
+                  "max_prompt_tokens",
                   "max_concurrent")
 _NONE_IS_A_VALUE = ("max_concurrent", "history_tokens")  # None: every episode at once; no token budget
 

@@ -28,7 +28,8 @@ from aem_gym.agents.rollout import RolloutEngine
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord, Usage
 
 __all__ = [
-    "BackendError", "DEFAULT_HISTORY", "EpisodeSpec", "EvalConfig", "Generation", "GenerationRequest", "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
+    "BackendError", "DEFAULT_HISTORY", "EpisodeSpec", "EvalConfig", "Generation", "GenerationRequest",
+    "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
     "RolloutResult", "SamplingParams", "Trajectory", "TurnRecord", "Usage", "format_action", "make_policy",
     "parse_action", "policy_kinds", "prompt_builder", "read_turns", "register_policy", "register_prompt",
 ]

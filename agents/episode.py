@@ -186,7 +186,8 @@ class Episode:
         self.gen = gen
         if gen.finish_reason != "length":
             return gen.text
-        return CutReply(gen.text, gen.usage.completion_tokens or len(gen.response_ids or ()) or self.reply_limit)
+        tokens = gen.usage.completion_tokens or len(gen.response_ids or ()) or self.reply_limit
+        return CutReply(gen.text, tokens)
 
     def stepped(self, result: tuple, budget: int | None) -> None:
         """The env answered ``self.gen``; ``budget``: the turns this episode may take (None: no cap)."""

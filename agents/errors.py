@@ -4,10 +4,10 @@
 down, a rate limit that outlasted the retries, an HTTP 5xx, a malformed response). A backend raises it from
 ``generate`` once its own retries are spent. By default it fails every request of that ``generate`` call;
 a backend that got the other replies passes them as ``generations`` (one entry per request, ``None`` where
-it failed), so only the failed episodes end. The episode loop (``aem_gym.agents.rollout``) catches it and ends each affected episode with
-``status="error"`` without stepping its env: infrastructure failures are never scored as the agent's
-failure. Such episodes are excluded from the success rate and counted separately (``errors``) in the
-evaluation summary. A backend may equally answer ``Generation(finish_reason="error", error=...)`` for one
+it failed), so only the failed episodes end. The episode loop (``aem_gym.agents.rollout``) catches it
+and ends each affected episode with ``status="error"`` without stepping its env: infrastructure failures
+are never scored as the agent's failure. Such episodes are excluded from the success rate and counted
+separately (``errors``) in the evaluation summary. A backend may equally answer ``Generation(finish_reason="error", error=...)`` for one
 request of a batch; the loop treats it the same way.
 
 Any other exception from ``generate`` still stops the run: it is a bug, not a transient failure.

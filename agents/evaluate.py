@@ -185,5 +185,5 @@ def run_plan(policy: Policy, plan: EnvPlan, cfg: EvalConfig, env_kwargs: Mapping
 def eval_engine(cfg: EvalConfig) -> RolloutEngine:
     """The episode loop configured by ``cfg`` (close it if ``cfg.process``)."""
     return RolloutEngine(workers=cfg.workers, episode_timeout_s=cfg.episode_timeout_s, history_k=cfg.history,
-                         history_tokens=cfg.history_tokens, progress=cfg.progress, max_concurrent=cfg.max_concurrent, schedule=cfg.schedule,
-                         process=cfg.process)
+                         history_tokens=cfg.history_tokens, progress=cfg.progress,
+                         max_concurrent=cfg.max_concurrent, schedule=cfg.schedule, process=cfg.process)

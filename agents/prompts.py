@@ -166,7 +166,8 @@ def register_prompt(prefix: str) -> Callable[[type[PromptBuilder]], type[PromptB
     return deco
 
 
-def prompt_builder(env_id: str, k: int | None = DEFAULT_HISTORY, history_tokens: int | None = None) -> PromptBuilder:
+def prompt_builder(env_id: str, k: int | None = DEFAULT_HISTORY,
+                   history_tokens: int | None = None) -> PromptBuilder:
     """The builder registered for the longest prefix of ``env_id`` (the default one if none)."""
     prefix = max((p for p in _PROMPTS if env_id.startswith(p)), key=len)
     return _PROMPTS[prefix](k=k, history_tokens=history_tokens)

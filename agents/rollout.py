@@ -34,8 +34,9 @@ Contract:
   ``timed_out``; a call still running is abandoned and its row recorded with ``info["timed_out"]``), or
   when the env raises (truncated, the error kept). A ``BackendError`` from the policy (or a reply with
   ``finish_reason="error"``) ends the episodes it failed with ``status="error"`` (``agents.errors``: not
-  the agent's failure); any other policy exception stops the run (after closing the envs). An episode's time is its own env calls and the policy calls it
-  took part in; time queued behind other episodes is not charged.
+  the agent's failure); any other policy exception stops the run (after closing the envs). An episode's
+  time is its own env calls and the policy calls it took part in; time queued behind other episodes is
+  not charged.
 * Deterministic given the seeds and a deterministic policy: same arguments → same rows, for any
   ``workers`` and pool kind. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults
   to a hash of the arguments.
@@ -93,15 +94,16 @@ class RolloutEngine:
 
     ``workers``: env workers. ``episode_timeout_s``: wall-clock budget per episode (None = none).
     ``history_k``: at most this many past turns in the prompt (None: no cap); ``history_tokens``: the
-    past turns shown fit this many estimated tokens (None: no budget). ``prompt``: a ``PromptBuilder`` (default: the one
-    registered for each env id). ``progress``: a tqdm bar of finished episodes. ``env_factory``:
-    ``(env_id, env_kwargs, wrappers) -> env`` (default ``agents.episode.env_stack``;
+    past turns shown fit this many estimated tokens (None: no budget). ``prompt``: a ``PromptBuilder``
+    (default: the one registered for each env id). ``progress``: a tqdm bar of finished episodes.
+    ``env_factory``: ``(env_id, env_kwargs, wrappers) -> env`` (default ``agents.episode.env_stack``;
     ``aem_gym.agents.ray_pool.RayEnvPool`` places the envs in Ray actors). ``process``: env workers are
     processes (kept between runs until ``close()``). ``schedule``/``max_concurrent``: see above.
     """
 
     def __init__(self, workers: int = 2, episode_timeout_s: float | None = None,
-                 history_k: int | None = DEFAULT_HISTORY, prompt: PromptBuilder | None = None, progress: bool = True,
+                 history_k: int | None = DEFAULT_HISTORY, prompt: PromptBuilder | None = None,
+                 progress: bool = True,
                  env_factory: EnvFactory | None = None, max_concurrent: int | None = None,
                  schedule: str = "lockstep", process: bool = False, history_tokens: int | None = None):
         if workers < 1:
@@ -113,7 +115,8 @@ class RolloutEngine:
         if process and env_factory is not None:
             raise ValueError("process workers build their envs themselves: pass env_factory or process=True")
         self.workers, self.episode_timeout_s = workers, episode_timeout_s
-        self.history_k, self.history_tokens, self.prompt, self.progress = history_k, history_tokens, prompt, progress
+        self.history_k, self.history_tokens = history_k, history_tokens
+        self.prompt, self.progress = prompt, progress
         self.env_factory, self.max_concurrent, self.schedule, self.process = (env_factory, max_concurrent,
                                                                               schedule, process)
         self._processes: ProcessPool | None = None
@@ -219,8 +222,8 @@ class _Generated:
 
     __slots__ = ("episodes", "gens", "error", "seconds", "backend_error")
 
-    def __init__(self, episodes: list[Episode], gens: list[Generation | None] | None, error: BaseException | None,
-                 seconds: float, backend_error: BackendError | None = None):
+    def __init__(self, episodes: list[Episode], gens: list[Generation | None] | None,
+                 error: BaseException | None, seconds: float, backend_error: BackendError | None = None):
         self.episodes, self.gens, self.error, self.seconds = episodes, gens, error, seconds
         self.backend_error = backend_error  # failed some of the requests (their gens are None)
 
@@ -300,7 +303,8 @@ class _Driver:
             gens, error = None, e
         self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0, backend))
 
-    def _answered(self, batch: list[Episode], gens: list[Generation | None], error: BackendError | None) -> None:
+    def _answered(self, batch: list[Episode], gens: list[Generation | None],
+                  error: BackendError | None) -> None:
         """Step each episode with its reply; one whose reply failed (``BackendError``, or a generation with
         ``finish_reason="error"``) ends with ``status="error"`` instead: not the agent's failure."""
         for ep, gen in zip(batch, gens, strict=True):

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from aem_gym.leaderboard.schema import SUMMARY_FILE, load_json
 
     cfg = EvalConfig(split=args.split, episodes=args.episodes, seeds=args.seeds, max_turns=args.max_turns,
-                     history=args.history, history_tokens=args.history_tokens, temperature=args.temperature, top_p=args.top_p,
+                     history=args.history, history_tokens=args.history_tokens, temperature=args.temperature,
+                     top_p=args.top_p,
                      max_new_tokens=args.max_new_tokens, constrain=args.constrain,
                      max_prompt_tokens=args.max_prompt_tokens, sampling_seed=args.sampling_seed,
                      episode_timeout_s=args.episode_timeout, workers=args.workers,

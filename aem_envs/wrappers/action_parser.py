@@ -124,7 +124,8 @@ class ActionParser(gym.Wrapper[str, str, str, str]):
         parsed = self.parse(action)
         cut = getattr(action, "cut_at", None)
         if parsed is None or (cut is not None and self._parse is None and _unfinished(action)):
-            info = {**self._last_info, "is_action_valid": False, "parse_error": True, "raw_action": str(action)}
+            info = {**self._last_info, "is_action_valid": False, "parse_error": True,
+                    "raw_action": str(action)}
             if cut is not None:
                 info["reply_cut"] = cut
             head = self.invalid_observation if cut is None else cut_observation(cut)
