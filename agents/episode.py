@@ -119,6 +119,14 @@ def with_turn_limit(wrappers: Sequence[EnvWrapper], max_turns: int | None) -> li
     return out
 
 
+def registered_limit(env_id: str) -> int | None:
+    """The env's registered step limit (``max_episode_steps``), or None where it has none or is unknown."""
+    try:
+        return aem_envs.spec(env_id).max_episode_steps
+    except Exception:  # an env built by a custom factory need not be registered
+        return None
+
+
 def oracle_of(env: gym.Env | None) -> Callable[[], Any]:
     """``env.unwrapped.oracle_action`` (looked up once per episode), or a function answering ``None``."""
     fn = getattr(env.unwrapped, "oracle_action", None) if env is not None else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aem_gym.agents.types import Generation
+from aem_gym.agents.types import Generation, GenerationRequest
 
 
 class BackendError(RuntimeError):
@@ -33,3 +33,14 @@ class BackendError(RuntimeError):
         if self.generations is None or len(self.generations) != n:
             return [None] * n
         return list(self.generations)
+
+
+def call_policy(policy, requests: list[GenerationRequest]) -> tuple[list[Generation | None], BackendError | None]:
+    """``policy.generate(requests)`` checked (one generation per request, in order); under a
+    ``BackendError`` each failed request's reply is ``None`` and the error comes back with them."""
+    from aem_gym.agents.policy import check_generations
+
+    try:
+        return list(check_generations(requests, policy.generate(requests))), None
+    except BackendError as e:
+        return e.replies(len(requests)), e

@@ -63,10 +63,11 @@ from aem_gym.agents.episode import (
     Episode,
     EpisodeSpec,
     env_stack,
+    registered_limit,
     with_turn_limit,
 )
-from aem_gym.agents.errors import BackendError
-from aem_gym.agents.policy import Policy, check_generations
+from aem_gym.agents.errors import BackendError, call_policy
+from aem_gym.agents.policy import Policy
 from aem_gym.agents.procpool import ProcessPool
 from aem_gym.agents.prompts import DEFAULT_HISTORY, PromptBuilder, prompt_builder
 from aem_gym.agents.records import RolloutResult
@@ -199,24 +200,6 @@ class RolloutEngine:
         return self.prompt or prompt_builder(env_id, k=self.history_k, history_tokens=self.history_tokens)
 
 
-def _registered_limit(env_id: str) -> int | None:
-    """The env's registered step limit (``max_episode_steps``), or None where it has none or is unknown."""
-    import aem_envs
-
-    try:
-        return aem_envs.spec(env_id).max_episode_steps
-    except Exception:  # an env built by a custom factory need not be registered
-        return None
-
-
-def _call(policy: Policy, reqs: list) -> tuple[list[Generation | None], BackendError | None]:
-    """``policy.generate(reqs)``; under a ``BackendError`` each failed request's reply is ``None``."""
-    try:
-        return list(check_generations(reqs, policy.generate(reqs))), None
-    except BackendError as e:
-        return e.replies(len(reqs)), e
-
-
 class _Generated:
     """A policy call that finished in a policy thread (independent schedule)."""
 
@@ -282,7 +265,7 @@ class _Driver:
             batch, self.ready = sorted(self.ready, key=lambda e: e.index), []
             reqs = [self._request(ep) for ep in batch]
             t0 = time.perf_counter()
-            gens, error = _call(self.policy, reqs)
+            gens, error = call_policy(self.policy, reqs)
             self._charge(batch, time.perf_counter() - t0)
             self._answered(batch, gens, error)
             return
@@ -298,7 +281,7 @@ class _Driver:
         t0 = time.perf_counter()
         backend: BackendError | None = None
         try:
-            (gens, backend), error = _call(self.policy, reqs), None
+            (gens, backend), error = call_policy(self.policy, reqs), None
         except BaseException as e:  # re-raised in the loop's thread: a policy failure stops the run
             gens, error = None, e
         self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0, backend))
@@ -320,7 +303,7 @@ class _Driver:
         env_id = ep.spec.env_id
         if env_id not in self.builders:
             self.builders[env_id] = self.engine.builder(env_id, self.policy)
-            self.env_limits[env_id] = _registered_limit(env_id)
+            self.env_limits[env_id] = registered_limit(env_id)
         limits = [x for x in (self._budget(ep), self.env_limits[env_id]) if x is not None]
         return ep.request(self.builders[env_id], self.sampling, self.seed, min(limits) if limits else None)
 
