@@ -40,8 +40,10 @@ BASELINES = RUNS / "baselines"
 RELEASED = Path(aem_gym.baselines.__file__).with_name("released")
 # The EvalConfig fields that shape how an agent acts (the board's protocol sets the rest); a model agent's
 # samples also depend on how its requests were batched (max_concurrent).
-AGENT_SETTINGS = ("history", "temperature", "top_p", "max_new_tokens", "constrain", "max_prompt_tokens",
+AGENT_SETTINGS = ("history", "history_tokens", "temperature", "top_p", "max_new_tokens", "constrain",
+                  "max_prompt_tokens",
                   "max_concurrent")
+_NONE_IS_A_VALUE = ("max_concurrent", "history_tokens")  # None: every episode at once; no token budget
 
 
 def baseline_agents(*roots: Path) -> list[tuple[str, str]]:
@@ -67,7 +69,7 @@ def train_settings(spec: str) -> dict[str, Any]:
         recorded = None
     if isinstance(recorded, dict):  # None is a value for max_concurrent (every episode at once)
         return {k: recorded[k] for k in AGENT_SETTINGS
-                if k in recorded and (recorded[k] is not None or k == "max_concurrent")}
+                if k in recorded and (recorded[k] is not None or k in _NONE_IS_A_VALUE)}
     try:
         cfg = load_yaml(final.parent / "config.yaml") or {}
     except ValueError:
@@ -82,6 +84,7 @@ def train_settings(spec: str) -> dict[str, Any]:
     if model.get("constrain"):
         out["constrain"] = str(model["constrain"])
     out["max_concurrent"] = None  # the trainer's eval runs every episode at once
+    out["history_tokens"] = None  # and caps history by turns only
     return out
 
 

@@ -29,6 +29,17 @@ from aem_envs.spaces import Unicode
 from aem_envs.tasks import TaskProvider
 
 REQUIRED_INFO_KEYS = ("instance_id", "task_type", "won", "is_action_valid")
+
+
+def clip_middle(text: str, max_chars: int, what: str = "") -> str:
+    """``text`` cut to about ``max_chars`` characters: its head and tail, with a notice between them saying
+    how much was left out (``[... output truncated: N of M characters omitted ...]`` with ``what="output
+    truncated: "``). The one clipping function: env outputs and agent prompts say it the same way."""
+    if len(text) <= max_chars:
+        return text
+    half = max_chars // 2
+    return (f"{text[:half]}\n[... {what}{len(text) - max_chars} of {len(text)} characters omitted ...]\n"
+            f"{text[len(text) - half:] if half else ''}")
 INVALID_TYPE_OBSERVATION = "Invalid action: an action must be a string of text."
 
 

@@ -157,9 +157,15 @@ def spec(env_id: str) -> gym.envs.registration.EnvSpec:
 
 
 def make(env_id: str, **kwargs: Any) -> gym.Env:
-    """``gymnasium.make`` after loading our envs and the plugins; unknown ids get suggestions."""
+    """``gymnasium.make`` after loading our envs and the plugins; unknown ids get suggestions. The step
+    limit (``max_episode_steps``) is also told to the env as ``turn_limit`` where it has that attribute
+    (gymnasium hides it from the env; SWE grades the repository on its last turn)."""
     spec(env_id)
-    return gym.make(env_id, **kwargs)
+    env = gym.make(env_id, **kwargs)
+    limit = getattr(env.spec, "max_episode_steps", None)
+    if limit and hasattr(env.unwrapped, "turn_limit"):
+        env.unwrapped.turn_limit = int(limit)
+    return env
 
 
 def source_of(env_id: str) -> str | None:

@@ -11,6 +11,7 @@ rollouts, evaluation, SFT demonstrations, replay), and the one evaluator (``Eval
 """
 
 from aem_gym.agents.episode import EpisodeSpec
+from aem_gym.agents.errors import BackendError
 from aem_gym.agents.evaluate import EvalConfig
 from aem_gym.agents.policy import Policy, make_policy, policy_kinds, register_policy
 from aem_gym.agents.prompts import (
@@ -27,7 +28,8 @@ from aem_gym.agents.rollout import RolloutEngine
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord, Usage
 
 __all__ = [
-    "DEFAULT_HISTORY", "EpisodeSpec", "EvalConfig", "Generation", "GenerationRequest", "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
+    "BackendError", "DEFAULT_HISTORY", "EpisodeSpec", "EvalConfig", "Generation", "GenerationRequest",
+    "Policy", "PromptBuilder", "PromptState", "RolloutEngine",
     "RolloutResult", "SamplingParams", "Trajectory", "TurnRecord", "Usage", "format_action", "make_policy",
     "parse_action", "policy_kinds", "prompt_builder", "read_turns", "register_policy", "register_prompt",
 ]

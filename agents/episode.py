@@ -26,6 +26,7 @@ import gymnasium as gym
 
 import aem_envs
 from aem_envs.wrappers import ActionParser, TurnLimit
+from aem_envs.wrappers.action_parser import CutReply
 from aem_gym.agents.prompts import PromptBuilder, PromptState
 from aem_gym.agents.records import Trajectory, jsonable
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord
@@ -118,6 +119,14 @@ def with_turn_limit(wrappers: Sequence[EnvWrapper], max_turns: int | None) -> li
     return out
 
 
+def registered_limit(env_id: str) -> int | None:
+    """The env's registered step limit (``max_episode_steps``), or None where it has none or is unknown."""
+    try:
+        return aem_envs.spec(env_id).max_episode_steps
+    except Exception:  # an env built by a custom factory need not be registered
+        return None
+
+
 def oracle_of(env: gym.Env | None) -> Callable[[], Any]:
     """``env.unwrapped.oracle_action`` (looked up once per episode), or a function answering ``None``."""
     fn = getattr(env.unwrapped, "oracle_action", None) if env is not None else None
@@ -133,7 +142,7 @@ class Episode:
     worker pools do that), so the same state machine serves local threads, processes and Ray actors."""
 
     __slots__ = ("spec", "index", "traj", "obs", "info", "history", "oracle", "used", "started", "done",
-                 "hung", "gen", "_seed_key")
+                 "hung", "gen", "_seed_key", "reply_limit")
 
     def __init__(self, spec: EpisodeSpec, index: int):
         self.spec, self.index = spec, index
@@ -147,6 +156,7 @@ class Episode:
         self.done = self.hung = False
         self.gen: Generation | None = None  # the reply being stepped
         self._seed_key: tuple[int, bytes] | None = None  # (root seed, its hash prefix for this episode)
+        self.reply_limit = 0  # max_new_tokens of the last request
 
     @property
     def turn(self) -> int:
@@ -161,19 +171,31 @@ class Episode:
         t.instance_id, t.task_type = str(info.get("instance_id", "")), str(info.get("task_type", ""))
 
     def request(self, builder: PromptBuilder | None, sampling: SamplingParams,
-                root_seed: int) -> GenerationRequest:
-        """This turn's request. ``builder=None`` leaves ``messages`` empty (a policy that needs no prompt)."""
+                root_seed: int, max_turns: int | None = None) -> GenerationRequest:
+        """This turn's request. ``builder=None`` leaves ``messages`` empty (a policy that needs no prompt);
+        ``max_turns``: the episode's turn limit, for the prompt's step counter."""
         acts = self.info.get("admissible_actions")
         turn = len(self.traj.turns)
         messages = [] if builder is None else builder.build(
-            PromptState(self.spec.env_id, self.traj.first_observation, self.obs, self.history, acts, turn))
+            PromptState(self.spec.env_id, self.traj.first_observation, self.obs, self.history, acts, turn,
+                        max_turns))
         if self._seed_key is None or self._seed_key[0] != root_seed:
             self._seed_key = (root_seed, _seed_key(root_seed, self.spec))
         s = _with_seed(sampling, _seed_from(self._seed_key[1], turn))
+        self.reply_limit = s.max_new_tokens
         context = {"admissible_actions": acts, "oracle": self.oracle, "turn": turn,
                    "env_id": self.spec.env_id, "instance_id": self.traj.instance_id, "observation": self.obs,
                    "seed": self.spec.seed, "traj_uid": self.traj.traj_uid}
         return GenerationRequest(messages=messages, sampling=s, context=context)
+
+    def reply(self, gen: Generation) -> str:
+        """What the env stack receives for ``gen``: its text, as a ``CutReply`` when the policy stopped it at
+        its token limit (the parser then says so instead of reporting a format error)."""
+        self.gen = gen
+        if gen.finish_reason != "length":
+            return gen.text
+        tokens = gen.usage.completion_tokens or len(gen.response_ids or ()) or self.reply_limit
+        return CutReply(gen.text, tokens)
 
     def stepped(self, result: tuple, budget: int | None) -> None:
         """The env answered ``self.gen``; ``budget``: the turns this episode may take (None: no cap)."""
@@ -204,6 +226,13 @@ class Episode:
         """The episode lost its env through no act of its own (a worker process was restarted)."""
         self._cut()
         self.end(truncated=True, error=error)
+
+    def backend_failed(self, error: str) -> None:
+        """The policy backend could not reply (after its retries): the episode ends with ``status="error"``
+        and its env is not stepped; no row is recorded for the reply that never came."""
+        self._cut()
+        self.traj.status = "error"
+        self.end(truncated=True, error=f"policy backend: {error}")
 
     def _cut(self) -> None:
         if self.traj.turns:

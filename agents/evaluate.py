@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aem_gym.agents.policy import Policy, split_spec
-from aem_gym.agents.prompts import DEFAULT_HISTORY
+from aem_gym.agents.prompts import DEFAULT_HISTORY_TOKENS
 from aem_gym.agents.records import RolloutResult
 from aem_gym.agents.rollout import RolloutEngine
 from aem_gym.agents.types import SamplingParams
@@ -38,7 +38,10 @@ class EvalConfig:
     """Which episodes an evaluation runs and how (every field but ``progress`` is recorded with the run).
 
     ``episodes``: tasks per env, the first N of the split in manifest order (None: the whole split).
-    ``max_turns``: turn limit (None: the env's own). ``history``: past turns in a model's prompt.
+    ``max_turns``: turn limit (None: the env's own). ``history``: at most this many past turns in a model's
+    prompt (None: no cap); ``history_tokens``: the past turns shown fit this many estimated tokens (4
+    characters each; oldest dropped first). Defaults for frontier models (docs/llm-agents.md): greedy
+    decoding (``temperature=0.0``, reproducible), a 4,096-token reply budget, history by token budget.
     ``temperature``/``top_p``/``max_new_tokens``: None keeps the policy's default sampling; ``constrain``:
     ``"admissible"`` for constrained decoding (hf agents). ``max_prompt_tokens``: model agents see the
     last N prompt tokens (as the trainer's policy does). ``sampling_seed``: root of the per-request seeds.
@@ -52,10 +55,11 @@ class EvalConfig:
     episodes: int | None = None
     seeds: list[int] = field(default_factory=lambda: [0])
     max_turns: int | None = None
-    history: int = DEFAULT_HISTORY
-    temperature: float | None = None
+    history: int | None = None
+    history_tokens: int | None = DEFAULT_HISTORY_TOKENS
+    temperature: float | None = 0.0
     top_p: float | None = None
-    max_new_tokens: int | None = None
+    max_new_tokens: int | None = 4096
     constrain: str | None = None
     max_prompt_tokens: int | None = None
     sampling_seed: int = 0
@@ -71,8 +75,12 @@ class EvalConfig:
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
         if self.episodes is not None and self.episodes < 1:
             raise ValueError("episodes must be >= 1 (or None: the whole split)")
-        if self.history < 0:
-            raise ValueError("history must be >= 0")
+        if self.history is not None and self.history < 0:
+            raise ValueError("history must be >= 0 (or None: as many turns as fit history_tokens)")
+        if self.history_tokens is not None and self.history_tokens < 0:
+            raise ValueError("history_tokens must be >= 0 (or None: no budget)")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be >= 1")
 
     def sampling(self) -> SamplingParams:
         """The policy's default sampling with this run's overrides."""
@@ -177,5 +185,5 @@ def run_plan(policy: Policy, plan: EnvPlan, cfg: EvalConfig, env_kwargs: Mapping
 def eval_engine(cfg: EvalConfig) -> RolloutEngine:
     """The episode loop configured by ``cfg`` (close it if ``cfg.process``)."""
     return RolloutEngine(workers=cfg.workers, episode_timeout_s=cfg.episode_timeout_s, history_k=cfg.history,
-                         progress=cfg.progress, max_concurrent=cfg.max_concurrent, schedule=cfg.schedule,
-                         process=cfg.process)
+                         history_tokens=cfg.history_tokens, progress=cfg.progress,
+                         max_concurrent=cfg.max_concurrent, schedule=cfg.schedule, process=cfg.process)

@@ -36,6 +36,10 @@ class Trajectory:
     error: str | None = None
     # The loop stopped it at its own turn budget (``EpisodeSpec.max_turns``) while the env still ran.
     budget_reached: bool = False
+    # "ok", or "error": the policy backend failed (``aem_gym.agents.errors.BackendError``, or a reply with
+    # ``finish_reason="error"``); ``error`` says why. Such an episode is no evidence about the agent: it is
+    # left out of the success rate and counted under ``errors``.
+    status: str = "ok"
     wall_s: float = 0.0
     turns: list[TurnRecord] = field(default_factory=list)
 
@@ -76,14 +80,18 @@ class RolloutResult:
         return out
 
     def summary(self) -> dict[str, float]:
-        n = len(self.trajectories)
+        """Success, return and length over the episodes that ran (``status == "ok"``); ``errors``: the
+        episodes the policy backend failed (left out of the rates), ``env_errors``: those whose env raised."""
+        ok = [t for t in self.trajectories if t.status == "ok"]
+        n = len(ok)
         return {
-            "episodes": n,
-            "success_rate": sum(t.won for t in self.trajectories) / n if n else 0.0,
-            "mean_return": sum(t.episode_return for t in self.trajectories) / n if n else 0.0,
-            "mean_length": sum(t.length for t in self.trajectories) / n if n else 0.0,
+            "episodes": len(self.trajectories),
+            "success_rate": sum(t.won for t in ok) / n if n else 0.0,
+            "mean_return": sum(t.episode_return for t in ok) / n if n else 0.0,
+            "mean_length": sum(t.length for t in ok) / n if n else 0.0,
             "timed_out": sum(t.timed_out for t in self.trajectories),
-            "errors": sum(t.error is not None for t in self.trajectories),
+            "errors": len(self.trajectories) - n,
+            "env_errors": sum(t.error is not None for t in ok),
             **self.stats,
         }
 

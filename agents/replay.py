@@ -12,18 +12,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aem_envs.wrappers.action_parser import CutReply
 from aem_gym.agents.episode import EpisodeSpec
 from aem_gym.agents.prompts import format_action
 from aem_gym.agents.records import RolloutResult
 from aem_gym.agents.rollout import RolloutEngine
-from aem_gym.agents.types import Generation, GenerationRequest
+from aem_gym.agents.types import Generation, GenerationRequest, Usage
 
 UNPARSABLE_REPLY = ""  # any text without an <action> tag: the parser's answer is the same for all of them
 
 
-def reply_for(action: str, parse_error: bool) -> str:
-    """The reply that makes the env stack receive ``action`` again (or fail to parse again)."""
-    return UNPARSABLE_REPLY if parse_error else format_action(action)
+def reply_for(action: str, parse_error: bool, reply_cut: int | None = None) -> str:
+    """The reply that makes the env stack receive ``action`` again (or fail to parse again); a reply the
+    policy had cut at its token limit (``info["reply_cut"]``) is replayed as cut."""
+    text = UNPARSABLE_REPLY if parse_error else format_action(action)
+    ok = isinstance(reply_cut, int) and not isinstance(reply_cut, bool)  # a tampered value replays uncut
+    return CutReply(text, reply_cut) if ok else text
 
 
 class ReplayPolicy:
@@ -36,7 +40,14 @@ class ReplayPolicy:
         self.replies = replies
 
     def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
-        return [Generation(text=self.replies[r.context["traj_uid"]][r.context["turn"]]) for r in requests]
+        return [_generation(self.replies[r.context["traj_uid"]][r.context["turn"]]) for r in requests]
+
+
+def _generation(reply: str) -> Generation:
+    cut = getattr(reply, "cut_at", None)
+    if cut is None:
+        return Generation(text=reply)
+    return Generation(text=str(reply), finish_reason="length", usage=Usage(completion_tokens=cut))
 
 
 def replay(specs: Sequence[EpisodeSpec], replies: Mapping[str, Sequence[str]], max_turns: int | None,

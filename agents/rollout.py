@@ -32,9 +32,11 @@ Contract:
 * An episode ends when the env stack terminates or truncates (``max_turns`` included), at its own turn
   budget (``EpisodeSpec.max_turns``), when its time exceeds ``episode_timeout_s`` (truncated,
   ``timed_out``; a call still running is abandoned and its row recorded with ``info["timed_out"]``), or
-  when the env raises (truncated, the error kept). A policy exception stops the run (after closing the
-  envs): it is not an episode's fault. An episode's time is its own env calls and the policy calls it
-  took part in; time queued behind other episodes is not charged.
+  when the env raises (truncated, the error kept). A ``BackendError`` from the policy (or a reply with
+  ``finish_reason="error"``) ends the episodes it failed with ``status="error"`` (``agents.errors``: not
+  the agent's failure); any other policy exception stops the run (after closing the envs). An episode's
+  time is its own env calls and the policy calls it took part in; time queued behind other episodes is
+  not charged.
 * Deterministic given the seeds and a deterministic policy: same arguments → same rows, for any
   ``workers`` and pool kind. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults
   to a hash of the arguments.
@@ -61,9 +63,11 @@ from aem_gym.agents.episode import (
     Episode,
     EpisodeSpec,
     env_stack,
+    registered_limit,
     with_turn_limit,
 )
-from aem_gym.agents.policy import Policy, check_generations
+from aem_gym.agents.errors import BackendError, call_policy
+from aem_gym.agents.policy import Policy
 from aem_gym.agents.procpool import ProcessPool
 from aem_gym.agents.prompts import DEFAULT_HISTORY, PromptBuilder, prompt_builder
 from aem_gym.agents.records import RolloutResult
@@ -90,17 +94,19 @@ class RolloutEngine:
     """Runs episodes (see the module docstring for the full contract).
 
     ``workers``: env workers. ``episode_timeout_s``: wall-clock budget per episode (None = none).
-    ``history_k``: turns of history in the prompt. ``prompt``: a ``PromptBuilder`` (default: the one
-    registered for each env id). ``progress``: a tqdm bar of finished episodes. ``env_factory``:
-    ``(env_id, env_kwargs, wrappers) -> env`` (default ``agents.episode.env_stack``;
+    ``history_k``: at most this many past turns in the prompt (None: no cap); ``history_tokens``: the
+    past turns shown fit this many estimated tokens (None: no budget). ``prompt``: a ``PromptBuilder``
+    (default: the one registered for each env id). ``progress``: a tqdm bar of finished episodes.
+    ``env_factory``: ``(env_id, env_kwargs, wrappers) -> env`` (default ``agents.episode.env_stack``;
     ``aem_gym.agents.ray_pool.RayEnvPool`` places the envs in Ray actors). ``process``: env workers are
     processes (kept between runs until ``close()``). ``schedule``/``max_concurrent``: see above.
     """
 
     def __init__(self, workers: int = 2, episode_timeout_s: float | None = None,
-                 history_k: int = DEFAULT_HISTORY, prompt: PromptBuilder | None = None, progress: bool = True,
+                 history_k: int | None = DEFAULT_HISTORY, prompt: PromptBuilder | None = None,
+                 progress: bool = True,
                  env_factory: EnvFactory | None = None, max_concurrent: int | None = None,
-                 schedule: str = "lockstep", process: bool = False):
+                 schedule: str = "lockstep", process: bool = False, history_tokens: int | None = None):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         if schedule not in SCHEDULES:
@@ -110,7 +116,8 @@ class RolloutEngine:
         if process and env_factory is not None:
             raise ValueError("process workers build their envs themselves: pass env_factory or process=True")
         self.workers, self.episode_timeout_s = workers, episode_timeout_s
-        self.history_k, self.prompt, self.progress = history_k, prompt, progress
+        self.history_k, self.history_tokens = history_k, history_tokens
+        self.prompt, self.progress = prompt, progress
         self.env_factory, self.max_concurrent, self.schedule, self.process = (env_factory, max_concurrent,
                                                                               schedule, process)
         self._processes: ProcessPool | None = None
@@ -190,17 +197,18 @@ class RolloutEngine:
     def builder(self, env_id: str, policy: Policy) -> PromptBuilder | None:
         if not getattr(policy, "needs_prompt", True):
             return None
-        return self.prompt or prompt_builder(env_id, k=self.history_k)
+        return self.prompt or prompt_builder(env_id, k=self.history_k, history_tokens=self.history_tokens)
 
 
 class _Generated:
     """A policy call that finished in a policy thread (independent schedule)."""
 
-    __slots__ = ("episodes", "gens", "error", "seconds")
+    __slots__ = ("episodes", "gens", "error", "seconds", "backend_error")
 
-    def __init__(self, episodes: list[Episode], gens: list[Generation] | None, error: BaseException | None,
-                 seconds: float):
+    def __init__(self, episodes: list[Episode], gens: list[Generation | None] | None,
+                 error: BaseException | None, seconds: float, backend_error: BackendError | None = None):
         self.episodes, self.gens, self.error, self.seconds = episodes, gens, error, seconds
+        self.backend_error = backend_error  # failed some of the requests (their gens are None)
 
 
 class _Driver:
@@ -221,6 +229,7 @@ class _Driver:
         self.live = self.in_policy = 0
         self.policy_s = 0.0
         self.builders: dict[str, PromptBuilder | None] = {}
+        self.env_limits: dict[str, int | None] = {}
         self.policy_pool: ThreadPoolExecutor | None = None
         pool.eager = engine.schedule == "independent"  # lockstep needs every answer before it goes on
 
@@ -256,10 +265,9 @@ class _Driver:
             batch, self.ready = sorted(self.ready, key=lambda e: e.index), []
             reqs = [self._request(ep) for ep in batch]
             t0 = time.perf_counter()
-            gens = check_generations(reqs, self.policy.generate(reqs))
+            gens, error = call_policy(self.policy, reqs)
             self._charge(batch, time.perf_counter() - t0)
-            for ep, gen in zip(batch, gens, strict=True):
-                self._dispatch(ep, gen)
+            self._answered(batch, gens, error)
             return
         limit = self.cap or len(self.by_key)
         if self.policy_pool is None:
@@ -271,17 +279,33 @@ class _Driver:
 
     def _generate_async(self, batch: list[Episode], reqs: list) -> None:
         t0 = time.perf_counter()
+        backend: BackendError | None = None
         try:
-            gens, error = check_generations(reqs, self.policy.generate(reqs)), None
+            (gens, backend), error = call_policy(self.policy, reqs), None
         except BaseException as e:  # re-raised in the loop's thread: a policy failure stops the run
             gens, error = None, e
-        self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0))
+        self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0, backend))
+
+    def _answered(self, batch: list[Episode], gens: list[Generation | None],
+                  error: BackendError | None) -> None:
+        """Step each episode with its reply; one whose reply failed (``BackendError``, or a generation with
+        ``finish_reason="error"``) ends with ``status="error"`` instead: not the agent's failure."""
+        for ep, gen in zip(batch, gens, strict=True):
+            if ep.done:  # it may have lost its env meanwhile
+                continue
+            if gen is None or gen.finish_reason == "error":
+                ep.backend_failed(str(error) if gen is None else gen.error or "the backend returned an error")
+                self._finished(ep)
+            else:
+                self._dispatch(ep, gen)
 
     def _request(self, ep: Episode):
         env_id = ep.spec.env_id
         if env_id not in self.builders:
             self.builders[env_id] = self.engine.builder(env_id, self.policy)
-        return ep.request(self.builders[env_id], self.sampling, self.seed)
+            self.env_limits[env_id] = registered_limit(env_id)
+        limits = [x for x in (self._budget(ep), self.env_limits[env_id]) if x is not None]
+        return ep.request(self.builders[env_id], self.sampling, self.seed, min(limits) if limits else None)
 
     def _charge(self, batch: list[Episode], seconds: float) -> None:
         self.policy_s += seconds
@@ -290,9 +314,8 @@ class _Driver:
 
     def _dispatch(self, ep: Episode, gen: Generation) -> None:
         key = self.key[id(ep)]
-        ep.gen = gen
         self.busy[key] = "step"
-        self.pool.step(key, gen.text)
+        self.pool.step(key, ep.reply(gen))
 
     # -- events ---------------------------------------------------------------------------------------
     def _wait(self) -> None:
@@ -316,9 +339,7 @@ class _Driver:
             if ev.error is not None:
                 raise ev.error
             self._charge(ev.episodes, ev.seconds)
-            for ep, gen in zip(ev.episodes, ev.gens or [], strict=True):
-                if not ep.done:  # it may have lost its env meanwhile
-                    self._dispatch(ep, gen)
+            self._answered(ev.episodes, ev.gens or [], ev.backend_error)
             return
         ep = self.by_key.get(ev.key)
         if ep is None or ep.done or self.busy.pop(ev.key, None) is None:

@@ -156,7 +156,7 @@ def eval_config(cfg: TrainConfig, split: str, temperature: float, progress: bool
     these settings (``make run`` reads them back from ``final/eval.json``) measures the same thing."""
     from aem_gym.agents.evaluate import EvalConfig
 
-    return EvalConfig(split=split, max_turns=cfg.env.max_turns, history=cfg.env.history,
+    return EvalConfig(split=split, max_turns=cfg.env.max_turns, history=cfg.env.history, history_tokens=None,
                       temperature=temperature, top_p=cfg.rollout.top_p,
                       max_new_tokens=cfg.model.max_new_tokens, constrain=cfg.model.constrain,
                       max_prompt_tokens=cfg.model.max_prompt_tokens, sampling_seed=cfg.seed, max_concurrent=None,

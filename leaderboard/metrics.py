@@ -42,7 +42,10 @@ def _round(x: float) -> float:
 
 
 def summarize_env(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``summary.json`` entry of one env from its episode rows."""
+    """The ``summary.json`` entry of one env from its episode rows. Episodes whose agent backend failed
+    (``status == "error"``) are no evidence about the agent: they are counted under ``errors`` only."""
+    errors = sum(r.get("status", "ok") == "error" for r in rows)
+    rows = [r for r in rows if r.get("status", "ok") != "error"]
     n = len(rows)
     by_seed: dict[int, list[bool]] = defaultdict(list)
     by_task: dict[str, list[bool]] = defaultdict(list)
@@ -73,6 +76,7 @@ def summarize_env(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "wall_s": _round(sum(r["wall_s"] for r in rows)),
         "mean_turns": _round(sum(r["turns"] for r in rows) / n) if n else 0.0,
         "invalid_action_rate": _round(sum(r["invalid_actions"] for r in rows) / max(1, sum(r["turns"] for r in rows))),
+        "errors": errors,
     }
 
 

@@ -93,7 +93,7 @@ def to_rows(plan: EnvPlan, task: tuple[str, int], traj: Trajectory) -> tuple[Epi
         invalid_actions=sum(not t.is_action_valid for t in turns), terminated=bool(traj.terminated),
         truncated=bool(traj.truncated), prompt_tokens=sum(t.prompt_tokens for t in turns),
         completion_tokens=sum(t.completion_tokens for t in turns), wall_s=round(traj.wall_s, 4),
-        trajectory_file=f"{TRAJ_DIR}/{env_slug(plan.env_id)}.jsonl")
+        trajectory_file=f"{TRAJ_DIR}/{env_slug(plan.env_id)}.jsonl", status=traj.status)
     return row, TrajectoryRow(row.episode_id, plan.env_id, iid, seed, traj.first_observation,
                               traj.final_observation, turns, stopped)
 

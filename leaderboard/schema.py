@@ -105,6 +105,8 @@ class EpisodeRow:
     completion_tokens: int
     wall_s: float
     trajectory_file: str  # relative to the results dir
+    # "error": the agent's backend failed (``aem_gym.agents.errors``); left out of the rates, counted apart.
+    status: str = "ok"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,13 +139,14 @@ TRAJECTORY_SCHEMA: dict[str, Any] = {
 
 EPISODE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": list(EpisodeRow.__dataclass_fields__),
+    "required": [f for f in EpisodeRow.__dataclass_fields__ if f != "status"],
     "additionalProperties": False,
     "properties": {"episode_id": _str, "env_id": _str, "instance_id": _str, "task_type": _str, "split": _str,
                    "seed": {"type": "integer"}, "won": _bool, "score": _num, "turns": _int0,
                    "invalid_actions": _int0, "terminated": _bool, "truncated": _bool, "prompt_tokens": _int0,
                    "completion_tokens": _int0, "wall_s": {"type": "number", "minimum": 0},
-                   "trajectory_file": {"type": "string", "pattern": r"^trajectories/[^/]+\.jsonl$"}},
+                   "trajectory_file": {"type": "string", "pattern": r"^trajectories/[^/]+\.jsonl$"},
+                   "status": {"enum": ["ok", "error"]}},
 }
 
 _rate = {"type": "number", "minimum": 0, "maximum": 1}
@@ -160,7 +163,8 @@ ENV_SUMMARY_SCHEMA: dict[str, Any] = {
         "pass_at_k": {"type": "object", "additionalProperties": _rate},
         "tokens": {"type": "object", "required": ["prompt", "completion"],
                    "properties": {"prompt": _int0, "completion": _int0}},
-        "wall_s": {"type": "number", "minimum": 0}, "mean_turns": _num, "invalid_action_rate": _rate},
+        "wall_s": {"type": "number", "minimum": 0}, "mean_turns": _num, "invalid_action_rate": _rate,
+        "errors": _int0},
 }
 
 SUMMARY_SCHEMA: dict[str, Any] = {

@@ -246,8 +246,8 @@ def _replay(sub: Submission, probs: _Problems, progress: bool) -> int:
     specs, replies = [], {}
     for r in rows:
         t = sub.trajectories[r["episode_id"]]
-        replies[t["episode_id"]] = [reply_for(x["action"], bool(x["info"].get("parse_error")))
-                                    for x in t["turns"]]
+        replies[t["episode_id"]] = [reply_for(x["action"], bool(x["info"].get("parse_error")),
+                                              x["info"].get("reply_cut")) for x in t["turns"]]
         specs.append(EpisodeSpec(t["env_id"], t["seed"], t["instance_id"], group_uid=t["episode_id"],
                                  traj_uid=t["episode_id"], options={"split": r["split"]},
                                  max_turns=len(t["turns"])))

@@ -26,13 +26,18 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-turns", type=int, default=d.max_turns, help="truncate episodes after N turns")
     p.add_argument("--name", default=None, help="display name on the leaderboard (default: the agent's)")
     g = p.add_argument_group("model agents (recorded in metadata.yaml)")
-    g.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature")
+    g.add_argument("--temperature", type=float, default=d.temperature,
+                   help=f"sampling temperature (default {d.temperature}: greedy)")
     g.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass")
-    g.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens, help="response length cap")
+    g.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens,
+                   help=f"reply budget in tokens (default {d.max_new_tokens}); a reply cut there is told so")
     g.add_argument("--max-prompt-tokens", type=int, default=d.max_prompt_tokens,
                    help="keep the last N prompt tokens (hf agents; what the trainer's policy does)")
-    g.add_argument("--history", type=int, default=d.history,
-                   help=f"past turns in the prompt (default {d.history})")
+    g.add_argument("--history", type=_count, default=d.history,
+                   help="at most N past turns in the prompt (default: no cap, --history-tokens decides)")
+    g.add_argument("--history-tokens", type=_count, default=d.history_tokens,
+                   help=f"past turns shown fit N estimated tokens, oldest dropped first (default "
+                        f"{d.history_tokens}; 'none': no budget)")
     g.add_argument("--constrain", choices=["admissible"], default=d.constrain,
                    help="decode only replies naming an admissible action (hf agents; agents.constrained)")
     g.add_argument("--sampling-seed", type=int, default=d.sampling_seed, help="root of the per-request seeds")
@@ -51,6 +56,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _count(text: str) -> int | None:
+    """A non-negative integer, or ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0 or 'none', got {text!r}")
+    return n
+
+
 @configure.handler
 def run(args: argparse.Namespace) -> int:
     from aem_gym.agents.evaluate import EvalConfig
@@ -58,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from aem_gym.leaderboard.schema import SUMMARY_FILE, load_json
 
     cfg = EvalConfig(split=args.split, episodes=args.episodes, seeds=args.seeds, max_turns=args.max_turns,
-                     history=args.history, temperature=args.temperature, top_p=args.top_p,
+                     history=args.history, history_tokens=args.history_tokens, temperature=args.temperature,
+                     top_p=args.top_p,
                      max_new_tokens=args.max_new_tokens, constrain=args.constrain,
                      max_prompt_tokens=args.max_prompt_tokens, sampling_seed=args.sampling_seed,
                      episode_timeout_s=args.episode_timeout, workers=args.workers,
@@ -69,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
     s = load_json(out / SUMMARY_FILE)
     for env_id, e in s["envs"].items():
         se = "" if e["stderr_over_seeds"] is None else f" ± {e['stderr_over_seeds']:.3f}"
+        err = f", {e['errors']} backend errors left out" if e.get("errors") else ""
         print(f"{env_id:32s} success {e['success_rate']:.3f}{se}  score {e['mean_score']:.3f}  "
-              f"({e['episodes']} episodes, {e['wall_s']:.1f} s)")
+              f"({e['episodes']} episodes{err}, {e['wall_s']:.1f} s)")
     print(f"overall success {s['overall']['success_rate']:.3f} · results in {out} · "
           f"submit with `aem leaderboard submit {out}`")
     return 0

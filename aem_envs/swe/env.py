@@ -9,6 +9,8 @@
   observation saying why (never an exception).
 * ``<submit/>``: grading in a fresh sandbox (``grading``; docs/swe-grader.md says what it guarantees);
   reward 1.0 if resolved else 0.0, ``terminated=True``, ``info["grading"]`` the per-test report.
+* The turn limit (the registered ``max_episode_steps``, or a run's ``TurnLimit``) grades the repository as
+  it stands on the last turn (``info["graded_at_turn_limit"]``): an unsubmitted correct fix still counts.
 * Limits per sandbox: ``memory_mb``, ``disk_mb`` (the work tree), ``command_timeout`` (seconds).
 * ``oracle_action()``: the next tool call of a scripted solver that applies the gold patch through
   the tools (replace per changed block, create where that cannot be done uniquely) and then submits.
@@ -45,7 +47,12 @@ Issue:
 {problem}
 
 Tools (one per reply):
-{tools}"""
+{tools}
+
+The sandbox: each <bash> command runs in a fresh shell in /testbed (cd and export do not carry over to the
+next command: chain with && or use paths), and is stopped after {timeout:g} seconds. Python is python3
+(there is no `python`); there is no network and no pip: use what is installed. When the turn limit is
+reached, the repository is graded as it stands."""
 
 
 class SWERepairEnv(TextEnv):
@@ -68,6 +75,7 @@ class SWERepairEnv(TextEnv):
         self.done = False
         self.last_grade: grading.GradeResult | None = None
         self._gold: dict[str, bytes | None] | None = None
+        self.turn_limit: int | None = None  # the registered step limit (set by aem_envs.make)
 
     def _task_type(self, task: Any) -> str:
         return str(task.get("task_type") or "swe")
@@ -89,10 +97,31 @@ class SWERepairEnv(TextEnv):
             self.row["instance_id"], source_dir=self.source_dir,
             image=self.row.get("image") if self.source_dir is None else None, limits=self.limits))
         self.done, self.last_grade, self._gold = False, None, None
-        obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP)
+        obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP,
+                           timeout=self.command_timeout)
         return obs, {"runtime": self.runtime, "repo": self.row.get("repo", "")}
 
     def _step(self, action: str) -> StepResult:
+        res = self._run(action)
+        if res.terminated or self.turn_limit is None or self.turn < self.turn_limit:
+            return res
+        graded = self.finish_at_turn_limit()  # the registered limit: this was the last turn
+        if graded is None:
+            return res
+        return replace(graded, observation=f"{res.observation}\n\n{graded.observation}",
+                       is_action_valid=res.is_action_valid, info={**res.info, **graded.info})
+
+    def finish_at_turn_limit(self) -> StepResult | None:
+        """Grade the repository as it stands (the episode reached its turn limit without a submit): a correct
+        fix the agent did not submit still counts. ``TurnLimit`` calls this at a run's own limit."""
+        if self.done or self.sandbox is None:
+            return None
+        res = self._submit()
+        self.won = self.won or res.won
+        return replace(res, observation=f"Turn limit reached: the repository was graded as it stands. "
+                                        f"{res.observation}", info={**res.info, "graded_at_turn_limit": True})
+
+    def _run(self, action: str) -> StepResult:
         if self.done or self.sandbox is None:
             return StepResult("The episode is over (already submitted); call reset().", is_action_valid=False,
                               terminated=True, won=self.won)

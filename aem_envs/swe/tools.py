@@ -1,4 +1,5 @@
-"""The agent's tools, parsed from its text. One tool call per action; the first one found is run.
+"""The agent's tools, parsed from its text. Exactly one tool call per action: a reply with two is refused
+with an observation that says so, and nothing of it runs (a later call may depend on an earlier one).
 
     <bash>pytest -q tests/test_x.py</bash>                 run a shell command in /testbed
     <view path="pkg/mod.py" start="1" end="40"/>            show lines (1-based, inclusive) of a file
@@ -22,6 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aem_envs.core import clip_middle
 from aem_envs.registry import Registry
 from aem_envs.swe.sandbox import Sandbox
 
@@ -52,18 +54,37 @@ def _trim(s: str) -> str:
 
 
 def parse(text: str) -> ToolCall:
-    m = _OPEN.search(text)
-    if not m:
+    """The one tool call in ``text``; ``ToolError`` when there is none, it is malformed, or there are more."""
+    call, end = _parse_one(text, 0)
+    if call is None:
         raise ToolError("No tool call found. Use one of the tools:\n" + TOOL_HELP)
+    names = [f"<{call.name}>"]
+    while (more := _parse_one(text, end, strict=False))[0] is not None:
+        names.append(f"<{more[0].name}>")
+        end = more[1]
+    if len(names) > 1:
+        raise ToolError(f"the reply has {len(names)} tool calls ({', '.join(names)}); nothing was run. "
+                        "Send exactly one tool call per reply.")
+    return call
+
+
+def _parse_one(text: str, start: int, strict: bool = True) -> tuple[ToolCall | None, int]:
+    """The first tool call at or after ``start`` and where it ends. ``strict=False``: an unclosed block
+    counts as a call that runs to the end of the text (only its presence matters)."""
+    m = _OPEN.search(text, start)
+    if not m:
+        return None, len(text)
     name, attrs, selfclosing = m.group(1), dict(_ATTR.findall(m.group(2))), m.group(3) == "/"
     if selfclosing:
-        return ToolCall(name, attrs)
+        return ToolCall(name, attrs), m.end()
     close = text.find(f"</{name}>", m.end())
     if close < 0:
         if name in ("submit", "view"):
-            return ToolCall(name, attrs)
-        raise ToolError(f"<{name}> is not closed with </{name}>.")
-    return ToolCall(name, attrs, _trim(text[m.end():close]))
+            return ToolCall(name, attrs), m.end()
+        if strict:
+            raise ToolError(f"<{name}> is not closed with </{name}>.")
+        return ToolCall(name, attrs), len(text)
+    return ToolCall(name, attrs, _trim(text[m.end():close])), close + len(f"</{name}>")
 
 
 _TOOLS: Registry[Callable[[ToolCall, Sandbox, float, int], str]] = Registry("tool")
@@ -71,11 +92,7 @@ tool = _TOOLS.register  # @tool("name") on fn(call, sandbox, timeout, max_chars)
 
 
 def truncate(text: str, max_chars: int) -> str:
-    if len(text) <= max_chars:
-        return text
-    half = max_chars // 2
-    return (f"{text[:half]}\n[... output truncated: {len(text) - max_chars} of {len(text)} characters omitted ...]\n"
-            f"{text[-half:]}")
+    return clip_middle(text, max_chars, "output truncated: ")
 
 
 def _path(call: ToolCall) -> str:

@@ -11,7 +11,9 @@ class TurnLimit(gym.Wrapper[str, str, str, str]):
     """After ``max_turns`` steps the episode is truncated (``truncated=True``, ``info["turn_limit_reached"]``).
 
     Unlike gymnasium's ``TimeLimit`` it also reports the turn count in ``info["turns"]`` and refuses a
-    step after the end instead of silently stepping on.
+    step after the end instead of silently stepping on. An env with ``finish_at_turn_limit()`` (SWE: grade
+    the repository as it stands) is asked for its final verdict at the limit; the step then terminates
+    with that reward instead of truncating.
     """
 
     def __init__(self, env: gym.Env, max_turns: int):
@@ -35,5 +37,11 @@ class TurnLimit(gym.Wrapper[str, str, str, str]):
         if self._turns >= self.max_turns and not terminated:
             truncated = True
             info["turn_limit_reached"] = True
+            final = getattr(self.env.unwrapped, "finish_at_turn_limit", None)
+            graded = final() if callable(final) else None
+            if graded is not None:  # the env grades the work as it stands (SWE): a terminal step
+                obs, reward = f"{obs}\n\n{graded.observation}", float(reward) + float(graded.reward)
+                terminated, truncated = True, False
+                info = {**info, **graded.info, "won": bool(info.get("won")) or graded.won}
         self._ended = terminated or truncated
         return obs, reward, terminated, truncated, info

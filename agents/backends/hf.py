@@ -132,7 +132,10 @@ class HFPolicy:
             mask[b, L - len(p):] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        max_new = [max(0, r.sampling.max_new_tokens) for r in reqs]
+        # A reply never runs past the model's context (a 4,096-token eval budget on a small model).
+        room = int(getattr(self.model.config, "max_position_embeddings", 0) or 0) - L
+        max_new = [max(0, min(r.sampling.max_new_tokens, room) if room > 0 else r.sampling.max_new_tokens)
+                   for r in reqs]
         gen = self._generator_for(reqs)
         was_training = self.model.training
         self.model.eval()

@@ -18,6 +18,7 @@ def _aem_eval(agent: str, out: Path, split: str, settings: dict, **change) -> li
     s = {**settings, **change}
     args = ["eval", "--agent", agent, "--suite", ENV, "--split", split, "--seeds", "1000", "--out", str(out),
             "--max-turns", str(s["max_turns"]), "--history", str(s["history"]),
+            "--history-tokens", str(s["history_tokens"]).lower(),
             "--sampling-seed", str(s["sampling_seed"]), "--max-concurrent", str(s["max_concurrent"] or 0),
             "--no-progress"]
     for flag, key in (("--temperature", "temperature"), ("--top-p", "top_p"),

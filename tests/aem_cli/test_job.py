@@ -34,12 +34,14 @@ def test_baseline_checkpoints_are_discovered(tmp_path):
     spec = f"hf:{tmp_path}/cpu-grpo+aem-seed0/final"
     (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text(
         "model: {max_new_tokens: 24}\nenv: {history: 2}\n")
-    assert job.train_settings(spec) == {"max_new_tokens": 24, "history": 2, "max_concurrent": None}
+    assert job.train_settings(spec) == {"max_new_tokens": 24, "history": 2, "max_concurrent": None,
+                                        "history_tokens": None}
     (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text(
         "model: {max_new_tokens: 20, constrain: admissible, max_prompt_tokens: 384}\nenv: {history: 0}\n"
         "eval: {temperature: 0.4}\n")
     assert job.train_settings(spec) == {"max_new_tokens": 20, "history": 0, "constrain": "admissible",
-                                        "max_prompt_tokens": 384, "temperature": 0.4, "max_concurrent": None}
+                                        "max_prompt_tokens": 384, "temperature": 0.4, "max_concurrent": None,
+                                        "history_tokens": None}
     # a run whose final eval recorded its settings (the trainer writes them) is evaluated with those
     (tmp_path / "cpu-grpo+aem-seed0" / "final" / "eval.json").write_text(
         '{"settings": {"history": 1, "temperature": 0.7, "max_turns": 9, "constrain": null, '
@@ -63,7 +65,8 @@ def test_released_baseline_agents_load_and_act_as_trained(monkeypatch, tmp_path)
     for spec in agents.values():
         settings = job.train_settings(spec)
         assert settings == {"max_new_tokens": 20, "history": 0, "constrain": "admissible",
-                            "max_prompt_tokens": 384, "temperature": 0.4, "top_p": 1.0, "max_concurrent": None}
+                            "max_prompt_tokens": 384, "temperature": 0.4, "top_p": 1.0, "max_concurrent": None,
+                            "history_tokens": None}
         state = PromptState("aem/Household-v0", task=obs, observation=obs, admissible_actions=info["admissible_actions"])
         req = GenerationRequest(prompt_builder("aem/Household-v0", k=0).build(state),
                                 SamplingParams(max_new_tokens=20, temperature=0.4, seed=0, constrain="admissible"),

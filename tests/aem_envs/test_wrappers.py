@@ -9,6 +9,18 @@ from aem_envs.wrappers import ActionParser, HistoryPrompt, InvalidActionPenalty,
 from tests.aem_envs.toy import CounterEnv
 
 
+class EchoEnv(CounterEnv):
+    """Says back exactly the action it received (free text: no admissible list)."""
+
+    def admissible_actions(self):
+        return None
+
+    def _step(self, action):
+        from aem_envs import StepResult
+
+        return StepResult(f"got {action!r}")
+
+
 def test_turn_limit_truncates_and_then_requires_reset():
     env = TurnLimit(CounterEnv(), max_turns=3)
     env.reset(seed=0)
@@ -53,7 +65,52 @@ def test_multi_line_actions_keep_their_whitespace():
 
     edit = "<action><replace path='a.py'>\n    if x:\n        return  1\n</replace></action>"
     assert parse_action(edit) == "<replace path='a.py'>\n    if x:\n        return  1\n</replace>"
-    assert parse_action("<action>\tgo to   desk 1 </action>") == "go to desk 1"
+    assert parse_action("<action>\tgo to   desk 1 </action>") == "go to   desk 1"
+
+
+@pytest.mark.parametrize("action", ['printf "a  b"', "    return  x", "<replace path=\"m.py\"><old>a  =  1</old>"
+                                    "<new>    a = 2</new></replace>", "echo '\t|'"])
+def test_one_line_actions_keep_their_inner_whitespace(action):
+    """Issue 20: one-line actions arrived with runs of spaces collapsed (code and verbatim text corrupted)."""
+    from aem_envs.wrappers.action_parser import parse_action
+
+    assert parse_action(f"thinking... <action> {action}\n</action>") == action.strip()
+    env = ActionParser(EchoEnv())
+    env.reset(seed=0)
+    assert env.step(f"<action>{action}</action>")[0] == f"got {action.strip()!r}"
+
+
+def test_listed_actions_match_up_to_case_and_spacing_free_text_does_not():
+    from aem_envs.wrappers.action_parser import match_admissible
+
+    acts = ["go to desk 1", "take apple 1 from desk 1", "search[<your query>]"]
+    assert match_admissible("Go to  Desk 1", acts) == "go to desk 1"
+    assert match_admissible("take apple 1 from desk 1", acts) == "take apple 1 from desk 1"
+    assert match_admissible("go to desk 2", acts) is None and match_admissible("x", None) is None
+    assert match_admissible("A  b", ["a b", "A B"]) is None  # ambiguous: no guess
+    env = ActionParser(CounterEnv())
+    env.reset(seed=0)
+    obs, *_, info = env.step("<action>  INC </action>")
+    assert obs == "Count is 1." and info["parsed_action"] == "inc"
+
+
+def test_a_reply_cut_at_the_token_limit_says_so():
+    from aem_envs.wrappers.action_parser import CutReply
+
+    env = ActionParser(CounterEnv())
+    first, _ = env.reset(seed=0)
+    for text in ("Let me think about this at length and", "<action><create path='x'>long", "<action>inc</action>"
+                 " wait, better: <action>st"):
+        obs, r, term, trunc, info = env.step(CutReply(text, 4096))
+        assert obs.startswith("Your reply was cut at 4096 tokens") and "Invalid action format" not in obs
+        assert info["reply_cut"] == 4096 and info["parse_error"] and not info["is_action_valid"] and first in obs
+    assert env.unwrapped.turn == 0
+    obs, *_, info = env.step(CutReply("<action>inc</action> and then I would", 50))  # complete: it runs
+    assert obs == "Count is 1." and info["reply_cut"] == 50 and not info["parse_error"]
+    import pickle
+
+    again = pickle.loads(pickle.dumps(CutReply("abc", 7)))  # crosses process workers intact
+    assert again == "abc" and again.cut_at == 7
 
 
 def test_action_parser_custom_parse_function():

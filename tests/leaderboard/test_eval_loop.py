@@ -104,3 +104,32 @@ def test_suites_come_from_plugins_and_a_broken_one_is_skipped(monkeypatch):
     with pytest.warns(UserWarning, match="'broken'.*failed to load"):
         suites.load_plugin_suites()
     assert "broken" not in suites.SUITES
+
+
+def test_backend_errors_are_left_out_of_success_and_counted(tmp_path):
+    from aem_gym.agents import BackendError, make_policy, register_policy
+
+    class HalfDown:  # the oracle, but the endpoint fails every episode of seed 1 on its second turn
+        needs_prompt = False
+
+        def __init__(self):
+            self.oracle = make_policy("oracle")
+
+        def generate(self, requests):
+            gens = self.oracle.generate(requests)
+            out = [None if r.context["seed"] == 1 and r.context["turn"] == 1 else g
+                   for r, g in zip(requests, gens, strict=True)]
+            if None in out:
+                raise BackendError("HTTP 503 after retries", generations=out)
+            return gens
+
+    register_policy("test-halfdown")(lambda arg, **kw: HalfDown())
+    cfg = EvalConfig(episodes=2, seeds=[0, 1], max_turns=20, progress=False)
+    run = evaluate("test-halfdown", cfg, tmp_path / "h", suite="example")
+    rows = [json.loads(x) for x in (run / "episodes.jsonl").read_text().splitlines()]
+    assert sorted((r["seed"], r["status"]) for r in rows) == [(0, "ok"), (0, "ok"), (1, "error"), (1, "error")]
+    summary = json.loads((run / "summary.json").read_text())
+    (env,) = summary["envs"].values()
+    assert env["errors"] == 2 and env["episodes"] == 2 and env["success_rate"] == 1.0
+    report = validate(run)
+    assert report.ok, report.problems

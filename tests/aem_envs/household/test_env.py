@@ -136,3 +136,21 @@ def test_generator_is_byte_identical(tmp_path):
     for name in ("tasks.jsonl.gz", "manifest.json"):
         assert data_sha256(tmp_path / name) == data_sha256(TASKS / name), \
             f"{name} differs: regenerate tasks/household"
+
+
+
+def test_commands_match_up_to_case_and_spacing_through_the_action_parser():
+    """Issue 20: "Go to  Desk 1" was "Nothing happens." though the grammar is unambiguous. The env itself
+    keeps ALFWorld's exact matching (test_golden); the action parser every run uses maps the reply."""
+    from aem_envs.wrappers import ActionParser
+
+    env = ActionParser(aem_envs.make("aem/Household-v0"))
+    env.reset(seed=3)
+    plain = aem_envs.make("aem/Household-v0")
+    plain.reset(seed=3)
+    for _ in range(4):
+        cmd = env.unwrapped.oracle_action()
+        shouty = "  ".join(w.upper() if i % 2 else w.capitalize() for i, w in enumerate(cmd.split()))
+        got, want = env.step(f"<action> {shouty} </action>"), plain.step(cmd)
+        assert got[0] == want[0] and got[4]["is_action_valid"] and got[4]["parsed_action"] == cmd, shouty
+    assert env.step("<action>dance wildly</action>")[0] == "Nothing happens."

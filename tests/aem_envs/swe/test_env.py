@@ -64,3 +64,60 @@ def test_tools(bwrap):
         assert not info["is_action_valid"] and "over" in obs
     finally:
         env.close()
+
+
+def test_two_tool_calls_are_refused_and_whitespace_is_kept(bwrap):
+    """Issue 20: a second tool call in one reply was dropped silently; one-line edits lost whitespace."""
+    from aem_envs.wrappers import ActionParser
+
+    env = ActionParser(aem_envs.make("aem/SWERepair-v0", command_timeout=10))
+    try:
+        env.reset(options={"instance_id": "aem-mini__minicalc-1"})
+        obs, *_, info = env.step('<action><create path="n.txt">a</create>\n<bash>cat n.txt</bash></action>')
+        assert not info["is_action_valid"] and "2 tool calls (<create>, <bash>)" in obs
+        obs, *_ = env.step("<action><bash>ls n.txt</bash></action>")
+        assert "No such file" in obs  # nothing of the refused reply ran
+        obs, *_ = env.step('<action><create path="n.txt">x = 1;  y  = 2</create></action>')
+        obs, *_, info = env.step('<action><replace path="n.txt"><old>;  y  =</old><new>;\ty =</new></replace>'
+                                 '</action>')
+        assert info["is_action_valid"], obs
+        obs, *_ = env.step('<action><bash>printf "a  b|"; cat n.txt</bash></action>')
+        assert obs.startswith("a  b|x = 1;\ty = 2")
+    finally:
+        env.close()
+
+
+def _oracle_edits(env) -> list[str]:
+    """The oracle's tool calls before its submit, played on ``env`` (then reset)."""
+    edits = []
+    env.reset(options={"instance_id": "aem-mini__minicalc-1"})
+    while (a := env.unwrapped.oracle_action()) != "<submit/>":
+        edits.append(a)
+        env.step(a)
+    return edits
+
+
+@pytest.mark.parametrize("where", ["registered", "run"])
+def test_the_turn_limit_grades_the_work_as_it_stands(bwrap, where):
+    """Issue 20: at the turn limit a correct but unsubmitted fix scored 0; now the limit grades it, whether
+    it is the env's registered limit or a run's own (TurnLimit)."""
+    from aem_envs.wrappers import TurnLimit
+
+    probe = aem_envs.make("aem/SWERepair-v0")
+    try:
+        edits = _oracle_edits(probe)
+    finally:
+        probe.close()
+    n = len(edits) + 1  # the edits, then one more look: the limit falls on that turn
+    env = (aem_envs.make("aem/SWERepair-v0", max_episode_steps=n) if where == "registered"
+           else TurnLimit(aem_envs.make("aem/SWERepair-v0"), max_turns=n))
+    try:
+        obs, _ = env.reset(options={"instance_id": "aem-mini__minicalc-1"})
+        assert "fresh shell" in obs and "30 seconds" in obs and "python3" in obs  # the sandbox's rules
+        for a in edits:
+            assert env.step(a)[2] is False
+        obs, reward, terminated, truncated, info = env.step("<bash>git status --short</bash>")
+        assert "[exit code: 0]" in obs and "graded as it stands" in obs and "RESOLVED" in obs
+        assert reward == 1.0 and terminated and info["won"] and info["graded_at_turn_limit"]
+    finally:
+        env.close()
