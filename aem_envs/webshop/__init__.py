@@ -26,8 +26,10 @@ search works from every page                kept (text env), ``search_anywhere=F
 ``click[search]`` listed but refused        refused with a message and no longer listed
 ``Next >`` always shown, pages past the     kept; ``< Prev`` on an item page re-runs the search and
 end empty                                   clears options, on a sub-page it keeps them
-selected options invisible in ``text``      kept in ``text`` (upstream's observation); ``text_rich``
-                                            and the web page show them; Buy Now with options missing
+selected options invisible in ``text``      departure (issue 20): every mode says ``You have clicked
+                                            x.`` on the item page and marks the choice (``text``:
+                                            ``x (selected)``; ``text_rich``: ``[clicked button]``;
+                                            html: ``aria-checked``); Buy Now with options missing
                                             is allowed and scores lower
 silent no-op on a bad action                departure: the page is unchanged but the observation
                                             starts with ``Invalid action: <why>.`` and
