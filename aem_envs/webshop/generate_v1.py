@@ -29,7 +29,8 @@ from typing import Any
 from aem_envs.webshop import vocab
 from aem_envs.webshop.catalog import PRICE_STEPS
 from aem_envs.webshop.generate import RESERVED, _brands, _sentence, goal_record, number_goals
-from aem_envs.webshop.reward import option_matches, score
+from aem_envs.webshop.difficulty import best_score
+from aem_envs.webshop.reward import option_matches
 
 SEED = 11
 N_FAMILIES = 1600
@@ -109,8 +110,9 @@ class _Family:
     def __init__(self, f: int, attempt: int, t: vocab.ProductType, brand: str):
         self.rng = rng = random.Random(f"{SEED}/family/{f}/{attempt}")
         self.f, self.t, self.brand = f, t, brand
-        self.noun, self.use = rng.choice(t.nouns), rng.choice(t.uses) if t.uses else "everyday use"
         self.attrs = rng.sample(t.attributes, rng.randint(4, min(6, len(t.attributes))))
+        nouns = [n for n in t.nouns if not any(a in n.lower() for a in t.attributes)] or list(t.nouns)
+        self.noun, self.use = rng.choice(nouns), rng.choice(t.uses) if t.uses else "everyday use"
         self.where = [rng.choice(["description", "features", "reviews"]) for _ in self.attrs]
         self.options = _options(rng, t)
         self.key_group = "color" if "color" in self.options else next(iter(self.options), None)
@@ -177,14 +179,6 @@ class _Family:
         chosen = [(g, self.key_value if g == self.key_group else rng.choice(vals))
                   for g, vals in product["options"].items()]
         return goal_record(rng, product, attrs, rng.choice(self.t.asks), chosen)
-
-
-def best_score(product: dict[str, Any], goal: dict[str, Any]) -> float:
-    """The highest reward buying ``product`` can earn for ``goal`` (per group, a value the goal names)."""
-    picks = {}
-    for group, values in product["options"].items():
-        picks[group] = next((v for v in values if option_matches([v], goal["goal_options"])), values[0])
-    return score(product, product["price"], picks, goal).reward
 
 
 def _family(f: int, t: vocab.ProductType, brand: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
