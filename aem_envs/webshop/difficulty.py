@@ -6,13 +6,16 @@ Statistics per goal (``goal_stats``; docs/webshop.md reports them for v0 and v1)
   ``", and price"``) that occur in the target's title: how far "match the title" gets you;
 * ``attrs_in_title`` / ``options_in_title``: the share of the goal's attributes / option values that occur
   in the target's title as whole words;
+* on page 1 of a search for the instruction: is the target there, how many products could score 1.0,
+  how many are one unit short (what a shopper who does not read the item pages picks from);
 * near-duplicate distractors: other products of the target's query bucket that would score exactly one
   unit short of 1.0 (``reward.score`` with their best option picks), by what they miss: an attribute, an
   option, or only the price (``price_binds``: the ceiling is what separates it from the target).
 
 Shoppers (``env, info -> action``): ``title_match_action`` searches the instruction, opens the first
-result whose title shares most words with it and buys (no options); ``random_action`` searches the
-instruction, then clicks uniformly among the admissible buttons.
+result whose title shares most words with it and buys (with ``options=True`` it first clicks the option
+values the instruction names); ``random_action`` searches the instruction, then clicks uniformly among the
+admissible buttons.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ def title_overlap(instruction: str, title: str) -> float:
     return sum(t in title_terms for t in terms) / len(terms) if terms else 0.0
 
 
-def in_title(phrase: str, title: str) -> bool:
-    """``phrase`` occurs in ``title`` as whole words (case-insensitive): "5" is not in "LU-385"."""
-    return re.search(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])", title.lower()) is not None
+def in_title(phrase: str, text: str) -> bool:
+    """``phrase`` occurs in ``text`` (a title) as whole words, case-insensitive: "5" is not in "LU-385"."""
+    return re.search(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])", text.lower()) is not None
 
 
 def best_picks(product: Mapping[str, Any], goal: Mapping[str, Any]) -> dict[str, str]:
@@ -72,10 +75,13 @@ class GoalStats:
     title_overlap: float
     attrs_in_title: float
     options_in_title: float
-    distractors: int  # near-duplicates one unit short
+    distractors: int  # near-duplicates one unit short, in the target's query bucket
     attribute_distractors: int
     option_distractors: int
     price_distractors: int
+    first_page_target: bool  # the target is on page 1 of a search for the instruction
+    first_page_full: int  # products on that page that can score 1.0 (the target included)
+    first_page_near: int  # products on that page one unit short
 
     @property
     def price_binds(self) -> bool:
@@ -88,12 +94,16 @@ def goal_stats(goal: Mapping[str, Any], catalog: Catalog, bucket: list[Mapping[s
     title = target["name"].lower()
     kinds = [miss_kind(p, goal) for p in bucket if p["asin"] != target["asin"]]
     attrs, opts = goal["attributes"], list(goal["goal_options"])
+    page = [catalog.by_asin[a] for a in
+            catalog.search.search(tuple(instruction_core(goal["instruction_text"]).split(" ")))[:10]]
     return GoalStats(
         title_overlap=title_overlap(goal["instruction_text"], target["name"]),
         attrs_in_title=sum(in_title(a, title) for a in attrs) / len(attrs) if attrs else 0.0,
         options_in_title=sum(in_title(str(v), title) for v in opts) / len(opts) if opts else 0.0,
         distractors=sum(k is not None for k in kinds), attribute_distractors=kinds.count("attribute"),
-        option_distractors=kinds.count("option"), price_distractors=kinds.count("price"))
+        option_distractors=kinds.count("option"), price_distractors=kinds.count("price"),
+        first_page_target=target in page, first_page_full=sum(best_score(p, goal) == 1.0 for p in page),
+        first_page_near=sum(miss_kind(p, goal) is not None for p in page))
 
 
 def catalog_stats(goals: list[Mapping[str, Any]], catalog: Catalog) -> dict[str, float]:
@@ -109,12 +119,20 @@ def catalog_stats(goals: list[Mapping[str, Any]], catalog: Catalog) -> dict[str,
 
 
 # -- reference shoppers --------------------------------------------------------------------------------
-def title_match_action(env: Any, info: Mapping[str, Any]) -> str:
-    """Search the instruction; open the first result whose title shares most words with it; buy."""
+def title_match_action(env: Any, info: Mapping[str, Any], options: bool = False) -> str:
+    """Search the instruction; open the first result whose title shares most words with it; buy.
+
+    With ``options``, first click in each option group the longest value the instruction names.
+    """
     ws = env.unwrapped
     instruction = ws.goal["instruction_text"]
     page = ws.state.page
     if page == "item":
+        product = ws.catalog.by_asin[ws.state.asin]
+        for group, values in product["options"].items() if options else ():
+            named = [v for v in values if in_title(v, instruction_core(instruction))]
+            if named and ws.state.selected.get(group) != max(named, key=len):
+                return f"click[{max(named, key=len)}]"
         return "click[buy now]"
     if page == "results":
         items = ws.engine.page_items(ws.state)

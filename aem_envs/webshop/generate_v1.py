@@ -28,13 +28,15 @@ from typing import Any
 
 from aem_envs.webshop import vocab
 from aem_envs.webshop.catalog import PRICE_STEPS
-from aem_envs.webshop.generate import RESERVED, _brands, _sentence, goal_record, number_goals
 from aem_envs.webshop.difficulty import best_score
+from aem_envs.webshop.generate import RESERVED, _brands, _sentence, goal_record, number_goals
 from aem_envs.webshop.reward import option_matches
 
 SEED = 11
 N_FAMILIES = 1600
 MAX_ATTEMPTS = 50
+PLACES = ("description", "features", "reviews")
+UNINDEXED = ("features", "reviews", "features", "reviews", "description")
 RANGE_SHARE = 0.15  # targets shown with a "$a to $b" price range (the hidden price lies inside)
 
 ATTR_DESCRIPTION = (
@@ -110,16 +112,19 @@ class _Family:
     def __init__(self, f: int, attempt: int, t: vocab.ProductType, brand: str):
         self.rng = rng = random.Random(f"{SEED}/family/{f}/{attempt}")
         self.f, self.t, self.brand = f, t, brand
-        self.attrs = rng.sample(t.attributes, rng.randint(4, min(6, len(t.attributes))))
+        self.attrs = rng.sample(t.attributes, rng.randint(3, 4))  # few each: a goal's three are rare together
         nouns = [n for n in t.nouns if not any(a in n.lower() for a in t.attributes)] or list(t.nouns)
         self.noun, self.use = rng.choice(nouns), rng.choice(t.uses) if t.uses else "everyday use"
-        self.where = [rng.choice(["description", "features", "reviews"]) for _ in self.attrs]
         self.options = _options(rng, t)
         self.key_group = "color" if "color" in self.options else next(iter(self.options), None)
         self.key_value = rng.choice(self.options[self.key_group]) if self.key_group else None
-        self.swap = rng.randrange(len(self.attrs))  # the attribute the attribute sibling swaps
+        # the attributes the attribute siblings swap (one or two), and what they swap them for
+        self.swaps = rng.sample(range(len(self.attrs)), 1 if rng.random() < 0.3 else 2)
         spare = [a for a in t.attributes if a not in self.attrs]
-        self.new_attr = rng.choice(spare) if spare else None
+        self.new_attrs = rng.sample(spare, min(len(spare), len(self.swaps)))
+        self.swaps = self.swaps[:len(self.new_attrs)]
+        # a swapped attribute is mostly written where search does not look (features after the first, reviews)
+        self.where = [rng.choice(UNINDEXED if k in self.swaps else PLACES) for k in range(len(self.attrs))]
         lo, hi = t.price
         self.low = round(rng.uniform(lo, hi), 2)
         if rng.random() < RANGE_SHARE:
@@ -142,11 +147,11 @@ class _Family:
 
     def products(self) -> dict[str, dict[str, Any]]:
         """``{"target": ..., "attr": ..., "option": ..., "price": ...}`` (siblings only where possible)."""
-        tags = iter(self.rng.sample("ABCDEFGH", 4))  # which model letter the target gets is random
+        tags = iter(self.rng.sample("ABCDEFGH", 5))  # which model letter the target gets is random
         out = {"target": self._product(next(tags), self.attrs, self.options, self.pricing, self.price)}
-        if self.new_attr:
-            swapped = [self.new_attr if k == self.swap else a for k, a in enumerate(self.attrs)]
-            out["attr"] = self._product(next(tags), swapped, self.options, self.pricing, self.price)
+        for n, (k, new) in enumerate(zip(self.swaps, self.new_attrs, strict=True)):
+            swapped = [new if j == k else a for j, a in enumerate(self.attrs)]
+            out[f"attr{n}"] = self._product(next(tags), swapped, self.options, self.pricing, self.price)
         pool = dict(self.t.options).get(self.key_group, ())
         others = [v for v in pool if not option_matches([v], [self.key_value]) and v in self._free_values()]
         if self.key_group and len(others) >= 2:
@@ -163,18 +168,18 @@ class _Family:
         return {v for v in dict(self.t.options).get(self.key_group, ()) if v not in used | RESERVED}
 
     def goals(self, fam: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """Two goals on the target (they name the swapped attribute and the key option) and, half the time,
-        one on the attribute sibling (it names the new attribute)."""
+        """Two goals on the target (they name the swapped attributes and the key option) and, half the time,
+        one on the first attribute sibling (it names its new attribute)."""
         rng, out = self.rng, []
         for _ in range(2):
-            out.append(self._goal(fam["target"], self.attrs[self.swap], rng))
-        if "attr" in fam and rng.random() < 0.5:
-            out.append(self._goal(fam["attr"], self.new_attr, rng))
+            out.append(self._goal(fam["target"], [self.attrs[k] for k in self.swaps], rng))
+        if "attr0" in fam and rng.random() < 0.5:
+            out.append(self._goal(fam["attr0"], self.new_attrs[:1], rng))
         return out
 
-    def _goal(self, product: dict[str, Any], must: str, rng: random.Random) -> dict[str, Any]:
-        rest = [a for a in product["attributes"] if a != must]
-        attrs = [must, *rng.sample(rest, rng.randint(0, 2))]
+    def _goal(self, product: dict[str, Any], must: list[str], rng: random.Random) -> dict[str, Any]:
+        rest = [a for a in product["attributes"] if a not in must]
+        attrs = [*must, *rng.sample(rest, 3 - len(must))]
         rng.shuffle(attrs)
         chosen = [(g, self.key_value if g == self.key_group else rng.choice(vals))
                   for g, vals in product["options"].items()]
@@ -186,7 +191,7 @@ def _family(f: int, t: vocab.ProductType, brand: str) -> tuple[list[dict[str, An
         fam = _Family(f, attempt, t, brand)
         members = fam.products()
         goals = fam.goals(members)
-        ok = len(members) >= 3 and all(
+        ok = len(members) >= 4 and all(
             (best_score(p, g) == 1.0) == (p["asin"] == g["asin"]) for g in goals for p in members.values())
         if ok:
             return list(members.values()), goals
@@ -211,4 +216,5 @@ def build(n_products: int | None = None) -> tuple[list[dict[str, Any]], list[dic
             asins.add(p["asin"])
         products += members
         goals += fam_goals
+    random.Random(f"{SEED}/order").shuffle(products)  # siblings apart: search ties break by catalog order
     return products, number_goals(goals, "webshop-v1"), SEED
