@@ -1,11 +1,14 @@
-"""WebShop-rules shopping env (``aem/WebShop-v0``), as text and as a web page (``aem serve webshop``).
+"""WebShop-rules shopping env (``aem/WebShop-v1``, ``-v0``), as text and as a web page (``aem serve webshop``).
 
-Behaviour follows princeton-nlp/WebShop (spec: ../shared/docs/webshop.md) over a catalog we generate and
-ship (``python -m aem_envs.webshop.generate``: 5,000 products in 37 query buckets of five categories, 7,024
-human-style instructions; splits test = goals 0-499, eval = 500-1499, train = the rest). Upstream's own data
-files load with ``make("aem/WebShop-v0", data_dir=PATH)`` (``original.py``).
+Behaviour follows princeton-nlp/WebShop (spec: ../shared/docs/webshop.md) over catalogs we generate and
+ship (``python -m aem_envs.webshop.generate --version v0|v1``; splits test = goals 0-499, eval = 500-1499,
+train = the rest). ``v1`` (the default; ``generate_v1``) keeps attributes out of titles and gives every
+target near-duplicate siblings; ``v0`` (5,000 products, 7,024 goals) is the first, easier catalog; rules
+and reward are the same (docs/webshop.md). Upstream's own data files load with
+``make("aem/WebShop-v1", data_dir=PATH)`` (``original.py``).
 
-Modules: ``vocab``/``generate`` (catalog), ``catalog`` (records, prices), ``search`` (BM25), ``engine`` (page
+Modules: ``vocab``/``generate``/``generate_v1`` (catalogs), ``difficulty`` (v0 vs v1 statistics, shallow
+shoppers), ``catalog`` (records, prices), ``search`` (BM25), ``engine`` (page
 machine, text renderers), ``reward`` (score), ``env`` (gym env + oracle), ``html``/``server`` (web site),
 ``original`` (adapter for upstream's files).
 

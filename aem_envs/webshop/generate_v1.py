@@ -6,15 +6,19 @@ page machine, BM25 search, upstream's price-ceiling rule, ``reward.score``) and 
 (``python -m aem_envs.webshop.generate --version v1``; measured in docs/webshop.md):
 
 * **Titles carry no attribute and no option value**: brand, the product noun and a model code.
-* **Attributes live in the page, not the title**: each attribute is written once, into the description,
-  a feature bullet after the first (not indexed by search, like upstream's) or a review.
-* **Near-duplicate families**: every target has siblings with the same brand, noun, text and price that
-  differ in exactly one thing: one requested attribute swapped for another, the requested option value
-  missing from one option group, or a hidden price above every ceiling the goal can draw. Each goal is
-  checked with ``reward.score``: the target scores 1.0, every sibling below 1.0 whatever options it picks.
-* **Options matter**: a goal names a value for every option group of its target (colour, size, ... are on
-  the item page only) and one of them is the value a sibling lacks.
-* **Price caps bind**: the price sibling differs only in price and is above the goal's ceiling.
+* **Attributes live in the page, not the title**: each product has 3-4 attributes, each written once, into
+  the description, a feature bullet after the first (not indexed by search, like upstream's) or a review.
+* **Near-duplicate families**: every target has 3-4 siblings with the same brand, noun, text, options and
+  price that differ in exactly one thing: one requested attribute swapped for another (one or two such
+  siblings; the swapped attribute is mostly written where search does not look), the requested value
+  missing from one option group, or a price above every ceiling the goal can draw. Each goal is checked
+  with ``reward.score``: the target scores 1.0, every sibling below 1.0 whatever options it picks.
+* **Goals are specific**: three attributes (the swapped ones among them) and a value for every option
+  group of the target (colour, size, ... are shown on the item page only), one of them the value a sibling
+  lacks.
+* **Price caps bind**: the price sibling differs only in price and is above the goal's ceiling (upstream's
+  rule, unchanged).
+* The catalog order is shuffled, so a search that ties siblings does not rank the target first.
 
 Deterministic like v0: one ``random.Random`` per family seeded by its index; a family whose siblings would
 tie the target is redrawn with the next attempt's seed.
