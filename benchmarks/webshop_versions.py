@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 VERSIONS = ("v0", "v1")
-SHOPPERS = ("oracle", "random", "title-match", "title-match+options")
+SHOPPERS = ("oracle", "careful", "random", "title-match", "title-match+options")
 OUT = Path(__file__).resolve().parent / "results" / "webshop-v1"
 STATS = [("title_overlap", "instruction terms found in the target's title"),
          ("attrs_in_title", "goal attributes written in the target's title"),
@@ -34,7 +34,7 @@ STATS = [("title_overlap", "instruction terms found in the target's title"),
 
 def play(version: str, shopper: str, episodes: int) -> dict[str, float]:
     import aem_envs
-    from aem_envs.webshop.difficulty import random_action, title_match_action
+    from aem_envs.webshop.difficulty import CarefulShopper, random_action, title_match_action
 
     env = aem_envs.make(f"aem/WebShop-{version}", split="test")
     ws = env.unwrapped
@@ -43,9 +43,11 @@ def play(version: str, shopper: str, episodes: int) -> dict[str, float]:
                                   mininterval=1.0)):
         rng = random.Random(ep)
         _, info = env.reset(seed=ep, options={"instance_id": iid})
-        reward, done = 0.0, False
+        reward, done, careful = 0.0, False, CarefulShopper()
         while not done:
-            if shopper == "oracle":
+            if shopper == "careful":
+                action = careful(env, info)
+            elif shopper == "oracle":
                 action = ws.oracle_action()
             elif shopper.startswith("title-match"):
                 action = title_match_action(env, info, options=shopper.endswith("+options"))

@@ -150,3 +150,62 @@ def random_action(env: Any, info: Mapping[str, Any], rng: random.Random) -> str:
     if ws.state.page == "search":
         return f"search[{instruction_core(ws.goal['instruction_text'])}]"
     return rng.choice(info["admissible_actions"])
+
+
+class CarefulShopper:
+    """A shopper that reads before it buys, within the 15-step budget: searches the instruction, skips
+    results whose shown price is over the ceiling, opens the next candidate, leaves it if an asked option
+    value is not offered, reads Features, Reviews and Description until every asked attribute is found
+    (leaving it if one is missing), then picks the asked values and buys. It takes the attribute phrases and
+    option values from the goal record, as a reader of the instruction would extract them. One per episode.
+    """
+
+    SUBS = ("Features", "Reviews", "Description")
+
+    def __init__(self, budget: int = 15):
+        self.budget, self.steps = budget, 0
+        self.rejected: set[str] = set()
+        self.read: dict[str, set[str]] = {}
+
+    def __call__(self, env: Any, info: Mapping[str, Any]) -> str:
+        self.steps += 1
+        return self._act(env.unwrapped)
+
+    def _act(self, ws: Any) -> str:
+        goal, st = ws.goal, ws.state
+        if st.page == "search":
+            return f"search[{instruction_core(goal['instruction_text'])}]"
+        if st.page == "sub":
+            self.read.setdefault(st.asin, set()).add(st.sub)
+            return "click[< prev]"
+        if st.page == "results":
+            items = [a for a in ws.engine.page_items(st) if a not in self.rejected
+                     and ws.catalog.by_asin[a]["pricing"][0] <= goal["price_upper"]]
+            return f"click[{items[0].lower()}]" if items else "click[next >]"
+        product = ws.catalog.by_asin[st.asin]
+        offered = {v for vals in product["options"].values() for v in vals}
+        wanted = [str(v) for v in goal["goal_options"] if str(v) in offered]
+        todo = [v for v in wanted if v not in st.selected.values()]
+        left = self.budget - self.steps
+        if len(wanted) < len(goal["goal_options"]) and left > len(todo) + 1:
+            return self._leave(st.asin)
+        missing = [a for a in goal["attributes"] if a not in self._seen(product, self.read.get(st.asin, set()))]
+        unread = [s for s in self.SUBS if s not in self.read.get(st.asin, set())]
+        if missing and left > len(todo) + 3:
+            return f"click[{unread[0].lower()}]" if unread else self._leave(st.asin)
+        return f"click[{todo[0]}]" if todo else "click[buy now]"
+
+    def _leave(self, asin: str) -> str:
+        self.rejected.add(asin)
+        return "click[< prev]"
+
+    @staticmethod
+    def _seen(product: Mapping[str, Any], read: set[str]) -> str:
+        parts = [product["name"]]
+        if "Features" in read:
+            parts += product["bullets"]
+        if "Reviews" in read:
+            parts += [r["body"] for r in product["reviews"]]
+        if "Description" in read:
+            parts.append(product["description"])
+        return " ".join(parts).lower()
