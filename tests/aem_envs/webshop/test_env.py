@@ -18,7 +18,7 @@ ENV_ID = "aem/WebShop-v0"
 
 @pytest.fixture(scope="module")
 def env():
-    e = WebShopEnv(split="test")
+    e = WebShopEnv(split="test", version="v1")  # the default catalog; v0: test_versions.py
     yield e
     e.close()
 
@@ -32,8 +32,9 @@ def run_oracle(env, instance_id, max_steps=15):
     return 0.0, info
 
 
-def test_aem_check_passes():
-    report = aem_envs.check(ENV_ID, raise_on_error=False)
+@pytest.mark.parametrize("env_id", [ENV_ID, "aem/WebShop-v1"])
+def test_aem_check_passes(env_id):
+    report = aem_envs.check(env_id, raise_on_error=False)
     assert report.ok, str(report)
 
 
@@ -49,7 +50,7 @@ def test_make_registers_fifteen_step_limit_and_reset_shows_search_page():
     env.close()
 
 
-def test_oracle_wins_every_test_and_eval_instruction(env):
+def test_oracle_wins_every_v1_test_and_eval_instruction(env):
     ids = env.tasks.ids("test") + env.tasks.ids("eval")
     assert len(ids) == 1500
     failures = []

@@ -44,8 +44,8 @@ def test_unknown_version_names_the_shipped_ones():
         WebShopEnv(version="v9")
 
 
-def test_oracle_solves_every_v1_test_task():
-    env = aem_envs.make("aem/WebShop-v1", split="test")
+def test_oracle_still_solves_every_v0_test_task():  # v1's test and eval tasks: test_env.py
+    env = aem_envs.make("aem/WebShop-v0", split="test")
     ws = env.unwrapped
     for iid in ws.tasks.ids("test"):
         env.reset(options={"instance_id": iid})
