@@ -83,6 +83,10 @@ def catalog_numbers(version: str) -> dict[str, float]:
     return {**out, "products": len(catalog), "goals": sum(len(tasks.ids(s)) for s in tasks.splits())}
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
 def table(results: dict[str, Any]) -> str:
     agents = results["agents"]
     lines = ["| agent | episodes | v0 success | v0 score | v1 success | v1 score | success ratio v1/v0 |",
@@ -95,7 +99,7 @@ def table(results: dict[str, Any]) -> str:
     lines += ["", "| catalog statistic (test goals) | v0 | v1 |", "|---|---|---|"]
     cat = results["catalog"]
     for key, text in [("products", "products"), ("goals", "goals (all splits)"), *STATS]:
-        lines.append(f"| {text} | {cat['v0'][key]:.3g} | {cat['v1'][key]:.3g} |")
+        lines.append(f"| {text} | {_num(cat['v0'][key])} | {_num(cat['v1'][key])} |")
     return "\n".join(lines) + "\n"
 
 
