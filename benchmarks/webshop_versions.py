@@ -1,9 +1,10 @@
 """WebShop v0 against v1: ``python -m benchmarks.webshop_versions [--episodes N] [--baselines DIR ...]``.
 
-Plays the test split of both catalogs with the oracle, a random shopper and the "title-matching" shopper
-without and with clicking the option values the instruction names (``aem_envs.webshop.difficulty``), measures the catalog statistics that make v1 harder (attributes in titles,
-near-duplicate distractors, binding price caps), adds the released baseline agents from ``aem eval`` result
-folders (``--baselines``, named ``<agent>-<version>``) and writes ``table.md``, ``results.json`` and
+Plays the test split of both catalogs with the oracle, a careful shopper that reads item pages, a random
+shopper and the "title-matching" shopper without and with clicking the option values the instruction names
+(``aem_envs.webshop.difficulty``), measures the catalog statistics that make v1 harder (attributes in
+titles, near-duplicate distractors, binding price caps), adds the released baseline agents from ``aem eval``
+result folders (``--baselines``, named ``<agent>-<version>``) and writes ``table.md``, ``results.json`` and
 ``versions.png`` to ``benchmarks/results/webshop-v1/`` (docs/webshop.md shows them).
 """
 
@@ -95,7 +96,8 @@ def table(results: dict[str, Any]) -> str:
         a, b = by_v.get("v0", {}), by_v.get("v1", {})
         ratio = f"{b['success'] / a['success']:.2f}" if a.get("success") and b else "n/a"
         cells = [f"{r['success']:.1%} | {r['score']:.3f}" if r else "n/a | n/a" for r in (a, b)]
-        lines.append(f"| {name} | {a.get('episodes', b.get('episodes'))} | {cells[0]} | {cells[1]} | {ratio} |")
+        n = a.get("episodes", b.get("episodes"))
+        lines.append(f"| {name} | {n} | {cells[0]} | {cells[1]} | {ratio} |")
     lines += ["", "| catalog statistic (test goals) | v0 | v1 |", "|---|---|---|"]
     cat = results["catalog"]
     for key, text in [("products", "products"), ("goals", "goals (all splits)"), *STATS]:
@@ -126,7 +128,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=500, help="test goals per version (the split has 500)")
-    ap.add_argument("--baselines", type=Path, nargs="*", default=[], help="aem eval folders <agent>-<version>")
+    ap.add_argument("--baselines", type=Path, nargs="*", default=[],
+                    help="aem eval result folders named <agent>-<version>")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     agents = {s: {v: play(v, s, args.episodes) for v in VERSIONS} for s in SHOPPERS}

@@ -1,4 +1,4 @@
-"""WebShop-rules shopping env (``aem/WebShop-v1``, ``-v0``), as text and as a web page (``aem serve webshop``).
+"""WebShop-rules shopping env (``aem/WebShop-v1``, ``-v0``), as text and as a web page (``aem serve``).
 
 Behaviour follows princeton-nlp/WebShop (spec: ../shared/docs/webshop.md) over catalogs we generate and
 ship (``python -m aem_envs.webshop.generate --version v0|v1``; splits test = goals 0-499, eval = 500-1499,

@@ -189,7 +189,8 @@ class CarefulShopper:
         left = self.budget - self.steps
         if len(wanted) < len(goal["goal_options"]) and left > len(todo) + 1:
             return self._leave(st.asin)
-        missing = [a for a in goal["attributes"] if a not in self._seen(product, self.read.get(st.asin, set()))]
+        seen = self._seen(product, self.read.get(st.asin, set()))
+        missing = [a for a in goal["attributes"] if a not in seen]
         unread = [s for s in self.SUBS if s not in self.read.get(st.asin, set())]
         if missing and left > len(todo) + 3:
             return f"click[{unread[0].lower()}]" if unread else self._leave(st.asin)

@@ -1,4 +1,4 @@
-"""``aem/WebShop-v1`` (and ``-v0``): WebShop's shopping task as a text env (see the package docstring for the rules).
+"""``aem/WebShop-v1`` (and ``-v0``): WebShop's shopping task as a text env (rules: the package docstring).
 
 Contract (on top of ``aem_envs.TextEnv``):
 

@@ -146,7 +146,8 @@ class _Family:
         page = _page_text(f"{SEED}/page/{self.f}/{self.code}", t, self.brand, self.noun, self.use, attrs,
                           self.where)
         return {"asin": asin, "name": f"{self.brand} {self.noun} {self.code}{tag}", "category": t.category,
-                "query": t.query, "product_category": t.breadcrumb, **page, "pricing": pricing, "price": price,
+                "query": t.query, "product_category": t.breadcrumb, **page, "pricing": pricing,
+                "price": price,
                 "options": options, "attributes": attrs, "image": f"/static/img/{t.category}.svg"}
 
     def products(self) -> dict[str, dict[str, Any]]:

@@ -175,7 +175,7 @@ def test_choosing_an_option_is_acknowledged_and_marked(mode):
                  "text_rich": f"[clicked button] {values[1]} [clicked button_]",
                  "html": f'aria-checked="true">{html_escape(values[1])}</button>'}
         assert marks[mode] in obs
-        obs2, *_ = env.step(f"click[{values[0]}]")  # a second click: both said if groups differ, else replaced
+        obs2, *_ = env.step(f"click[{values[0]}]")  # a second click is said too
         assert f"You have clicked {values[0]}." in obs2
         sub, *_ = env.step("click[description]")
         assert "You have clicked" not in sub  # only on the item page, like upstream
