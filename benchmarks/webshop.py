@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         return env.unwrapped.oracle_action()
 
     catalog.search.search(("warm",))  # build the envs' shared index outside the timed episodes
-    ws = lambda: aem_envs.make("aem/WebShop-v0")  # noqa: E731
+    ws = lambda: aem_envs.make("aem/WebShop-v1")  # noqa: E731
     oracle_sps, oracle_n = env_steps(ws, oracle, args.episodes, "oracle episodes")
     walk_sps, walk_n = env_steps(ws, walk, args.episodes, "random walk")
     raw_env = WebShopEnv()

@@ -1,11 +1,14 @@
-"""WebShop-rules shopping env (``aem/WebShop-v0``), as text and as a web page (``aem serve webshop``).
+"""WebShop-rules shopping env (``aem/WebShop-v1``, ``-v0``), as text and as a web page (``aem serve``).
 
-Behaviour follows princeton-nlp/WebShop (docs/webshop.md) over a catalog we generate and
-ship (``python -m aem_envs.webshop.generate``: 5,000 products in 37 query buckets of five categories, 7,024
-human-style instructions; splits test = goals 0-499, eval = 500-1499, train = the rest). Upstream's own data
-files load with ``make("aem/WebShop-v0", data_dir=PATH)`` (``original.py``).
+Behaviour follows princeton-nlp/WebShop (docs/webshop.md) over catalogs we generate and
+ship (``python -m aem_envs.webshop.generate --version v0|v1``; splits test = goals 0-499, eval = 500-1499,
+train = the rest). ``v1`` (the default; ``generate_v1``) keeps attributes out of titles and gives every
+target near-duplicate siblings; ``v0`` (5,000 products, 7,024 goals) is the first, easier catalog; rules
+and reward are the same (docs/webshop.md). Upstream's own data files load with
+``make("aem/WebShop-v1", data_dir=PATH)`` (``original.py``).
 
-Modules: ``vocab``/``generate`` (catalog), ``catalog`` (records, prices), ``search`` (BM25), ``engine`` (page
+Modules: ``vocab``/``generate``/``generate_v1`` (catalogs), ``difficulty`` (v0 vs v1 statistics, shallow
+shoppers), ``catalog`` (records, prices), ``search`` (BM25), ``engine`` (page
 machine, text renderers), ``reward`` (score), ``env`` (gym env + oracle), ``html``/``server`` (web site),
 ``original`` (adapter for upstream's files).
 
@@ -26,8 +29,10 @@ search works from every page                kept (text env), ``search_anywhere=F
 ``click[search]`` listed but refused        refused with a message and no longer listed
 ``Next >`` always shown, pages past the     kept; ``< Prev`` on an item page re-runs the search and
 end empty                                   clears options, on a sub-page it keeps them
-selected options invisible in ``text``      kept in ``text`` (upstream's observation); ``text_rich``
-                                            and the web page show them; Buy Now with options missing
+selected options invisible in ``text``      departure (issue 20): every mode says ``You have clicked
+                                            x.`` on the item page and marks the choice (``text``:
+                                            ``x (selected)``; ``text_rich``: ``[clicked button]``;
+                                            html: ``aria-checked``); Buy Now with options missing
                                             is allowed and scores lower
 silent no-op on a bad action                departure: the page is unchanged but the observation
                                             starts with ``Invalid action: <why>.`` and

@@ -187,6 +187,8 @@ class Engine:
                 els.append(("score", f"{score}", score))
             return els
         els = [] if state.page != "search" else [("logo", "WebShop", None)]
+        if state.page == "item":  # what was clicked, latest first (upstream's text_rich feedback, issue 20)
+            els += [("clicked", f"You have clicked {v}.", v) for _, v in reversed(state.options)]
         els += [("label", "Instruction:", None), ("instruction", instruction, None)]
         if state.page == "search":
             return els + [("search", "Search", None)]
@@ -222,14 +224,23 @@ class Engine:
         return els
 
 
+SELECTED_MARK = " (selected)"
+
+
 def render_text(elements: list[tuple[str, str, Any]]) -> str:
-    """Upstream's ``text`` mode: every visible text, joined with `` [SEP] ``."""
-    return " [SEP] ".join(text for _, text, _ in elements)
+    """Upstream's ``text`` mode: every visible text, joined with `` [SEP] ``.
+
+    One departure (issue 20, defect 8): on an item page the chosen options are said (``You have clicked
+    x.``, as upstream's ``text_rich`` says it) and marked (``x (selected)``); upstream's ``text`` page is
+    byte-identical before and after a click, so an agent cannot tell that its choice registered.
+    """
+    return " [SEP] ".join(text + SELECTED_MARK if kind == "option" and data is not None else text
+                          for kind, text, data in elements)
 
 
 def render_text_rich(elements: list[tuple[str, str, Any]], visited: frozenset[str] = frozenset()) -> str:
     """Upstream's ``text_rich`` mode: one line per text, buttons marked, selected options shown."""
-    lines, clicked = [], []
+    lines = []
     for kind, text, data in elements:
         if kind in ("button", "search"):
             lines.append(f"[button] {text} [button_]")
@@ -239,8 +250,6 @@ def render_text_rich(elements: list[tuple[str, str, Any]], visited: frozenset[st
         elif kind == "option":
             tag = "button" if data is None else "clicked button"
             lines.append(f"  [{tag}] {text} [{tag}_]")
-            if data is not None:
-                clicked.append((data, f"You have clicked {text}."))
         else:
             lines.append(text)
-    return "\n".join([c for _, c in sorted(clicked, reverse=True)] + lines)  # latest-selected group first
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``aem/WebShop-v0``: WebShop's shopping task as a text env (see the package docstring for the rules).
+"""``aem/WebShop-v1`` (and ``-v0``): WebShop's shopping task as a text env (rules: the package docstring).
 
 Contract (on top of ``aem_envs.TextEnv``):
 
@@ -12,6 +12,8 @@ Contract (on top of ``aem_envs.TextEnv``):
 * ``oracle_action()``: the next step of a shopper that knows the target (search its title, page to it,
   open it, pick the goal's options, buy), from whatever state the env is in.
 * ``observation_mode``: ``text`` (upstream's ``[SEP]`` text, default), ``text_rich`` or ``html``.
+* ``version``: which shipped catalog (``v1``, the default and ``aem/WebShop-v1``; ``v0``, the first and easier
+  one, is ``aem/WebShop-v0``; see docs/webshop.md). Same rules and reward on both.
 * ``data_dir``: load upstream's original data files instead of the generated catalog (``original.py``).
 """
 
@@ -23,12 +25,13 @@ from typing import Any, ClassVar
 
 from aem_envs.core import StepResult, TextEnv
 from aem_envs.registry import Registry
-from aem_envs.tasks import TaskSet
+from aem_envs.tasks import MANIFEST_NAME, TaskSet, tasks_root
 from aem_envs.webshop.catalog import CATALOG_FILE, Catalog, cached_catalog, read_jsonl_gz
 from aem_envs.webshop.engine import PAGE_SIZE, Engine, State, render_text, render_text_rich
 from aem_envs.webshop.reward import Score, score
 
 SEARCH_PLACEHOLDER = "search[<your query>]"
+DEFAULT_VERSION = "v1"  # the catalog ``WebShopEnv()`` loads; ``aem/WebShop-v0`` pins v0 (docs/webshop.md)
 _Renderer = Callable[[list, frozenset], str]
 # name -> (renderer, separator for notices)
 OBSERVATION_MODES: Registry[tuple[_Renderer, str]] = Registry("observation_mode")
@@ -67,8 +70,17 @@ class _SharedTaskSet(TaskSet):
             return recs
 
 
-def load_generated(version: str = "v0") -> tuple[TaskSet, Catalog]:
+def available_versions() -> list[str]:
+    """The shipped catalog versions (folders of ``tasks/webshop`` with a manifest)."""
+    root = tasks_root() / "webshop"
+    return sorted(p.name for p in root.iterdir() if (p / MANIFEST_NAME).is_file()) if root.is_dir() else []
+
+
+def load_generated(version: str = DEFAULT_VERSION) -> tuple[TaskSet, Catalog]:
     """The shipped tasks and catalog (verified against the manifest; the catalog is cached per hash)."""
+    if version not in available_versions():
+        raise ValueError(f"WebShop catalog version {version!r} is not shipped; choose one of "
+                         f"{available_versions()} (docs/webshop.md)")
     tasks = _SharedTaskSet.open("webshop", version)
     return tasks, cached_catalog(tasks.manifest.sha256, lambda: read_jsonl_gz(tasks.path(CATALOG_FILE)))
 
@@ -78,12 +90,12 @@ class WebShopEnv(TextEnv):
 
     def __init__(self, split: str = "train", observation_mode: str = "text", data_dir: str | None = None,
                  human_goals: bool = True, num_products: int | None = None, search_anywhere: bool = True,
-                 render_mode: str | None = None):
+                 render_mode: str | None = None, version: str = DEFAULT_VERSION):
         renderer = OBSERVATION_MODES.get(observation_mode)  # unknown modes fail before any loading
         if data_dir is None:
             if num_products is not None or not human_goals:
                 raise ValueError("num_products and human_goals apply to upstream's files: pass data_dir=PATH")
-            tasks, catalog = load_generated()
+            tasks, catalog = load_generated(version)
         else:
             from aem_envs.webshop.original import load_original
 

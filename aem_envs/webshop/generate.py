@@ -2,7 +2,8 @@
 
 Deterministic: every product and goal is drawn from its own ``random.Random`` seeded by its index, files
 are written with sorted keys and a zero gzip mtime, so a regeneration is byte-identical (and the manifest
-hash with it). Writes ``tasks/webshop/v0/{catalog.jsonl.gz, tasks.jsonl.gz, manifest.json}``.
+hash with it). Writes ``tasks/webshop/<version>/{catalog.jsonl.gz, tasks.jsonl.gz, manifest.json}``;
+``--version v0`` is the first catalog (this module), ``v1`` (the default) the harder one of ``generate_v1``.
 
 Goals follow WebShop's *human* goal style: 1-3 of the target's attributes and a value for most of its
 option groups written into free text, plus ``", and price lower than X.00 dollars"`` from the 4-candidate
@@ -22,7 +23,6 @@ from aem_envs.tasks import tasks_root, write_manifest, write_records
 from aem_envs.webshop import vocab
 from aem_envs.webshop.catalog import CATALOG_FILE, price_ceiling, price_suffix
 
-VERSION = "v0"
 N_PRODUCTS = 5000
 SEED = 5
 SHUFFLE_SEED = 233  # upstream's goal shuffle seed
@@ -135,6 +135,13 @@ def make_goal(j: int, product: dict[str, Any], t: vocab.ProductType) -> dict[str
     attrs = rng.sample(product["attributes"], rng.randint(1, min(3, len(product["attributes"]))))
     chosen = [(g, rng.choice(vals)) for g, vals in product["options"].items() if rng.random() < 0.9]
     ask = rng.choice(t.asks) if rng.random() < 0.6 else _noun_of(product, t)  # generic, or this product's noun
+    return goal_record(rng, product, attrs, ask, chosen)
+
+
+def goal_record(rng: random.Random, product: dict[str, Any], attrs: list[str], ask: str,
+                chosen: list[tuple[str, str]]) -> dict[str, Any]:
+    """A human-style goal for ``product``: instruction text from ``vocab.INSTRUCTION`` and upstream's price
+    ceiling rule on its hidden price (shared by every catalog version)."""
     attr_text = attrs[0] if len(attrs) == 1 else ", ".join(attrs[:-1]) + " and " + attrs[-1]
     opts = "".join(("," if k else "") + " " + _option_phrase(rng, g, v) for k, (g, v) in enumerate(chosen))
     text = rng.choice(vocab.INSTRUCTION).format(attrs=attr_text, ask=ask, opts=opts)
@@ -152,28 +159,50 @@ def make_goals(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for _ in range(1 + (int(p["asin"], 36) % 5 < 2)):  # 1 or 2 instructions per product
             goals.append(make_goal(j, p, types[p["query"]]))
             j += 1
+    return number_goals(goals, "webshop")
+
+
+def number_goals(goals: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """Upstream's seeded goal shuffle, then ids ``<prefix>-00000``... in shuffled order."""
     random.Random(SHUFFLE_SEED).shuffle(goals)
     for k, g in enumerate(goals):
-        g["instance_id"] = f"webshop-{k:05d}"
+        g["instance_id"] = f"{prefix}-{k:05d}"
     return goals
+
+
+def build_v0(n_products: int | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    products = make_catalog(n_products or N_PRODUCTS)
+    return products, make_goals(products), SEED
+
+
+def _build_v1(n_products: int | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    from aem_envs.webshop import generate_v1  # it builds on this module's helpers
+
+    return generate_v1.build(n_products)
+
+
+# version -> builder(number of products or None) -> (products, goals, seed)
+BUILDERS = {"v0": build_v0, "v1": _build_v1}
+DEFAULT_VERSION = "v1"
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None, help="output folder (default tasks/webshop/v0)")
-    ap.add_argument("--products", type=int, default=N_PRODUCTS)
+    ap.add_argument("--version", choices=sorted(BUILDERS), default=DEFAULT_VERSION,
+                    help=f"which catalog design to write (default {DEFAULT_VERSION}; docs/webshop.md)")
+    ap.add_argument("--out", type=Path, default=None, help="output folder (default tasks/webshop/<version>)")
+    ap.add_argument("--products", type=int, default=None, help="catalog size (default: the version's)")
     args = ap.parse_args(argv)
-    out = args.out or tasks_root() / "webshop" / VERSION
+    out = args.out or tasks_root() / "webshop" / args.version
     out.mkdir(parents=True, exist_ok=True)
-    products = make_catalog(args.products)
-    goals = make_goals(products)
+    products, goals, seed = BUILDERS[args.version](args.products)
     write_records(out / CATALOG_FILE, products)
     write_records(out / "tasks.jsonl.gz", goals)
     ids = [g["instance_id"] for g in goals]
-    m = write_manifest(out, env="webshop", version=VERSION,
+    m = write_manifest(out, env="webshop", version=args.version,
                        splits={"test": ids[:500], "eval": ids[500:1500], "train": ids[1500:]},
                        files=[CATALOG_FILE, "tasks.jsonl.gz"],
-                       extra={"products": len(products), "goals": len(goals), "seed": SEED})
+                       extra={"products": len(products), "goals": len(goals), "seed": seed})
     print(f"wrote {len(products)} products and {len(goals)} goals to {out} (manifest {m.sha256[:12]})")
 
 

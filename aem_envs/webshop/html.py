@@ -64,6 +64,8 @@ def render_body(elements: list[Element], links: LinkFn | None = None, search_act
             out.append(f'<h4 class="option-group">{escape(text)}</h4>')
         elif kind == "option":
             out.append(_control("option", text, link(el), f' role="radio" aria-checked="{str(data is not None).lower()}"'))
+        elif kind == "clicked":
+            out.append(f'<p class="clicked" role="status">{escape(text)}</p>')
         elif kind == "title":
             out.append(f"<h2>{escape(text)}</h2>")
         elif kind == "heading":

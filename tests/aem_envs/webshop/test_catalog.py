@@ -15,41 +15,47 @@ from aem_envs.webshop.env import load_generated
 from aem_envs.webshop.search import TOP_K, tokenize
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    tasks, catalog = load_generated()
+@pytest.fixture(scope="module", params=["v0", "v1"])
+def shipped(request):
+    tasks, catalog = load_generated(request.param)
     goals = [tasks.get(i) for s in tasks.splits() for i in tasks.ids(s)]
     return tasks, catalog, goals
 
 
 def test_regeneration_is_byte_identical(tmp_path, shipped):
     tasks, _, _ = shipped
-    generate.main(["--out", str(tmp_path)])
+    generate.main(["--version", tasks.manifest.version, "--out", str(tmp_path)])
     for name, digest in tasks.manifest.files.items():
         assert data_sha256(tmp_path / name) == digest, f"{name} differs from the shipped file"
     assert (tmp_path / "manifest.json").read_text() == tasks.path("manifest.json").read_text()
 
 
 def test_catalog_shape(shipped):
-    _, catalog, goals = shipped
+    tasks, catalog, goals = shipped
+    v1 = tasks.manifest.version == "v1"
     assert len(catalog) >= 5000
     assert set(Counter(p["category"] for p in catalog.products)) == {
         "fashion", "beauty", "electronics", "grocery", "furniture"}
     assert len({p["query"] for p in catalog.products}) >= 30
     assert len({p["name"] for p in catalog.products}) > 0.95 * len(catalog)  # titles are not one template
-    assert len({p["description"] for p in catalog.products}) > 0.95 * len(catalog)
+    # v1's near-duplicate siblings share their text but for one phrase
+    assert len({p["description"] for p in catalog.products}) > (0.2 if v1 else 0.95) * len(catalog)
     assert sum(bool(p["reviews"]) for p in catalog.products) > 0.7 * len(catalog)
     assert 0.1 < sum(len(p["pricing"]) == 2 for p in catalog.products) / len(catalog) < 0.4
 
 
 def test_every_product_is_consistent(shipped):
-    _, catalog, _ = shipped
+    tasks, catalog, _ = shipped
     reserved = generate.RESERVED
+    v1 = tasks.manifest.version == "v1"
     for p in catalog.products:
         assert re.fullmatch(r"B0[A-Z0-9]{8}", p["asin"])
         assert p["product_category"].count(" › ") >= 2
-        text = " ".join([p["name"], *p["bullets"], p["description"]]).lower()
+        page = [*p["bullets"], p["description"], *(r["body"] for r in p["reviews"])]
+        text = " ".join([p["name"], *page] if not v1 else page).lower()
         assert all(a in text for a in p["attributes"]), p["asin"]  # attributes are findable on the page
+        if v1:  # ... but never in a v1 title (docs/webshop.md)
+            assert not any(a in p["name"].lower() for a in p["attributes"]), p["name"]
         values = [v for vals in p["options"].values() for v in vals]
         assert len(values) == len(set(values)) and not reserved & set(values)
         assert all(v == v.lower() and "[" not in v and "]" not in v and "/" not in v for v in values)
@@ -58,7 +64,8 @@ def test_every_product_is_consistent(shipped):
 
 def test_goals_are_human_style_with_price_ceilings(shipped):
     tasks, catalog, goals = shipped
-    assert len(goals) >= 7000 and len(tasks.ids("test")) == 500 and len(tasks.ids("eval")) == 1000
+    assert len(goals) >= (3900 if tasks.manifest.version == "v1" else 7000)
+    assert len(tasks.ids("test")) == 500 and len(tasks.ids("eval")) == 1000
     for g in goals:
         p = catalog.by_asin[g["asin"]]
         text = g["instruction_text"]

@@ -88,7 +88,13 @@ def test_item_page_options_subpages_and_back(engine):
     s = engine.step(s, "click[small]").state
     s = engine.step(s, "click[white]").state  # same group: overwritten in place
     assert s.selected == {"color": "white", "size": "small"}
-    assert render_text(engine.view(s, I)) == text  # selected options are invisible in text mode
+    marked = render_text(engine.view(s, I))  # issue 20 defect 8: the choice is said and marked
+    assert marked != text
+    said = "You have clicked small. [SEP] You have clicked white. [SEP] "  # latest first
+    assert marked.startswith(f"{said}Instruction: [SEP] {I}")
+    assert ("[SEP] color [SEP] white (selected) [SEP] navy blue | white [SEP] size [SEP] small (selected) [SEP]"
+            in marked)
+    assert marked.count("(selected)") == 2 and marked.count("You have clicked") == 2
     rich = render_text_rich(engine.view(s, I))
     assert rich.startswith("You have clicked small.\nYou have clicked white.\nInstruction:\n")
     assert "  [clicked button] white [clicked button_]" in rich

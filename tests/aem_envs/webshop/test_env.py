@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from html import escape as html_escape
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,7 @@ ENV_ID = "aem/WebShop-v0"
 
 @pytest.fixture(scope="module")
 def env():
-    e = WebShopEnv(split="test")
+    e = WebShopEnv(split="test", version="v1")  # the default catalog; v0: test_versions.py
     yield e
     e.close()
 
@@ -31,8 +32,9 @@ def run_oracle(env, instance_id, max_steps=15):
     return 0.0, info
 
 
-def test_aem_check_passes():
-    report = aem_envs.check(ENV_ID, raise_on_error=False)
+@pytest.mark.parametrize("env_id", [ENV_ID, "aem/WebShop-v1"])
+def test_aem_check_passes(env_id):
+    report = aem_envs.check(env_id, raise_on_error=False)
     assert report.ok, str(report)
 
 
@@ -48,7 +50,7 @@ def test_make_registers_fifteen_step_limit_and_reset_shows_search_page():
     env.close()
 
 
-def test_oracle_wins_every_test_and_eval_instruction(env):
+def test_oracle_wins_every_v1_test_and_eval_instruction(env):
     ids = env.tasks.ids("test") + env.tasks.ids("eval")
     assert len(ids) == 1500
     failures = []
@@ -152,3 +154,30 @@ def test_done_page_shows_purchase_and_score_but_not_the_goal(env):
     assert obs.endswith("Your score (min 0.0, max 1.0) [SEP] 1.0")
     assert json.loads(obs.split(" [SEP] ")[5]) == env.state.selected
     assert env.goal["instruction_text"] not in obs and "price_upper" not in obs
+
+
+@pytest.mark.parametrize("mode", ["text", "text_rich", "html"])
+def test_choosing_an_option_is_acknowledged_and_marked(mode):
+    """Issue 20 defect 8: after click[option] the page says what was clicked and marks it (every mode)."""
+    env = WebShopEnv(split="test", observation_mode=mode)
+    for iid in env.tasks.ids("test")[:40]:
+        env.reset(options={"instance_id": iid})
+        while env.state.page != "item":
+            env.step(env.oracle_action())
+        before = env._last_observation
+        values = [v for vals in env.catalog.by_asin[env.state.asin]["options"].values() for v in vals]
+        if len(values) < 2:
+            continue
+        obs, _, _, _, info = env.step(f"click[{values[1]}]")
+        assert info["is_action_valid"] and obs != before
+        assert f"You have clicked {values[1]}." in obs and "You have clicked" not in before
+        marks = {"text": f"[SEP] {values[1]} (selected) [SEP]",
+                 "text_rich": f"[clicked button] {values[1]} [clicked button_]",
+                 "html": f'aria-checked="true">{html_escape(values[1])}</button>'}
+        assert marks[mode] in obs
+        obs2, *_ = env.step(f"click[{values[0]}]")  # a second click is said too
+        assert f"You have clicked {values[0]}." in obs2
+        sub, *_ = env.step("click[description]")
+        assert "You have clicked" not in sub  # only on the item page, like upstream
+        return
+    pytest.fail("no test goal with an option group of two values")

@@ -93,12 +93,13 @@ def test_site_follows_the_text_env(site):
 
 
 def test_bad_addresses_are_clear_errors(site):
+    sid = site.all_ids[0]
     assert site.handle("/no-such-task").status == 404
-    assert site.handle("/webshop-00000/page?page=item&q=x&asin=NOPE").status == 400
-    assert site.handle("/webshop-00000/page?page=warp").status == 400
-    assert site.handle("/webshop-00000/page?page=results&q=a&o=%5B1%5D").status == 400
-    assert site.handle("/webshop-00000/elsewhere").status == 404
-    r = site.handle("/webshop-00000/search?q=")
+    assert site.handle(f"/{sid}/page?page=item&q=x&asin=NOPE").status == 400
+    assert site.handle(f"/{sid}/page?page=warp").status == 400
+    assert site.handle(f"/{sid}/page?page=results&q=a&o=%5B1%5D").status == 400
+    assert site.handle(f"/{sid}/elsewhere").status == 404
+    r = site.handle(f"/{sid}/search?q=")
     assert r.status == 200 and "Type some keywords" in r.body
     assert site.handle("/fixed_0").body == site.handle(f"/{site.all_ids[0]}").body
     assert "webshop-" in site.handle("/").body
