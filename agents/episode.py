@@ -28,6 +28,7 @@ import aem_envs
 from aem_envs.wrappers import ActionParser, TurnLimit
 from aem_gym.agents.prompts import PromptBuilder, PromptState
 from aem_gym.agents.records import Trajectory, jsonable
+from aem_gym.agents.tools import encode_reply
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord
 
 EnvWrapper = Callable[[gym.Env], gym.Env]
@@ -161,7 +162,7 @@ class Episode:
         t.instance_id, t.task_type = str(info.get("instance_id", "")), str(info.get("task_type", ""))
 
     def request(self, builder: PromptBuilder | None, sampling: SamplingParams,
-                root_seed: int) -> GenerationRequest:
+                root_seed: int, tools: list[dict[str, Any]] | None = None) -> GenerationRequest:
         """This turn's request. ``builder=None`` leaves ``messages`` empty (a policy that needs no prompt)."""
         acts = self.info.get("admissible_actions")
         turn = len(self.traj.turns)
@@ -173,7 +174,7 @@ class Episode:
         context = {"admissible_actions": acts, "oracle": self.oracle, "turn": turn,
                    "env_id": self.spec.env_id, "instance_id": self.traj.instance_id, "observation": self.obs,
                    "seed": self.spec.seed, "traj_uid": self.traj.traj_uid}
-        return GenerationRequest(messages=messages, sampling=s, context=context)
+        return GenerationRequest(messages=messages, sampling=s, context=context, tools=tools)
 
     def stepped(self, result: tuple, budget: int | None) -> None:
         """The env answered ``self.gen``; ``budget``: the turns this episode may take (None: no cap)."""
@@ -182,7 +183,7 @@ class Episode:
         out_of_turns = budget is not None and self.turn + 1 >= budget and not (terminated or truncated)
         last = terminated or truncated or out_of_turns
         self._record(float(reward), info, done=last, truncated=last and not terminated)
-        self.history.append((str(info.get("parsed_action", self.gen.text)), obs))  # type: ignore[union-attr]
+        self.history.append((str(info.get("parsed_action", encode_reply(self.gen))), obs))  # type: ignore[arg-type]
         self.obs, self.info = obs, info
         self.traj.final_observation = obs
         if last:
@@ -194,6 +195,14 @@ class Episode:
         what = {"timed_out": True} if error is None else {"error": error}
         self._record(0.0, {"step_failed": True, **what}, done=True, truncated=True)
         self.end(truncated=True, timed_out=error is None, error=error)
+
+    def backend_failed(self, error: str) -> None:
+        """The policy could not answer (``BackendError``, or a generation with ``finish_reason="error"``):
+        the episode ends with ``backend_error`` set, no row for the turn that never happened. Evaluation
+        counts it as an error, not as the agent failing the task."""
+        self.traj.backend_error = True
+        self._cut()
+        self.end(truncated=True, error=f"backend error: {error}")
 
     def expire(self) -> None:
         """The episode's time ran out between turns: its last row becomes the end of the episode."""
@@ -231,9 +240,12 @@ class Episode:
         row_info["finish_reason"] = gen.finish_reason
         if gen.error:
             row_info["policy_error"] = gen.error
+        if gen.reasoning:
+            row_info["reasoning"] = gen.reasoning
         t.turns.append(TurnRecord(
             group_uid=t.group_uid, traj_uid=t.traj_uid, turn_idx=len(t.turns), env_id=t.env_id,
-            instance_id=t.instance_id, task_type=t.task_type, observation=self.obs, action_text=gen.text,
+            instance_id=t.instance_id, task_type=t.task_type, observation=self.obs,
+            action_text=encode_reply(gen),
             reward=reward, done=done, prompt_ids=gen.prompt_ids, response_ids=gen.response_ids,
             logprobs=gen.logprobs, entropies=gen.entropies, allowed_token_ids=gen.allowed_token_ids,
             is_action_valid=bool(info.get("is_action_valid", True)), info=row_info,

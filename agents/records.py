@@ -36,6 +36,8 @@ class Trajectory:
     error: str | None = None
     # The loop stopped it at its own turn budget (``EpisodeSpec.max_turns``) while the env still ran.
     budget_reached: bool = False
+    # The policy's backend failed (``agents.errors.BackendError``): status "error", not the agent's loss.
+    backend_error: bool = False
     wall_s: float = 0.0
     turns: list[TurnRecord] = field(default_factory=list)
 
@@ -84,6 +86,7 @@ class RolloutResult:
             "mean_length": sum(t.length for t in self.trajectories) / n if n else 0.0,
             "timed_out": sum(t.timed_out for t in self.trajectories),
             "errors": sum(t.error is not None for t in self.trajectories),
+            "backend_errors": sum(t.backend_error for t in self.trajectories),
             **self.stats,
         }
 

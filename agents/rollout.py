@@ -32,8 +32,13 @@ Contract:
 * An episode ends when the env stack terminates or truncates (``max_turns`` included), at its own turn
   budget (``EpisodeSpec.max_turns``), when its time exceeds ``episode_timeout_s`` (truncated,
   ``timed_out``; a call still running is abandoned and its row recorded with ``info["timed_out"]``), or
-  when the env raises (truncated, the error kept). A policy exception stops the run (after closing the
-  envs): it is not an episode's fault. An episode's time is its own env calls and the policy calls it
+  when the env raises (truncated, the error kept), or when the policy's backend fails (a
+  ``BackendError``, or a generation with ``finish_reason="error"``: the episodes it concerned end with
+  ``backend_error``, an evaluation counts them as errors). Any other policy exception stops the run
+  (after closing the envs): it is not an episode's fault.
+* ``protocol="tools"``: the agent acts by tool calls (``agents.tools``): a ``ToolCallParser`` sits just
+  outside ``ActionParser``, the prompt says so, and a backend with ``supports_tools`` gets the schemas.
+* ``on_done(trajectory)``: called in the loop's thread as each episode ends (a journal for resume). An episode's time is its own env calls and the policy calls it
   took part in; time queued behind other episodes is not charged.
 * Deterministic given the seeds and a deterministic policy: same arguments → same rows, for any
   ``workers`` and pool kind. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults
@@ -47,7 +52,7 @@ import itertools
 import queue
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,10 +68,12 @@ from aem_gym.agents.episode import (
     env_stack,
     with_turn_limit,
 )
+from aem_gym.agents.errors import BackendError
 from aem_gym.agents.policy import Policy, check_generations
 from aem_gym.agents.procpool import ProcessPool
 from aem_gym.agents.prompts import DEFAULT_HISTORY, PromptBuilder, prompt_builder
-from aem_gym.agents.records import RolloutResult
+from aem_gym.agents.records import RolloutResult, Trajectory
+from aem_gym.agents.tools import ToolCallParser, ToolsPrompt, check_protocol, encode_reply, toolset
 from aem_gym.agents.types import Generation, SamplingParams
 
 TaskSpec = tuple[str | None, int] | int
@@ -100,7 +107,7 @@ class RolloutEngine:
     def __init__(self, workers: int = 2, episode_timeout_s: float | None = None,
                  history_k: int = DEFAULT_HISTORY, prompt: PromptBuilder | None = None, progress: bool = True,
                  env_factory: EnvFactory | None = None, max_concurrent: int | None = None,
-                 schedule: str = "lockstep", process: bool = False):
+                 schedule: str = "lockstep", process: bool = False, protocol: str = "text"):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         if schedule not in SCHEDULES:
@@ -113,6 +120,7 @@ class RolloutEngine:
         self.history_k, self.prompt, self.progress = history_k, prompt, progress
         self.env_factory, self.max_concurrent, self.schedule, self.process = (env_factory, max_concurrent,
                                                                               schedule, process)
+        self.protocol = check_protocol(protocol)
         self._processes: ProcessPool | None = None
         self._keys = itertools.count()
 
@@ -121,7 +129,8 @@ class RolloutEngine:
             max_turns: int | None = 50, env_kwargs: dict[str, Any] | None = None,
             wrappers: Sequence[EnvWrapper] = (), sampling: SamplingParams | None = None, seed: int = 0,
             run_id: str | None = None, output_dir: str | Path | None = None,
-            reset_options: dict[str, Any] | None = None) -> RolloutResult:
+            reset_options: dict[str, Any] | None = None,
+            on_done: Callable[[Trajectory], None] | None = None) -> RolloutResult:
         """Roll out ``len(tasks) × group_size`` episodes of ``env_id``; see the module docstring."""
         if group_size < 1:
             raise ValueError("group_size must be >= 1")
@@ -132,12 +141,13 @@ class RolloutEngine:
                              copy=c, options=dict(reset_options or {}))
                  for g, (iid, s) in enumerate(task_list) for c in range(group_size)]
         return self.run_specs(specs, policy, max_turns=max_turns, env_kwargs=env_kwargs, wrappers=wrappers,
-                              sampling=sampling, seed=seed, output_dir=output_dir, desc=env_id)
+                              sampling=sampling, seed=seed, output_dir=output_dir, desc=env_id,
+                              on_done=on_done)
 
     def run_specs(self, specs: Sequence[EpisodeSpec], policy: Policy, max_turns: int | None = 50,
                   env_kwargs: dict[str, Any] | None = None, wrappers: Sequence[EnvWrapper] = (),
                   sampling: SamplingParams | None = None, seed: int = 0, output_dir: str | Path | None = None,
-                  desc: str = "") -> RolloutResult:
+                  desc: str = "", on_done: Callable[[Trajectory], None] | None = None) -> RolloutResult:
         """Run ``specs`` (any envs); trajectories come back in ``specs`` order. ``seed``: the root of the
         per-request sampling seeds."""
         if max_turns is not None and max_turns < 1:
@@ -148,8 +158,11 @@ class RolloutEngine:
 
         bar = tqdm(total=len(episodes), desc=f"rollout {desc}".rstrip(), unit="ep", disable=not self.progress,
                    leave=False)
+        if self.protocol == "tools":
+            wrappers = [ToolCallParser, *wrappers]  # just outside ActionParser, inside the caller's
         driver = _Driver(self, episodes, pool, policy, sampling or SamplingParams(), seed, max_turns,
                          dict(env_kwargs or {}), with_turn_limit(wrappers, max_turns), bar)
+        driver.on_done = on_done
         t0 = time.perf_counter()
         try:
             driver.run()
@@ -190,7 +203,16 @@ class RolloutEngine:
     def builder(self, env_id: str, policy: Policy) -> PromptBuilder | None:
         if not getattr(policy, "needs_prompt", True):
             return None
-        return self.prompt or prompt_builder(env_id, k=self.history_k)
+        inner = self.prompt or prompt_builder(env_id, k=self.history_k)
+        if self.protocol == "tools":
+            return ToolsPrompt(inner, env_id, native=bool(getattr(policy, "supports_tools", False)))  # type: ignore[return-value]
+        return inner
+
+    def tools(self, env_id: str, policy: Policy) -> list[dict[str, Any]] | None:
+        """The schemas a request carries: under the tools protocol, for a backend that sends them."""
+        if self.protocol != "tools" or not getattr(policy, "supports_tools", False):
+            return None
+        return list(toolset(env_id).schemas)
 
 
 class _Generated:
@@ -220,7 +242,8 @@ class _Driver:
         self.busy: dict[int, str] = {}  # key -> "open" | "step" in flight
         self.live = self.in_policy = 0
         self.policy_s = 0.0
-        self.builders: dict[str, PromptBuilder | None] = {}
+        self.builders: dict[str, tuple[PromptBuilder | None, list[dict[str, Any]] | None]] = {}
+        self.on_done: Callable[[Trajectory], None] | None = None
         self.policy_pool: ThreadPoolExecutor | None = None
         pool.eager = engine.schedule == "independent"  # lockstep needs every answer before it goes on
 
@@ -256,7 +279,10 @@ class _Driver:
             batch, self.ready = sorted(self.ready, key=lambda e: e.index), []
             reqs = [self._request(ep) for ep in batch]
             t0 = time.perf_counter()
-            gens = check_generations(reqs, self.policy.generate(reqs))
+            try:
+                gens = check_generations(reqs, self.policy.generate(reqs))
+            except BackendError as e:
+                gens = [Generation(text="", finish_reason="error", error=str(e)) for _ in reqs]
             self._charge(batch, time.perf_counter() - t0)
             for ep, gen in zip(batch, gens, strict=True):
                 self._dispatch(ep, gen)
@@ -273,6 +299,8 @@ class _Driver:
         t0 = time.perf_counter()
         try:
             gens, error = check_generations(reqs, self.policy.generate(reqs)), None
+        except BackendError as e:
+            gens, error = [Generation(text="", finish_reason="error", error=str(e)) for _ in reqs], None
         except BaseException as e:  # re-raised in the loop's thread: a policy failure stops the run
             gens, error = None, e
         self.pool.events.put(_Generated(batch, gens, error, time.perf_counter() - t0))
@@ -280,8 +308,9 @@ class _Driver:
     def _request(self, ep: Episode):
         env_id = ep.spec.env_id
         if env_id not in self.builders:
-            self.builders[env_id] = self.engine.builder(env_id, self.policy)
-        return ep.request(self.builders[env_id], self.sampling, self.seed)
+            self.builders[env_id] = (self.engine.builder(env_id, self.policy), self.engine.tools(env_id, self.policy))
+        builder, tools = self.builders[env_id]
+        return ep.request(builder, self.sampling, self.seed, tools)
 
     def _charge(self, batch: list[Episode], seconds: float) -> None:
         self.policy_s += seconds
@@ -290,9 +319,13 @@ class _Driver:
 
     def _dispatch(self, ep: Episode, gen: Generation) -> None:
         key = self.key[id(ep)]
+        if gen.finish_reason == "error":  # the backend failed after its retries: not the agent's turn
+            ep.backend_failed(gen.error or "the policy returned an error")
+            self._finished(ep)
+            return
         ep.gen = gen
         self.busy[key] = "step"
-        self.pool.step(key, gen.text)
+        self.pool.step(key, encode_reply(gen))
 
     # -- events ---------------------------------------------------------------------------------------
     def _wait(self) -> None:
@@ -354,6 +387,8 @@ class _Driver:
         self.pool.release(self.key[id(ep)])
         self.live -= 1
         self.bar.update(1)
+        if self.on_done is not None:
+            self.on_done(ep.traj)
 
     # -- timeouts -------------------------------------------------------------------------------------
     def _next_deadline(self) -> float | None:
@@ -390,3 +425,5 @@ class _Driver:
                 lost_ep.abort("env worker restarted: another episode on it overran its time")
                 self.live -= 1
                 self.bar.update(1)
+                if self.on_done is not None:
+                    self.on_done(lost_ep.traj)
