@@ -37,7 +37,7 @@ from aem_gym.agents.types import Generation, Message
 
 PROTOCOLS = ("text", "tools")
 ENVELOPE_KEY = "tool_calls"
-_TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _ACTION_TAG = re.compile(r"<action>.*?</action>", re.DOTALL | re.IGNORECASE)
 
 
@@ -167,7 +167,7 @@ def decode_calls(text: str) -> list[dict[str, Any]] | None:
             return [{"name": (c.get("function") or {}).get("name"), "arguments": (c.get("function") or {})
                      .get("arguments")} if isinstance(c, dict) else {"name": None, "arguments": None}
                     for c in env[ENVELOPE_KEY]]
-    blocks = _TOOL_CALL_RE.findall(s)
+    blocks = TOOL_CALL_RE.findall(s)
     if not blocks:
         return None
     out = []

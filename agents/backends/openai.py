@@ -22,7 +22,8 @@ What is sent (docs/api-agents.md):
 What is kept: the text, native ``tool_calls``, a reasoning model's reasoning (``reasoning_content`` or
 ``reasoning`` on the message) in ``Generation.reasoning``, usage, and token-level fields where the server
 gives them: ``logprobs`` (standard), ``response_ids``/``prompt_ids`` (vLLM's ``return_token_ids``:
-``choices[0].token_ids``, ``prompt_token_ids``; or tokens written ``token_id:N``), ``entropies`` (the
+``choices[0].token_ids``, ``prompt_token_ids``; a ``token_id`` field on each logprobs entry, as
+``aem_gym.agents.serve`` sends; or tokens written ``token_id:N``), ``entropies`` (the
 ``return_entropies`` extension of ``aem_gym.agents.serve``; the public API's top-20 log-probs cannot give a
 full-vocabulary entropy).
 """
@@ -146,13 +147,14 @@ class OpenAIPolicy:
     def call(self, req: GenerationRequest) -> Generation:
         """One request with retries; raises ``BackendError`` when the endpoint cannot answer."""
         openai = _client_module()
-        last, attempt = "", 0
+        last, attempt, adapted = "", 0, 0
         while True:
             body = self.body(req)
             try:
                 return self.parse(self._create(body))
             except openai.BadRequestError as e:
-                if not self._adapt(body, str(e)):
+                adapted += 1
+                if adapted > len(_OPTIONAL) + len(_RENAME) or not self._adapt(body, str(e)):
                     raise BackendError(f"HTTP 400 from {self.url}: {_detail(e)}") from None
                 continue  # the same request without (or with a renamed) field: not a retry
             except openai.APIStatusError as e:
@@ -186,9 +188,12 @@ class OpenAIPolicy:
                 self.refused.add("top_logprobs")
             return True
         for old, new in _RENAME.items():
-            if old in body and old in message and old not in self.renamed and new not in self.renamed:
-                self.renamed[old] = new
-                return True
+            if old in body and old in message:
+                if old in self.renamed:  # another request found it out meanwhile: resend as renamed
+                    return True
+                if new not in self.renamed:
+                    self.renamed[old] = new
+                    return True
         return False
 
     @staticmethod
@@ -205,7 +210,9 @@ class OpenAIPolicy:
         content = ((choice.get("logprobs") or {}).get("content")) or None
         logprobs = [float(t["logprob"]) for t in content] if content else None
         ids = choice.get("token_ids")
-        if ids is None and content and all(str(t.get("token", "")).startswith("token_id:") for t in content):
+        if ids is None and content and all(isinstance(t.get("token_id"), int) for t in content):
+            ids = [t["token_id"] for t in content]  # aem_gym.agents.serve's extension field
+        elif ids is None and content and all(str(t.get("token", "")).startswith("token_id:") for t in content):
             ids = [int(str(t["token"]).split(":", 1)[1]) for t in content]
         calls = [{"id": c.get("id"), "type": "function",
                   "function": {"name": (c.get("function") or {}).get("name"),
