@@ -20,7 +20,8 @@ Contract:
   "lockstep"`` (default): one ``policy.generate`` call for every episode waiting for an action, made when
   no env call is in flight, so a batched model sees the same batches on every run. ``"independent"``:
   no barrier; each episode waiting for an action gets its own call, up to ``max_concurrent`` calls at
-  once in policy threads (API models: a slow reply holds back only its own episode). At most
+  once in policy threads (API models: a slow reply holds back only its own episode). ``"auto"``: the
+  policy's ``preferred_schedule`` (API backends say ``independent``), else lockstep. At most
   ``max_concurrent`` episodes are open at a time (None: all).
 * Env calls run in a worker pool (``agents.envpool``): inline for one worker without timeout, else
   ``workers`` threads, or ``workers`` processes with ``process=True`` (CPU-bound envs).
@@ -110,8 +111,8 @@ class RolloutEngine:
                  schedule: str = "lockstep", process: bool = False, protocol: str = "text"):
         if workers < 1:
             raise ValueError("workers must be >= 1")
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if schedule not in (*SCHEDULES, "auto"):
+            raise ValueError(f"schedule must be auto or one of {SCHEDULES}, got {schedule!r}")
         if max_concurrent is not None and max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1 (or None: every episode at once)")
         if process and env_factory is not None:
@@ -245,7 +246,9 @@ class _Driver:
         self.builders: dict[str, tuple[PromptBuilder | None, list[dict[str, Any]] | None]] = {}
         self.on_done: Callable[[Trajectory], None] | None = None
         self.policy_pool: ThreadPoolExecutor | None = None
-        pool.eager = engine.schedule == "independent"  # lockstep needs every answer before it goes on
+        self.schedule = engine.schedule if engine.schedule != "auto" else \
+            getattr(policy, "preferred_schedule", "lockstep")
+        pool.eager = self.schedule == "independent"  # lockstep needs every answer before it goes on
 
     def run(self) -> None:
         try:
@@ -273,7 +276,7 @@ class _Driver:
     def _generate(self) -> None:
         if not self.ready:
             return
-        if self.engine.schedule == "lockstep":
+        if self.schedule == "lockstep":
             if self.busy:  # the barrier: a batched model sees the same batches whatever the timing
                 return
             batch, self.ready = sorted(self.ready, key=lambda e: e.index), []

@@ -105,6 +105,9 @@ class EpisodeRow:
     completion_tokens: int
     wall_s: float
     trajectory_file: str  # relative to the results dir
+    # "error": the agent's backend failed (agents.errors.BackendError); not an attempt, excluded from the
+    # rates (leaderboard.metrics). Optional in the schema: files written before it have none ("ok").
+    status: str = "ok"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,13 +140,14 @@ TRAJECTORY_SCHEMA: dict[str, Any] = {
 
 EPISODE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": list(EpisodeRow.__dataclass_fields__),
+    "required": [f for f in EpisodeRow.__dataclass_fields__ if f != "status"],
     "additionalProperties": False,
     "properties": {"episode_id": _str, "env_id": _str, "instance_id": _str, "task_type": _str, "split": _str,
                    "seed": {"type": "integer"}, "won": _bool, "score": _num, "turns": _int0,
                    "invalid_actions": _int0, "terminated": _bool, "truncated": _bool, "prompt_tokens": _int0,
                    "completion_tokens": _int0, "wall_s": {"type": "number", "minimum": 0},
-                   "trajectory_file": {"type": "string", "pattern": r"^trajectories/[^/]+\.jsonl$"}},
+                   "trajectory_file": {"type": "string", "pattern": r"^trajectories/[^/]+\.jsonl$"},
+                   "status": {"enum": ["ok", "error"]}},
 }
 
 _rate = {"type": "number", "minimum": 0, "maximum": 1}

@@ -65,6 +65,7 @@ class OpenAIPolicy:
     them from self-hosted servers only. ``top_logprobs``: alternatives per token (0: none)."""
 
     supports_tools = True
+    preferred_schedule = "independent"  # no per-turn barrier: a slow reply holds back only its episode
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
                  timeout_s: float = 600.0, max_retries: int = 3, backoff_s: float = 1.0, concurrency: int = 64,
