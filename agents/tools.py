@@ -79,7 +79,7 @@ class ToolSet:
             want = params["properties"][k]["type"]
             if (want == "string" and not isinstance(v, str)) or (want == "integer" and not (
                     isinstance(v, int) and not isinstance(v, bool))):
-                raise ToolCallError(f"{name}: argument {k!r} must be a {want}, got {json.dumps(v)[:60]}")
+                raise ToolCallError(f"{name}: argument {k!r} must be of type {want}, got {json.dumps(v)[:60]}")
         action = self.to_action(name, args)
         if _ACTION_TAG.search(action) or "</action>" in action.lower():
             raise ToolCallError("arguments may not contain <action> tags")
