@@ -108,7 +108,7 @@ class RolloutEngine:
     def __init__(self, workers: int = 2, episode_timeout_s: float | None = None,
                  history_k: int = DEFAULT_HISTORY, prompt: PromptBuilder | None = None, progress: bool = True,
                  env_factory: EnvFactory | None = None, max_concurrent: int | None = None,
-                 schedule: str = "lockstep", process: bool = False, protocol: str = "text"):
+                 schedule: str = "auto", process: bool = False, protocol: str = "text"):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         if schedule not in (*SCHEDULES, "auto"):

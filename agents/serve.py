@@ -43,6 +43,11 @@ _ROUTES = {"/v1/chat/completions": (parse_chat_request, chat_response, chat_chun
            "/v1/completions": (parse_completion_request, completion_response, completion_chunks)}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a rollout connects with many clients at once (the default backlog is 5)
+
+
 class PolicyServer:
     """``PolicyServer(policy, model_name).start()`` serves on ``host:port`` (port 0 = any free port) from a
     background thread; ``url`` is the ``/v1`` base; ``stop()`` shuts it down. Also a context manager."""
@@ -54,8 +59,7 @@ class PolicyServer:
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self._queue: queue.Queue[tuple[GenerationRequest, Future] | None] = queue.Queue()
         self.batches: list[int] = []  # sizes of the generate calls made, for tests and logs
-        self.httpd = ThreadingHTTPServer((host, port), self._handler())
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), self._handler())
         self._threads = [threading.Thread(target=self.httpd.serve_forever, daemon=True, name="aem-serve-http"),
                          threading.Thread(target=self._batcher, daemon=True, name="aem-serve-batch")]
 
