@@ -45,6 +45,9 @@ _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _OPTIONAL = ("logprobs", "top_logprobs", "return_token_ids", "return_entropies", "top_k",
              "include_stop_str_in_output", "tool_choice", "seed")
 _RENAME = {"max_completion_tokens": "max_tokens", "max_tokens": "max_completion_tokens"}
+# ... when the 400 says the field is not accepted (not that its value is wrong, e.g. "too large").
+_REFUSAL = ("unsupported", "not supported", "unrecognized", "unknown", "extra", "not permitted", "not allowed",
+            "instead", "does not support")
 # Standard keyword arguments of ``chat.completions.create``; the rest of a body goes as ``extra_body``.
 _STANDARD = frozenset({"messages", "model", "max_completion_tokens", "max_tokens", "temperature", "top_p",
                        "stop", "seed", "logprobs", "top_logprobs", "tools", "tool_choice", "n",
@@ -182,6 +185,8 @@ class OpenAIPolicy:
     def _adapt(self, body: dict[str, Any], message: str) -> bool:
         """A 400 that names a field we chose to send: drop or rename it for this server. False: nothing
         to adapt (the request itself is bad)."""
+        if not any(w in message.lower() for w in _REFUSAL):
+            return False
         named = [f for f in body if f in _OPTIONAL and f not in self.extra_body and f in message]
         if named:
             self.refused.update(named)

@@ -146,10 +146,12 @@ def test_a_refused_field_is_dropped_and_stays_dropped():
         assert len(firsts) >= 2
 
 
-def test_a_bad_request_is_a_backend_error_without_retries():
-    with FakeOpenAI(lambda b: error(400, "This model's maximum context length is 8 tokens")) as api:
+@pytest.mark.parametrize("message", ["This model's maximum context length is 8 tokens",
+                                     "max_completion_tokens is too large: 10. This model supports at most 5"])
+def test_a_bad_request_is_a_backend_error_without_retries(message):
+    with FakeOpenAI(lambda b: error(400, message)) as api:
         g = OpenAIPolicy("m", base_url=api.url, backoff_s=0.01).generate(reqs(1))[0]
-        assert g.finish_reason == "error" and "maximum context length" in g.error and len(api.bodies) == 1
+        assert g.finish_reason == "error" and message in g.error and len(api.bodies) == 1
 
 
 def test_extra_body_reasoning_and_usage():
