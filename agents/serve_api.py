@@ -137,22 +137,28 @@ def deltas(tok: Any, ids: list[int] | None, text: str) -> list[str]:
     ``text`` exactly (a stop string the server cut stays cut). Without a tokenizer: one piece."""
     if tok is None or not ids:
         return [text]
-    out, prev = [], ""
+    single = [tok.decode([i], skip_special_tokens=True) for i in ids]  # fast path: whole characters
+    if "".join(single).startswith(text):
+        return _clamp(single, text)
+    out, prev = [], ""  # incremental decoding (a character split over tokens)
     for i in range(len(ids)):
         cur = tok.decode(ids[: i + 1], skip_special_tokens=True)
-        if not cur.startswith(prev):  # an incomplete UTF-8 sequence: wait for the next token
+        if cur.endswith("\ufffd") or not cur.startswith(prev):  # a character not complete yet: wait
             out.append("")
             continue
         out.append(cur[len(prev):])
         prev = cur
-    pieces, used = [], 0
-    for d in out:
+    return _clamp(out, text)
+
+
+def _clamp(pieces: list[str], text: str) -> list[str]:
+    """``pieces`` cut where ``text`` ends; ``[text]`` when they do not spell it."""
+    out, used = [], 0
+    for d in pieces:
         take = d[: max(0, len(text) - used)]
-        pieces.append(take)
+        out.append(take)
         used += len(take)
-    if "".join(pieces) != text:
-        return [text]
-    return pieces
+    return out if "".join(out) == text else [text]
 
 
 def _entry(tok: Any, tid: int | None, lp: float) -> dict[str, Any]:

@@ -11,6 +11,8 @@ What is sent (docs/api-agents.md):
 
 * ``max_completion_tokens`` (OpenAI's current name; reasoning models reject ``max_tokens``); a server that
   answers 400 naming it gets ``max_tokens`` instead, and keeps getting it;
+* sampling settings as asked; a reasoning model that refuses ``temperature``/``top_p``/``stop`` (a 400
+  naming it) gets the request without it, and the run's metadata lists it (``config["refused"]``);
 * ``logprobs`` only where asked (default: self-hosted servers, where a trainer wants them; never to
   api.openai.com); a 400 that names ``logprobs``/``top_logprobs`` (reasoning models) is retried without
   them, and they stay off for the policy's lifetime. The same holds for the extensions below;
@@ -42,8 +44,10 @@ from aem_gym.agents.types import Generation, GenerationRequest, Usage
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # Fields a server may refuse with a 400 naming them: dropped (or renamed) and the request retried once.
+# Reasoning models refuse sampling settings too ("Unsupported value: 'temperature' does not support 0.2"):
+# they then sample with their own; the run records what was dropped (``config["refused"]``).
 _OPTIONAL = ("logprobs", "top_logprobs", "return_token_ids", "return_entropies", "top_k",
-             "include_stop_str_in_output", "tool_choice", "seed")
+             "include_stop_str_in_output", "tool_choice", "seed", "temperature", "top_p", "stop")
 _RENAME = {"max_completion_tokens": "max_tokens", "max_tokens": "max_completion_tokens"}
 # ... when the 400 says the field is not accepted (not that its value is wrong, e.g. "too large").
 _REFUSAL = ("unsupported", "not supported", "unrecognized", "unknown", "extra", "not permitted", "not allowed",
@@ -98,8 +102,13 @@ class OpenAIPolicy:
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key or "none", timeout=timeout_s,
                                     max_retries=0)
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="aem-openai")
-        self.config = {"model": model, "base_url": self.base_url, "timeout_s": timeout_s,
-                       "max_retries": max_retries, "logprobs": self.logprobs, "extra_body": self.extra_body}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What a run records about the backend, including the fields the server refused."""
+        return {"model": self.model, "base_url": self.base_url, "timeout_s": self.timeout_s,
+                "max_retries": self.max_retries, "logprobs": self.logprobs, "extra_body": self.extra_body,
+                "refused": sorted(self.refused), "renamed": dict(self.renamed)}
 
     def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         return list(self._pool.map(self._one, requests))

@@ -194,3 +194,15 @@ def test_native_tool_calls_through_the_loop():
     assert first.info["parsed_action"] == "look" and first.is_action_valid
     assert first.info["tool_calls"] == [{"name": "act", "arguments": '{"action": "look"}'}]
     assert not second.is_action_valid and "exactly one function" in second.info["tool_error"]
+
+
+def test_a_reasoning_model_refusing_temperature_is_recorded():
+    def answer(body):
+        if "temperature" in body:
+            return error(400, "Unsupported value: 'temperature' does not support 0.0 with this model.")
+        return 200, completion()
+
+    with FakeOpenAI(answer) as api:
+        p = OpenAIPolicy("o", base_url=api.url)
+        assert p.generate(reqs(1))[0].text == "<action>look</action>"
+        assert "temperature" not in api.bodies[-1] and p.config["refused"] == ["temperature"]

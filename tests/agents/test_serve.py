@@ -93,3 +93,19 @@ def test_tools_answered_with_tool_calls():
     assert "<tool_call>" in policy.seen[0][0]["content"]  # the functions were described to the model
     streamed = [tc for c in chunks for tc in (c.choices[0].delta.tool_calls or [])]
     assert streamed[0].function.name == "act"
+
+
+class _ByteTok:
+    """A byte-level tokenizer: one token per UTF-8 byte (a character may span tokens)."""
+
+    def decode(self, ids, skip_special_tokens=True):
+        return bytes(ids).decode("utf-8", errors="replace")
+
+
+def test_stream_deltas_never_split_a_character():
+    from aem_gym.agents.serve_api import deltas
+
+    ids = list("né ok".encode())
+    assert deltas(_ByteTok(), ids, "né ok") == ["n", "", "é", " ", "o", "k"]
+    assert deltas(_ByteTok(), ids, "né") == ["n", "", "é", "", "", ""]  # a stop string cut the reply
+    assert deltas(None, ids, "né ok") == ["né ok"]
