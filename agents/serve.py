@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     from aem_gym.agents.policy import make_policy
 
     server = PolicyServer(make_policy(args.agent), args.model_name or args.agent, args.host, args.port).start()
-    print(f"serving {args.agent} at {server.url} (Ctrl-C stops)")
+    print(f"serving {args.agent} at {server.url} (Ctrl-C stops)", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -263,7 +263,8 @@ def adapt_messages(messages: list[Message], schemas: Any, native: bool) -> list[
     out = [dict(m) for m in messages]
     for m in out:
         if m["role"] == "system":
-            m["content"] += f"\n\nIn this run, do not write <action> tags. {how}"
+            m["content"] += (f"\n\nIn this run, do not write <action> tags. {how} The functions replace "
+                             "the tags this prompt describes; each does what its tag does.")
             break
     else:
         out.insert(0, {"role": "system", "content": how})

@@ -109,6 +109,16 @@ def _run(policy: Any, plan: EnvPlan, cfg: EvalConfig, engine: Any, journal: Jour
     run_plan(policy, plan, cfg, engine=engine, on_done=on_done)
 
 
+def first_error(out: Path | str) -> str | None:
+    """The error of the first episode that has one (what ``aem eval`` shows after a run with errors)."""
+    for p in sorted((Path(out) / TRAJ_DIR).glob("*.jsonl")):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            err = json.loads(line).get("error")
+            if err:
+                return str(err)
+    return None
+
+
 def _schedule(cfg: EvalConfig, policy: Any) -> str:
     return cfg.schedule if cfg.schedule != "auto" else getattr(policy, "preferred_schedule", "lockstep")
 
@@ -130,7 +140,7 @@ def to_rows(plan: EnvPlan, task: tuple[str, int], traj: Trajectory) -> tuple[Epi
         completion_tokens=sum(t.completion_tokens for t in turns), wall_s=round(traj.wall_s, 4),
         trajectory_file=f"{TRAJ_DIR}/{env_slug(plan.env_id)}.jsonl", status=status)
     return row, TrajectoryRow(row.episode_id, plan.env_id, iid, seed, traj.first_observation,
-                              traj.final_observation, turns, stopped)
+                              traj.final_observation, turns, stopped, traj.error)
 
 
 def _turn_row(r: Any) -> TurnRow:

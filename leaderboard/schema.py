@@ -82,6 +82,7 @@ class TrajectoryRow:
     # Why the evaluation loop stopped the episode before the env ended it: "timeout" (its time ran out)
     # or "error" (the env raised); None: the env ended it. A step that never came back is not recorded.
     stopped: str | None = None
+    error: str | None = None  # what went wrong when stopped == "error" (an env's exception, a backend's)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,7 +136,7 @@ TRAJECTORY_SCHEMA: dict[str, Any] = {
     "properties": {"episode_id": _str, "env_id": _str, "instance_id": _str, "seed": {"type": "integer"},
                    "reset_observation": _str, "final_observation": _str,
                    "turns": {"type": "array", "items": TURN_SCHEMA},
-                   "stopped": {"enum": ["timeout", "error", None]}},
+                   "stopped": {"enum": ["timeout", "error", None]}, "error": {"type": ["string", "null"]}},
 }
 
 EPISODE_SCHEMA: dict[str, Any] = {

@@ -87,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
     cost = f" · cost ${o['cost_usd']:.4f}" if "cost_usd" in o else ""
     print(f"tokens: {o['tokens']['prompt']} prompt, {o['tokens']['completion']} completion{cost}")
     if o["errors"]:
-        print(f"{o['errors']} episodes ended in a backend error (not counted in success): rerun them with "
-              f"`aem eval ... --out {out} --resume`")
+        from aem_gym.leaderboard.runner import first_error
+
+        print(f"{o['errors']} episodes ended in a backend error (not counted in success), e.g. "
+              f"{first_error(out)}\nrerun them with `aem eval ... --out {out} --resume`")
     print(f"overall success {o['success_rate']:.3f} · results in {out} · "
           f"submit with `aem leaderboard submit {out}`")
     return 0

@@ -124,6 +124,7 @@ def test_backend_errors_are_not_losses_and_a_resume_reruns_them(tmp_path, capsys
     errors = env["errors"]
     assert errors >= 1 and env["episodes"] == 6 - errors and env["success_rate"] == 1.0
     assert f"{errors} episodes ended in a backend error" in printed and "--resume" in printed
+    assert "HTTP 503 after 4 attempts" in printed  # what went wrong is shown (and kept in the trajectory)
     tok = s["overall"]["tokens"]
     assert tok["prompt"] == 1000 * sum(json.loads(x)["turns"] for x in (out / EPISODES_FILE).read_text().splitlines())
     assert s["overall"]["cost_usd"] == pytest.approx((tok["prompt"] * 2 + tok["completion"] * 10) / 1e6)
