@@ -183,7 +183,8 @@ class Episode:
         out_of_turns = budget is not None and self.turn + 1 >= budget and not (terminated or truncated)
         last = terminated or truncated or out_of_turns
         self._record(float(reward), info, done=last, truncated=last and not terminated)
-        self.history.append((str(info.get("parsed_action", encode_reply(self.gen))), obs))  # type: ignore[arg-type]
+        action = info.get("parsed_action", encode_reply(self.gen))  # type: ignore[arg-type]
+        self.history.append((str(action), obs))
         self.obs, self.info = obs, info
         self.traj.final_observation = obs
         if last:

@@ -99,7 +99,8 @@ class EvalConfig:
         out: dict[str, Any] = {}
         if self.extra_body is not None:
             if kind != "openai":
-                raise ValueError(f"extra_body applies to openai agents (request fields), not to {kind} agents")
+                raise ValueError(f"extra_body applies to openai agents (request fields), not to {kind} "
+                                 "agents")
             out["extra_body"] = dict(self.extra_body)
         if self.max_prompt_tokens is None:
             return out

@@ -36,11 +36,11 @@ Contract:
   when the env raises (truncated, the error kept), or when the policy's backend fails (a
   ``BackendError``, or a generation with ``finish_reason="error"``: the episodes it concerned end with
   ``backend_error``, an evaluation counts them as errors). Any other policy exception stops the run
-  (after closing the envs): it is not an episode's fault.
+  (after closing the envs): it is not an episode's fault. An episode's time is its own env calls and
+  the policy calls it took part in; time queued behind other episodes is not charged.
 * ``protocol="tools"``: the agent acts by tool calls (``agents.tools``): a ``ToolCallParser`` sits just
   outside ``ActionParser``, the prompt says so, and a backend with ``supports_tools`` gets the schemas.
-* ``on_done(trajectory)``: called in the loop's thread as each episode ends (a journal for resume). An episode's time is its own env calls and the policy calls it
-  took part in; time queued behind other episodes is not charged.
+* ``on_done(trajectory)``: called in the loop's thread as each episode ends (a journal for resume).
 * Deterministic given the seeds and a deterministic policy: same arguments → same rows, for any
   ``workers`` and pool kind. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults
   to a hash of the arguments.
@@ -206,7 +206,8 @@ class RolloutEngine:
             return None
         inner = self.prompt or prompt_builder(env_id, k=self.history_k)
         if self.protocol == "tools":
-            return ToolsPrompt(inner, env_id, native=bool(getattr(policy, "supports_tools", False)))  # type: ignore[return-value]
+            native = bool(getattr(policy, "supports_tools", False))
+            return ToolsPrompt(inner, env_id, native=native)  # type: ignore[return-value]
         return inner
 
     def tools(self, env_id: str, policy: Policy) -> list[dict[str, Any]] | None:
@@ -311,7 +312,8 @@ class _Driver:
     def _request(self, ep: Episode):
         env_id = ep.spec.env_id
         if env_id not in self.builders:
-            self.builders[env_id] = (self.engine.builder(env_id, self.policy), self.engine.tools(env_id, self.policy))
+            self.builders[env_id] = (self.engine.builder(env_id, self.policy),
+                                     self.engine.tools(env_id, self.policy))
         builder, tools = self.builders[env_id]
         return ep.request(builder, self.sampling, self.seed, tools)
 

@@ -50,8 +50,9 @@ def _with_tools(messages: list[Message], tools: Any) -> list[Message]:
     if not isinstance(tools, list) or not all(isinstance(t, dict) and isinstance(t.get("function"), dict)
                                               for t in tools):
         raise BadRequest("'tools' must be a list of {type: function, function: {...}} objects")
-    schemas = [{"function": {"name": t["function"].get("name"), "description": t["function"].get("description", ""),
-                             "parameters": t["function"].get("parameters") or {"properties": {}}}} for t in tools]
+    schemas = [{"function": {"name": f.get("name"), "description": f.get("description", ""),
+                             "parameters": f.get("parameters") or {"properties": {}}}}
+               for f in (t["function"] for t in tools)]
     how = fallback_instructions(schemas)
     if messages[0]["role"] == "system":
         return [{"role": "system", "content": messages[0]["content"] + "\n\n" + how}, *messages[1:]]
@@ -183,13 +184,16 @@ def _message(g: Generation, opts: dict[str, Any]) -> tuple[dict[str, Any], str]:
     calls = decode_calls(g.text) if opts.get("tools") else None
     if calls:
         msg["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:20]}", "type": "function",
-                              "function": {"name": c.get("name"), "arguments": c.get("arguments") if isinstance(
-                                  c.get("arguments"), str) else json.dumps(c.get("arguments") or {})}}
+                              "function": {"name": c.get("name"), "arguments": _arguments(c.get("arguments"))}}
                              for c in calls]
         rest = TOOL_CALL_RE.sub("", g.text).strip()
         msg["content"] = rest or None
         finish = "tool_calls"
     return msg, finish
+
+
+def _arguments(args: Any) -> str:
+    return args if isinstance(args, str) else json.dumps(args or {})
 
 
 def _usage(g: Generation) -> dict[str, int]:
@@ -248,8 +252,9 @@ def chat_chunks(g: Generation, opts: dict[str, Any], model: str, tok: Any) -> li
 
 
 def completion_response(g: Generation, opts: dict[str, Any], model: str, tok: Any) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "text": g.text, "finish_reason": "length" if g.finish_reason ==
-                              "length" else "stop", "logprobs": _legacy_logprobs(g, tok) if opts["logprobs"] else None}
+    finish = "length" if g.finish_reason == "length" else "stop"
+    lp = _legacy_logprobs(g, tok) if opts["logprobs"] else None
+    choice: dict[str, Any] = {"index": 0, "text": g.text, "finish_reason": finish, "logprobs": lp}
     return {**_head("text_completion", model, f"cmpl-{uuid.uuid4().hex[:24]}"), "choices": [choice],
             "usage": _usage(g)}
 

@@ -74,12 +74,14 @@ class ToolSet:
         extra = [k for k in args if k not in params["properties"]]
         if missing or extra:
             raise ToolCallError(f"{name} takes {sorted(params['properties']) or 'no arguments'}"
-                                + (f"; missing {missing}" if missing else "") + (f"; unknown {extra}" if extra else ""))
+                                + (f"; missing {missing}" if missing else "")
+                                + (f"; unknown {extra}" if extra else ""))
         for k, v in args.items():
             want = params["properties"][k]["type"]
             if (want == "string" and not isinstance(v, str)) or (want == "integer" and not (
                     isinstance(v, int) and not isinstance(v, bool))):
-                raise ToolCallError(f"{name}: argument {k!r} must be of type {want}, got {json.dumps(v)[:60]}")
+                raise ToolCallError(f"{name}: argument {k!r} must be of type {want}, "
+                                    f"got {json.dumps(v)[:60]}")
         action = self.to_action(name, args)
         if _ACTION_TAG.search(action) or "</action>" in action.lower():
             raise ToolCallError("arguments may not contain <action> tags")
@@ -109,7 +111,8 @@ def _swe(name: str, args: dict[str, Any]) -> str:
         rng = "".join(_attr(k, args[k]) for k in ("start", "end") if k in args)
         return f"<view{_attr('path', args['path'])}{rng}/>"
     if name == "replace":
-        return f"<replace{_attr('path', args['path'])}><old>{args['old']}</old><new>{args['new']}</new></replace>"
+        path = _attr("path", args["path"])
+        return f"<replace{path}><old>{args['old']}</old><new>{args['new']}</new></replace>"
     if name == "create":
         return f"<create{_attr('path', args['path'])}>\n{args['content']}\n</create>"
     return "<submit/>"

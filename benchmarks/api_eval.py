@@ -135,15 +135,16 @@ def main(argv: list[str] | None = None) -> int:
             for schedule in order:
                 by[schedule].append(run(schedule, endpoint.url, args.episodes, args.turns))
                 r = by[schedule][-1]
-                print(f"  {schedule:11s} run {i + 1}: {r['wall_s']:.2f} s, {r['episodes_per_s']:.2f} episodes/s",
-                      flush=True)
+                print(f"  {schedule:11s} run {i + 1}: {r['wall_s']:.2f} s, "
+                      f"{r['episodes_per_s']:.2f} episodes/s", flush=True)
     finally:
         endpoint.close()
     best = {s: min(rs, key=lambda r: r["wall_s"]) for s, rs in by.items()}
     eps = {s: sum(r["episodes_per_s"] for r in rs) / len(rs) for s, rs in by.items()}
     ratio = eps["independent"] / eps["lockstep"]
-    lines = [f"latency {args.latency} (median {args.median} s, shape {args.shape}), {args.episodes} episodes x "
-             f"{args.turns} turns, concurrency cap {args.episodes}, mean of {args.repeats} runs", "",
+    lines = [f"latency {args.latency} (median {args.median} s, shape {args.shape}), "
+             f"{args.episodes} episodes x {args.turns} turns, concurrency cap {args.episodes}, "
+             f"mean of {args.repeats} runs", "",
              "| schedule | wall s | episodes/s | ratio |", "|---|---:|---:|---:|"]
     for s in ("lockstep", "independent"):
         wall = sum(r["wall_s"] for r in by[s]) / len(by[s])

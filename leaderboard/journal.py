@@ -29,7 +29,8 @@ class ResumeError(ValueError):
 
 
 class Journal:
-    """``open(identity, resume)`` → the finished entries by episode id; ``append(row, traj)`` per episode."""
+    """``open(identity, resume)`` → the finished entries by episode id; ``append(row, traj)`` per
+    episode."""
 
     def __init__(self, out: Path | str):
         self.out = Path(out)

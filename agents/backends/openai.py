@@ -50,8 +50,8 @@ _OPTIONAL = ("logprobs", "top_logprobs", "return_token_ids", "return_entropies",
              "include_stop_str_in_output", "tool_choice", "seed", "temperature", "top_p", "stop")
 _RENAME = {"max_completion_tokens": "max_tokens", "max_tokens": "max_completion_tokens"}
 # ... when the 400 says the field is not accepted (not that its value is wrong, e.g. "too large").
-_REFUSAL = ("unsupported", "not supported", "unrecognized", "unknown", "extra", "not permitted", "not allowed",
-            "instead", "does not support")
+_REFUSAL = ("unsupported", "not supported", "unrecognized", "unknown", "extra", "not permitted",
+            "not allowed", "instead", "does not support")
 # Standard keyword arguments of ``chat.completions.create``; the rest of a body goes as ``extra_body``.
 _STANDARD = frozenset({"messages", "model", "max_completion_tokens", "max_tokens", "temperature", "top_p",
                        "stop", "seed", "logprobs", "top_logprobs", "tools", "tool_choice", "n",
@@ -75,7 +75,8 @@ class OpenAIPolicy:
     preferred_schedule = "independent"  # no per-turn barrier: a slow reply holds back only its episode
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
-                 timeout_s: float = 600.0, max_retries: int = 3, backoff_s: float = 1.0, concurrency: int = 64,
+                 timeout_s: float = 600.0, max_retries: int = 3, backoff_s: float = 1.0,
+                 concurrency: int = 64,
                  logprobs: bool | None = None, top_logprobs: int = 0, token_ids: bool | None = None,
                  entropies: bool | None = None, extra_body: dict[str, Any] | None = None):
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
@@ -227,7 +228,8 @@ class OpenAIPolicy:
         ids = choice.get("token_ids")
         if ids is None and content and all(isinstance(t.get("token_id"), int) for t in content):
             ids = [t["token_id"] for t in content]  # aem_gym.agents.serve's extension field
-        elif ids is None and content and all(str(t.get("token", "")).startswith("token_id:") for t in content):
+        elif ids is None and content and all(str(t.get("token", "")).startswith("token_id:")
+                                             for t in content):
             ids = [int(str(t["token"]).split(":", 1)[1]) for t in content]
         calls = [{"id": c.get("id"), "type": "function",
                   "function": {"name": (c.get("function") or {}).get("name"),
