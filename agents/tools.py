@@ -259,9 +259,9 @@ NATIVE_INSTRUCTIONS = "Act by calling exactly one of the provided functions per 
 
 
 def adapt_messages(messages: list[Message], schemas: Any, native: bool) -> list[Message]:
-    """Rewrite a text-protocol prompt for the tools protocol: the answer-format line (the user message's
-    last paragraph, when it names ``<action>``) becomes the tools instruction, and the system message
-    says that functions replace the ``<action>`` tags. Native backends also get ``tools`` in the request."""
+    """Rewrite a text-protocol prompt for the tools protocol: the user message's paragraphs that ask for
+    ``<action>`` tags (the answer format) become the tools instruction, and the system message says that
+    functions replace the tags. Native backends also get ``tools`` in the request."""
     how = NATIVE_INSTRUCTIONS if native else fallback_instructions(schemas)
     out = [dict(m) for m in messages]
     for m in out:
@@ -271,11 +271,12 @@ def adapt_messages(messages: list[Message], schemas: Any, native: bool) -> list[
             break
     else:
         out.insert(0, {"role": "system", "content": how})
-    users = [m for m in out if m["role"] == "user"]
-    if users:
-        head, _, last = users[-1]["content"].rpartition("\n\n")
-        if "<action>" in last and head:
-            users[-1]["content"] = head + "\n\n" + NATIVE_INSTRUCTIONS
+    for m in out:
+        if m["role"] == "user" and "<action>" in m["content"]:
+            paras = m["content"].split("\n\n")
+            asks = [i for i, p in enumerate(paras) if "<action>" in p]
+            paras[asks[0]] = NATIVE_INSTRUCTIONS
+            m["content"] = "\n\n".join(p for i, p in enumerate(paras) if i not in asks[1:])
     return out
 
 
