@@ -3,7 +3,8 @@
 
 Requests run concurrently (``concurrency`` threads) so a batching server sees the whole turn at once;
 streaming is off. Each request has a timeout; transient failures (connection errors, timeouts, HTTP 408,
-409, 429 and 5xx) are retried with exponential backoff. After ``max_retries`` the request's generation
+409, 429 and 5xx) are retried with exponential backoff (at least what a ``Retry-After`` header asks,
+up to 60 s). After ``max_retries`` the request's generation
 comes back with ``finish_reason="error"`` (``BackendError`` text in ``error``): the episode loop ends that
 episode with status ``error`` (excluded from success, listed in the summary), never as the agent failing.
 
@@ -161,7 +162,7 @@ class OpenAIPolicy:
     def call(self, req: GenerationRequest) -> Generation:
         """One request with retries; raises ``BackendError`` when the endpoint cannot answer."""
         openai = _client_module()
-        last, attempt, adapted = "", 0, 0
+        last, attempt, adapted, wait = "", 0, 0, 0.0
         while True:
             body = self.body(req)
             try:
@@ -175,16 +176,17 @@ class OpenAIPolicy:
                 last = f"HTTP {e.status_code} from {self.url}: {_detail(e)}"
                 if e.status_code not in _RETRY_STATUS:
                     raise BackendError(last) from None
+                wait = _retry_after(e)
             except openai.APITimeoutError:
                 last = f"{self.url} did not answer within {self.timeout_s:g} s"
             except openai.APIConnectionError as e:
                 last = f"cannot reach {self.url}: {e.__cause__ or e}"
-            except ValueError as e:  # an answer the client could not read (invalid JSON, wrong shape)
+            except (ValueError, openai.APIError) as e:  # an answer the client could not read
                 last = f"{self.url} answered with an unreadable response: {e}"
             if attempt >= self.max_retries:
                 raise BackendError(f"{last} (after {attempt + 1} attempts)")
-            time.sleep(self.backoff_s * (2 ** attempt))
-            attempt += 1
+            time.sleep(max(self.backoff_s * (2 ** attempt), wait))
+            attempt, wait = attempt + 1, 0.0
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
         std = {k: v for k, v in body.items() if k in _STANDARD}
@@ -242,6 +244,14 @@ class OpenAIPolicy:
             prompt_ids=resp.get("prompt_token_ids"), response_ids=ids, logprobs=logprobs,
             entropies=choice.get("entropies"), tool_calls=calls,
             reasoning=reasoning if isinstance(reasoning, str) else None)
+
+
+def _retry_after(e: Any, cap_s: float = 60.0) -> float:
+    """Seconds a 429/503 asks us to wait (``Retry-After``), at most ``cap_s``; 0 when it does not say."""
+    try:
+        return min(cap_s, max(0.0, float(e.response.headers.get("retry-after", 0))))
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
 
 
 def _detail(e: Any) -> str:

@@ -1,5 +1,5 @@
 """A scripted OpenAI-compatible HTTP server for tests: records each request body and answers with what
-``answer(body) -> (status, payload)`` returns (no model, no internet)."""
+``answer(body) -> (status, payload[, headers])`` returns (no model, no internet)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answer = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+Answer = Callable[[dict[str, Any]], tuple]
 
 
 def completion(content: str | None = "<action>look</action>", **message: Any) -> dict[str, Any]:
@@ -37,9 +37,11 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 fake.bodies.append(body)
-                status, payload = fake.answer(body)
+                status, payload, *headers = fake.answer(body)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                for k, v in (headers[0] if headers else {}).items():
+                    self.send_header(k, v)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -5,6 +5,7 @@ content, tool calls, failures."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -206,3 +207,16 @@ def test_a_reasoning_model_refusing_temperature_is_recorded():
         p = OpenAIPolicy("o", base_url=api.url)
         assert p.generate(reqs(1))[0].text == "<action>look</action>"
         assert "temperature" not in api.bodies[-1] and p.config["refused"] == ["temperature"]
+
+
+def test_rate_limits_wait_as_long_as_retry_after_asks():
+    def answer(body):
+        if len(api.bodies) == 1:
+            return (*error(429, "Rate limit reached"), {"Retry-After": "0.5"})
+        return 200, completion()
+
+    with FakeOpenAI(answer) as api:
+        t0 = time.perf_counter()
+        g = OpenAIPolicy("m", base_url=api.url, backoff_s=0.01).generate(reqs(1))[0]
+        assert g.text == "<action>look</action>" and len(api.bodies) == 2
+        assert time.perf_counter() - t0 >= 0.5  # not the 0.01 s backoff
