@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 TOOLS   := .tools
 UV      := $(TOOLS)/bin/uv
 # Extras installed by the bootstrap: the test tools and every upstream backend the tests exercise.
-EXTRAS  ?= dev swe webshop leaderboard scienceworld textworld miniwob household ray
+EXTRAS  ?= dev api swe webshop leaderboard scienceworld textworld miniwob household ray
 # The venv's bin first on PATH: some sdists (fast-downward-textworld, built for the household extra) run
 # `python build.py` from PATH inside the isolated build, and a pyenv shim there fails.
 UVRUN   := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" UV_PYTHON=3.11 $(UV)

@@ -29,6 +29,7 @@ from aem_envs.wrappers import ActionParser, TurnLimit
 from aem_envs.wrappers.action_parser import CutReply
 from aem_gym.agents.prompts import PromptBuilder, PromptState
 from aem_gym.agents.records import Trajectory, jsonable
+from aem_gym.agents.tools import encode_reply
 from aem_gym.agents.types import Generation, GenerationRequest, SamplingParams, TurnRecord
 
 EnvWrapper = Callable[[gym.Env], gym.Env]
@@ -171,9 +172,11 @@ class Episode:
         t.instance_id, t.task_type = str(info.get("instance_id", "")), str(info.get("task_type", ""))
 
     def request(self, builder: PromptBuilder | None, sampling: SamplingParams,
-                root_seed: int, max_turns: int | None = None) -> GenerationRequest:
+                root_seed: int, max_turns: int | None = None,
+                tools: list[dict[str, Any]] | None = None) -> GenerationRequest:
         """This turn's request. ``builder=None`` leaves ``messages`` empty (a policy that needs no prompt);
-        ``max_turns``: the episode's turn limit, for the prompt's step counter."""
+        ``max_turns``: the episode's turn limit, for the prompt's step counter; ``tools``: the function
+        schemas a backend with native tool calling gets (``agents.tools``)."""
         acts = self.info.get("admissible_actions")
         turn = len(self.traj.turns)
         messages = [] if builder is None else builder.build(
@@ -186,14 +189,14 @@ class Episode:
         context = {"admissible_actions": acts, "oracle": self.oracle, "turn": turn,
                    "env_id": self.spec.env_id, "instance_id": self.traj.instance_id, "observation": self.obs,
                    "seed": self.spec.seed, "traj_uid": self.traj.traj_uid}
-        return GenerationRequest(messages=messages, sampling=s, context=context)
+        return GenerationRequest(messages=messages, sampling=s, context=context, tools=tools)
 
     def reply(self, gen: Generation) -> str:
         """What the env stack receives for ``gen``: its text, as a ``CutReply`` when the policy stopped it at
         its token limit (the parser then says so instead of reporting a format error)."""
         self.gen = gen
         if gen.finish_reason != "length":
-            return gen.text
+            return encode_reply(gen)
         tokens = gen.usage.completion_tokens or len(gen.response_ids or ()) or self.reply_limit
         return CutReply(gen.text, tokens)
 
@@ -204,7 +207,8 @@ class Episode:
         out_of_turns = budget is not None and self.turn + 1 >= budget and not (terminated or truncated)
         last = terminated or truncated or out_of_turns
         self._record(float(reward), info, done=last, truncated=last and not terminated)
-        self.history.append((str(info.get("parsed_action", self.gen.text)), obs))  # type: ignore[union-attr]
+        action = info.get("parsed_action", encode_reply(self.gen))  # type: ignore[arg-type]
+        self.history.append((str(action), obs))
         self.obs, self.info = obs, info
         self.traj.final_observation = obs
         if last:
@@ -260,9 +264,12 @@ class Episode:
         row_info["finish_reason"] = gen.finish_reason
         if gen.error:
             row_info["policy_error"] = gen.error
+        if gen.reasoning:
+            row_info["reasoning"] = gen.reasoning
         t.turns.append(TurnRecord(
             group_uid=t.group_uid, traj_uid=t.traj_uid, turn_idx=len(t.turns), env_id=t.env_id,
-            instance_id=t.instance_id, task_type=t.task_type, observation=self.obs, action_text=gen.text,
+            instance_id=t.instance_id, task_type=t.task_type, observation=self.obs,
+            action_text=encode_reply(gen),
             reward=reward, done=done, prompt_ids=gen.prompt_ids, response_ids=gen.response_ids,
             logprobs=gen.logprobs, entropies=gen.entropies, allowed_token_ids=gen.allowed_token_ids,
             is_action_valid=bool(info.get("is_action_valid", True)), info=row_info,

@@ -26,8 +26,9 @@ from typing import Any
 
 from aem_gym.agents.policy import Policy, split_spec
 from aem_gym.agents.prompts import DEFAULT_HISTORY_TOKENS
-from aem_gym.agents.records import RolloutResult
-from aem_gym.agents.rollout import RolloutEngine
+from aem_gym.agents.records import RolloutResult, Trajectory
+from aem_gym.agents.rollout import SCHEDULES, RolloutEngine
+from aem_gym.agents.tools import check_protocol
 from aem_gym.agents.types import SamplingParams
 
 EVAL_SPLITS = ("test", "valid_unseen", "eval", "valid", "dev")
@@ -47,8 +48,11 @@ class EvalConfig:
     last N prompt tokens (as the trainer's policy does). ``sampling_seed``: root of the per-request seeds.
     ``episode_timeout_s``: wall-clock budget per episode. ``workers``/``process``: env workers (threads,
     or processes for CPU-bound envs). ``max_concurrent``: episodes open at once; ``schedule``: see
-    ``agents.rollout``. Episodes are batched by when they are ready, so ``max_concurrent`` and
+    ``agents.rollout`` (``auto``: the policy's ``preferred_schedule``, i.e. ``independent`` for API
+    backends, else ``lockstep``). Episodes are batched by when they are ready, so ``max_concurrent`` and
     ``schedule`` are part of what makes a model agent's run reproducible; workers are not.
+    ``protocol``: ``text`` (``<action>`` tags) or ``tools`` (function calls; ``agents.tools``).
+    ``extra_body``: fields merged into every request of an ``openai`` agent (``--extra-body``).
     """
 
     split: str = "auto"
@@ -67,7 +71,9 @@ class EvalConfig:
     workers: int = 2
     process: bool = False
     max_concurrent: int | None = 16
-    schedule: str = "lockstep"
+    schedule: str = "auto"
+    protocol: str = "text"
+    extra_body: dict[str, Any] | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -81,6 +87,11 @@ class EvalConfig:
             raise ValueError("history_tokens must be >= 0 (or None: no budget)")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
+        check_protocol(self.protocol)
+        if self.schedule not in ("auto", *SCHEDULES):
+            raise ValueError(f"schedule must be auto or one of {SCHEDULES}, got {self.schedule!r}")
+        if self.extra_body is not None and not isinstance(self.extra_body, dict):
+            raise ValueError("extra_body must be a JSON object, e.g. '{\"reasoning_effort\": \"low\"}'")
 
     def sampling(self) -> SamplingParams:
         """The policy's default sampling with this run's overrides."""
@@ -92,12 +103,18 @@ class EvalConfig:
     def policy_kwargs(self, spec: str) -> dict[str, Any]:
         """Keyword arguments for ``make_policy(spec)``: the prompt cut goes to ``hf`` agents (a policy
         without a prompt has nothing to cut; an endpoint or vLLM cannot cut it, which is an error)."""
-        if self.max_prompt_tokens is None:
-            return {}
         kind = split_spec(spec)[0]
+        out: dict[str, Any] = {}
+        if self.extra_body is not None:
+            if kind != "openai":
+                raise ValueError(f"extra_body applies to openai agents (request fields), not to {kind} "
+                                 "agents")
+            out["extra_body"] = dict(self.extra_body)
+        if self.max_prompt_tokens is None:
+            return out
         if kind in ("vllm", "openai"):
             raise ValueError(f"max_prompt_tokens applies to hf agents; a {kind} agent sees its whole prompt")
-        return {"max_prompt_tokens": self.max_prompt_tokens} if kind == "hf" else {}
+        return {"max_prompt_tokens": self.max_prompt_tokens} if kind == "hf" else out
 
     def settings(self) -> dict[str, Any]:
         """What a run records about how it was evaluated (the resolved sampling included)."""
@@ -169,14 +186,16 @@ def plan_env(env_id: str, cfg: EvalConfig, env_kwargs: Mapping[str, Any] | None 
 
 
 def run_plan(policy: Policy, plan: EnvPlan, cfg: EvalConfig, env_kwargs: Mapping[str, Any] | None = None,
-             run_id: str = "eval", engine: RolloutEngine | None = None) -> RolloutResult:
-    """Run ``plan`` through the episode loop; trajectories come back in ``plan.tasks`` order."""
+             run_id: str = "eval", engine: RolloutEngine | None = None,
+             on_done: Callable[[Trajectory], None] | None = None) -> RolloutResult:
+    """Run ``plan`` through the episode loop; trajectories come back in ``plan.tasks`` order.
+    ``on_done(trajectory)`` is called as each episode ends (``task_of`` names its task)."""
     own = engine is None
     engine = engine or eval_engine(cfg)
     try:
         return engine.run(plan.env_id, plan.tasks, policy, group_size=1, max_turns=cfg.max_turns,
                           env_kwargs=dict(env_kwargs or {}), sampling=cfg.sampling(), seed=cfg.sampling_seed,
-                          run_id=run_id, reset_options={"split": plan.split})
+                          run_id=run_id, reset_options={"split": plan.split}, on_done=on_done)
     finally:
         if own:
             engine.close()
@@ -186,4 +205,11 @@ def eval_engine(cfg: EvalConfig) -> RolloutEngine:
     """The episode loop configured by ``cfg`` (close it if ``cfg.process``)."""
     return RolloutEngine(workers=cfg.workers, episode_timeout_s=cfg.episode_timeout_s, history_k=cfg.history,
                          history_tokens=cfg.history_tokens, progress=cfg.progress,
-                         max_concurrent=cfg.max_concurrent, schedule=cfg.schedule, process=cfg.process)
+                         max_concurrent=cfg.max_concurrent, schedule=cfg.schedule, process=cfg.process,
+                         protocol=cfg.protocol)
+
+
+def task_of(plan: EnvPlan, traj: Trajectory) -> tuple[str, int]:
+    """The ``(instance, seed)`` of ``plan.tasks`` a trajectory of ``run_plan(plan)`` played (uids are
+    ``{run_id}-g{index}``, agents.rollout)."""
+    return plan.tasks[int(traj.group_uid.rsplit("-g", 1)[1])]

@@ -20,7 +20,8 @@ Contract:
   "lockstep"`` (default): one ``policy.generate`` call for every episode waiting for an action, made when
   no env call is in flight, so a batched model sees the same batches on every run. ``"independent"``:
   no barrier; each episode waiting for an action gets its own call, up to ``max_concurrent`` calls at
-  once in policy threads (API models: a slow reply holds back only its own episode). At most
+  once in policy threads (API models: a slow reply holds back only its own episode). ``"auto"``: the
+  policy's ``preferred_schedule`` (API backends say ``independent``), else lockstep. At most
   ``max_concurrent`` episodes are open at a time (None: all).
 * Env calls run in a worker pool (``agents.envpool``): inline for one worker without timeout, else
   ``workers`` threads, or ``workers`` processes with ``process=True`` (CPU-bound envs).
@@ -37,6 +38,9 @@ Contract:
   the agent's failure); any other policy exception stops the run (after closing the envs). An episode's
   time is its own env calls and the policy calls it took part in; time queued behind other episodes is
   not charged.
+* ``protocol="tools"``: the agent acts by tool calls (``agents.tools``): a ``ToolCallParser`` sits just
+  outside ``ActionParser``, the prompt says so, and a backend with ``supports_tools`` gets the schemas.
+* ``on_done(trajectory)``: called in the loop's thread as each episode ends (a journal for resume).
 * Deterministic given the seeds and a deterministic policy: same arguments → same rows, for any
   ``workers`` and pool kind. Uids are ``{run_id}-g{group}`` and ``{group_uid}-{copy}``; ``run_id`` defaults
   to a hash of the arguments.
@@ -49,7 +53,7 @@ import itertools
 import queue
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -70,7 +74,8 @@ from aem_gym.agents.errors import BackendError, call_policy
 from aem_gym.agents.policy import Policy
 from aem_gym.agents.procpool import ProcessPool
 from aem_gym.agents.prompts import DEFAULT_HISTORY, PromptBuilder, prompt_builder
-from aem_gym.agents.records import RolloutResult
+from aem_gym.agents.records import RolloutResult, Trajectory
+from aem_gym.agents.tools import ToolCallParser, ToolsPrompt, check_protocol, toolset
 from aem_gym.agents.types import Generation, SamplingParams
 
 TaskSpec = tuple[str | None, int] | int
@@ -106,11 +111,12 @@ class RolloutEngine:
                  history_k: int | None = DEFAULT_HISTORY, prompt: PromptBuilder | None = None,
                  progress: bool = True,
                  env_factory: EnvFactory | None = None, max_concurrent: int | None = None,
-                 schedule: str = "lockstep", process: bool = False, history_tokens: int | None = None):
+                 schedule: str = "auto", process: bool = False, history_tokens: int | None = None,
+                 protocol: str = "text"):
         if workers < 1:
             raise ValueError("workers must be >= 1")
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if schedule not in (*SCHEDULES, "auto"):
+            raise ValueError(f"schedule must be auto or one of {SCHEDULES}, got {schedule!r}")
         if max_concurrent is not None and max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1 (or None: every episode at once)")
         if process and env_factory is not None:
@@ -120,6 +126,7 @@ class RolloutEngine:
         self.prompt, self.progress = prompt, progress
         self.env_factory, self.max_concurrent, self.schedule, self.process = (env_factory, max_concurrent,
                                                                               schedule, process)
+        self.protocol = check_protocol(protocol)
         self._processes: ProcessPool | None = None
         self._keys = itertools.count()
 
@@ -128,7 +135,8 @@ class RolloutEngine:
             max_turns: int | None = 50, env_kwargs: dict[str, Any] | None = None,
             wrappers: Sequence[EnvWrapper] = (), sampling: SamplingParams | None = None, seed: int = 0,
             run_id: str | None = None, output_dir: str | Path | None = None,
-            reset_options: dict[str, Any] | None = None) -> RolloutResult:
+            reset_options: dict[str, Any] | None = None,
+            on_done: Callable[[Trajectory], None] | None = None) -> RolloutResult:
         """Roll out ``len(tasks) × group_size`` episodes of ``env_id``; see the module docstring."""
         if group_size < 1:
             raise ValueError("group_size must be >= 1")
@@ -139,12 +147,13 @@ class RolloutEngine:
                              copy=c, options=dict(reset_options or {}))
                  for g, (iid, s) in enumerate(task_list) for c in range(group_size)]
         return self.run_specs(specs, policy, max_turns=max_turns, env_kwargs=env_kwargs, wrappers=wrappers,
-                              sampling=sampling, seed=seed, output_dir=output_dir, desc=env_id)
+                              sampling=sampling, seed=seed, output_dir=output_dir, desc=env_id,
+                              on_done=on_done)
 
     def run_specs(self, specs: Sequence[EpisodeSpec], policy: Policy, max_turns: int | None = 50,
                   env_kwargs: dict[str, Any] | None = None, wrappers: Sequence[EnvWrapper] = (),
                   sampling: SamplingParams | None = None, seed: int = 0, output_dir: str | Path | None = None,
-                  desc: str = "") -> RolloutResult:
+                  desc: str = "", on_done: Callable[[Trajectory], None] | None = None) -> RolloutResult:
         """Run ``specs`` (any envs); trajectories come back in ``specs`` order. ``seed``: the root of the
         per-request sampling seeds."""
         if max_turns is not None and max_turns < 1:
@@ -155,8 +164,11 @@ class RolloutEngine:
 
         bar = tqdm(total=len(episodes), desc=f"rollout {desc}".rstrip(), unit="ep", disable=not self.progress,
                    leave=False)
+        if self.protocol == "tools":
+            wrappers = [ToolCallParser, *wrappers]  # just outside ActionParser, inside the caller's
         driver = _Driver(self, episodes, pool, policy, sampling or SamplingParams(), seed, max_turns,
                          dict(env_kwargs or {}), with_turn_limit(wrappers, max_turns), bar)
+        driver.on_done = on_done
         t0 = time.perf_counter()
         try:
             driver.run()
@@ -197,7 +209,17 @@ class RolloutEngine:
     def builder(self, env_id: str, policy: Policy) -> PromptBuilder | None:
         if not getattr(policy, "needs_prompt", True):
             return None
-        return self.prompt or prompt_builder(env_id, k=self.history_k, history_tokens=self.history_tokens)
+        inner = self.prompt or prompt_builder(env_id, k=self.history_k, history_tokens=self.history_tokens)
+        if self.protocol == "tools":
+            native = bool(getattr(policy, "supports_tools", False))
+            return ToolsPrompt(inner, env_id, native=native)  # type: ignore[return-value]
+        return inner
+
+    def tools(self, env_id: str, policy: Policy) -> list[dict[str, Any]] | None:
+        """The schemas a request carries: under the tools protocol, for a backend that sends them."""
+        if self.protocol != "tools" or not getattr(policy, "supports_tools", False):
+            return None
+        return list(toolset(env_id).schemas)
 
 
 class _Generated:
@@ -228,10 +250,13 @@ class _Driver:
         self.busy: dict[int, str] = {}  # key -> "open" | "step" in flight
         self.live = self.in_policy = 0
         self.policy_s = 0.0
-        self.builders: dict[str, PromptBuilder | None] = {}
+        self.builders: dict[str, tuple[PromptBuilder | None, list[dict[str, Any]] | None]] = {}
         self.env_limits: dict[str, int | None] = {}
+        self.on_done: Callable[[Trajectory], None] | None = None
         self.policy_pool: ThreadPoolExecutor | None = None
-        pool.eager = engine.schedule == "independent"  # lockstep needs every answer before it goes on
+        self.schedule = engine.schedule if engine.schedule != "auto" else \
+            getattr(policy, "preferred_schedule", "lockstep")
+        pool.eager = self.schedule == "independent"  # lockstep needs every answer before it goes on
 
     def run(self) -> None:
         try:
@@ -259,7 +284,7 @@ class _Driver:
     def _generate(self) -> None:
         if not self.ready:
             return
-        if self.engine.schedule == "lockstep":
+        if self.schedule == "lockstep":
             if self.busy:  # the barrier: a batched model sees the same batches whatever the timing
                 return
             batch, self.ready = sorted(self.ready, key=lambda e: e.index), []
@@ -302,10 +327,12 @@ class _Driver:
     def _request(self, ep: Episode):
         env_id = ep.spec.env_id
         if env_id not in self.builders:
-            self.builders[env_id] = self.engine.builder(env_id, self.policy)
+            self.builders[env_id] = (self.engine.builder(env_id, self.policy),
+                                     self.engine.tools(env_id, self.policy))
             self.env_limits[env_id] = registered_limit(env_id)
+        builder, tools = self.builders[env_id]
         limits = [x for x in (self._budget(ep), self.env_limits[env_id]) if x is not None]
-        return ep.request(self.builders[env_id], self.sampling, self.seed, min(limits) if limits else None)
+        return ep.request(builder, self.sampling, self.seed, min(limits) if limits else None, tools)
 
     def _charge(self, batch: list[Episode], seconds: float) -> None:
         self.policy_s += seconds
@@ -375,6 +402,8 @@ class _Driver:
         self.pool.release(self.key[id(ep)])
         self.live -= 1
         self.bar.update(1)
+        if self.on_done is not None:
+            self.on_done(ep.traj)
 
     # -- timeouts -------------------------------------------------------------------------------------
     def _next_deadline(self) -> float | None:
@@ -411,3 +440,5 @@ class _Driver:
                 lost_ep.abort("env worker restarted: another episode on it overran its time")
                 self.live -= 1
                 self.bar.update(1)
+                if self.on_done is not None:
+                    self.on_done(lost_ep.traj)

@@ -1,6 +1,12 @@
-"""Serve any ``Policy`` as an OpenAI-compatible endpoint (``POST /v1/chat/completions``, ``GET /v1/models``).
+"""Serve any ``Policy`` as an OpenAI-compatible endpoint (``POST /v1/chat/completions``,
+``POST /v1/completions``, ``GET /v1/models``), checked with the official ``openai`` client.
 
     python -m aem_gym.agents.serve --agent hf:runs/tiny --port 8000     # then: openai:tiny@http://127.0.0.1:8000/v1
+
+``stream=True`` answers with server-sent events (``data: {chunk}`` lines, then ``data: [DONE]``): the
+reply is generated whole (the policy's batch call), then sent as one chunk per token. ``logprobs`` carry
+token text, ``top_logprobs`` alternatives (hf policies) and the id as ``token_id``. Formats live in
+``aem_gym.agents.serve_api``.
 
 Concurrent HTTP requests are micro-batched: a worker thread collects what arrives within ``max_wait_s``
 (up to ``max_batch``) and makes one ``policy.generate`` call, so many clients share one forward pass.
@@ -17,44 +23,29 @@ import json
 import queue
 import threading
 import time
-import uuid
 from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aem_gym.agents.policy import Policy
-from aem_gym.agents.types import GenerationRequest, SamplingParams
+from aem_gym.agents.serve_api import (
+    BadRequest,
+    chat_chunks,
+    chat_response,
+    completion_chunks,
+    completion_response,
+    parse_chat_request,
+    parse_completion_request,
+)
+from aem_gym.agents.types import GenerationRequest
+
+_ROUTES = {"/v1/chat/completions": (parse_chat_request, chat_response, chat_chunks),
+           "/v1/completions": (parse_completion_request, completion_response, completion_chunks)}
 
 
-class BadRequest(ValueError):
-    pass
-
-
-def parse_chat_request(body: Any) -> tuple[GenerationRequest, dict[str, Any]]:
-    """An OpenAI chat-completions body → a request plus the response options it asks for."""
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    msgs = body.get("messages")
-    if not isinstance(msgs, list) or not msgs or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs):
-        raise BadRequest("'messages' must be a non-empty list of {role, content} objects with string content")
-    if int(body.get("n", 1) or 1) != 1:
-        raise BadRequest("only n=1 is supported")
-    stop = body.get("stop") or []
-    stop = [stop] if isinstance(stop, str) else stop
-    try:
-        sp = SamplingParams(
-            max_new_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 256),
-            temperature=float(body.get("temperature", 1.0)), top_p=float(body.get("top_p", 1.0)),
-            top_k=max(0, int(body.get("top_k", 0) or 0)), stop=[str(s) for s in stop],
-            seed=None if body.get("seed") is None else int(body["seed"]),
-            include_stop_str_in_output=bool(body.get("include_stop_str_in_output", False)))
-    except (TypeError, ValueError) as e:
-        raise BadRequest(f"bad sampling parameter: {e}") from None
-    if sp.max_new_tokens < 1 or sp.temperature < 0 or not 0 < sp.top_p <= 1:
-        raise BadRequest("need max_tokens >= 1, temperature >= 0 and 0 < top_p <= 1")
-    opts = {k: bool(body.get(k)) for k in ("logprobs", "return_token_ids", "return_entropies")}
-    return GenerationRequest(messages=[{"role": m["role"], "content": m["content"]} for m in msgs], sampling=sp), opts
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a rollout connects with many clients at once (the default backlog is 5)
 
 
 class PolicyServer:
@@ -64,11 +55,11 @@ class PolicyServer:
     def __init__(self, policy: Policy, model_name: str = "policy", host: str = "127.0.0.1", port: int = 0,
                  max_batch: int = 64, max_wait_s: float = 0.01):
         self.policy, self.model_name = policy, model_name
+        self.tokenizer = getattr(policy, "tokenizer", None)  # token text for logprobs and stream deltas
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self._queue: queue.Queue[tuple[GenerationRequest, Future] | None] = queue.Queue()
         self.batches: list[int] = []  # sizes of the generate calls made, for tests and logs
-        self.httpd = ThreadingHTTPServer((host, port), self._handler())
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), self._handler())
         self._threads = [threading.Thread(target=self.httpd.serve_forever, daemon=True, name="aem-serve-http"),
                          threading.Thread(target=self._batcher, daemon=True, name="aem-serve-batch")]
 
@@ -123,25 +114,6 @@ class PolicyServer:
                 for _, fut in batch:
                     fut.set_exception(e)
 
-    def _response(self, req: GenerationRequest, opts: dict[str, Any], g: Any) -> dict[str, Any]:
-        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": g.text},
-                                  "finish_reason": "length" if g.finish_reason == "length" else "stop"}
-        if opts["logprobs"] and g.logprobs is not None:
-            toks = g.response_ids or [None] * len(g.logprobs)
-            choice["logprobs"] = {"content": [{"token": f"token_id:{t}" if t is not None else "", "logprob": lp,
-                                               "bytes": None, "top_logprobs": []} for t, lp in zip(toks, g.logprobs, strict=True)]}
-        if opts["return_token_ids"]:
-            choice["token_ids"] = g.response_ids
-        if opts["return_entropies"]:
-            choice["entropies"] = g.entropies
-        out = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-               "model": self.model_name, "choices": [choice],
-               "usage": {"prompt_tokens": g.usage.prompt_tokens, "completion_tokens": g.usage.completion_tokens,
-                         "total_tokens": g.usage.prompt_tokens + g.usage.completion_tokens}}
-        if opts["return_token_ids"]:
-            out["prompt_token_ids"] = g.prompt_ids
-        return out
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -168,13 +140,27 @@ class PolicyServer:
                 else:
                     self._error(404, f"no route {self.path}", "not_found")
 
+            def _stream(self, chunks: list[dict[str, Any]]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")  # the end of the body is the end of the stream
+                self.end_headers()
+                for c in chunks:
+                    self.wfile.write(b"data: " + json.dumps(c).encode() + b"\n\n")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
             def do_POST(self) -> None:
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                route = _ROUTES.get(self.path.rstrip("/"))
+                if route is None:
                     self._error(404, f"no route {self.path}", "not_found")
                     return
+                parse, respond, stream = route
                 try:
                     n = int(self.headers.get("Content-Length") or 0)
-                    req, opts = parse_chat_request(json.loads(self.rfile.read(n) or b"null"))
+                    req, opts = parse(json.loads(self.rfile.read(n) or b"null"))
                 except (BadRequest, json.JSONDecodeError, ValueError) as e:
                     self._error(400, str(e))
                     return
@@ -183,7 +169,10 @@ class PolicyServer:
                 except Exception as e:
                     self._error(500, f"policy failed: {type(e).__name__}: {e}", "server_error")
                     return
-                self._send(200, server._response(req, opts, g))
+                if opts["stream"]:
+                    self._stream(stream(g, opts, server.model_name, server.tokenizer))
+                else:
+                    self._send(200, respond(g, opts, server.model_name, server.tokenizer))
 
         return Handler
 
@@ -198,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     from aem_gym.agents.policy import make_policy
 
     server = PolicyServer(make_policy(args.agent), args.model_name or args.agent, args.host, args.port).start()
-    print(f"serving {args.agent} at {server.url} (Ctrl-C stops)")
+    print(f"serving {args.agent} at {server.url} (Ctrl-C stops)", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -28,6 +28,8 @@ class SamplingParams:
     # masking; agents.constrained). The policy is then the masked distribution, and the log-probs/entropies
     # a backend returns are that distribution's. None: free text.
     constrain: str | None = None
+    # Alternatives per response token to return with their log-probs (OpenAI's top_logprobs; hf backend).
+    top_logprobs: int = 0
 
 
 @dataclass
@@ -39,6 +41,10 @@ class GenerationRequest:
     # Context the scripted/oracle/human backends may use (the env's admissible actions, the env itself).
     # The rollout engine leaves ``messages`` empty for a policy whose ``needs_prompt`` is False.
     context: dict[str, Any] = field(default_factory=dict)
+    # The tools protocol (``aem_gym.agents.tools``): OpenAI-style function schemas the reply may call.
+    # A backend with ``supports_tools = True`` sends them natively; for the others the loop has already
+    # written them into the prompt (text fallback) and ``tools`` stays None.
+    tools: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -62,6 +68,11 @@ class Generation:
     # Under constrained decoding: the token ids that were allowed at each response position (a trainer
     # re-applies the same masks, so its log-probs are those of the distribution the tokens came from).
     allowed_token_ids: list[list[int]] | None = None
+    # Native tool calls, OpenAI shape: [{"id", "type": "function", "function": {"name", "arguments"}}].
+    tool_calls: list[dict[str, Any]] | None = None
+    # Per response token, the ``SamplingParams.top_logprobs`` most likely (token id, log-prob) pairs.
+    top_logprobs: list[list[tuple[int, float]]] | None = None
+    reasoning: str | None = None  # a reasoning model's separate reasoning text (kept in the trajectory)
 
     def total_logprob(self) -> float | None:
         """log p(response) = the sum of its tokens' log-probs, where the backend returned them."""

@@ -1,8 +1,8 @@
 """``python -m benchmarks [NAME ...]`` (``make bench``): run benchmarks one after another with defaults.
 
-Without names it runs the quick ones (env, rollout, AEM-overhead and sandbox latency); ``cpu_recipe``
-(trains GRPO vs GRPO+AEM over seeds) and ``scaling`` (Ray and 2-process training) take much longer and run
-only when named.
+Without names it runs the quick ones (env, rollout, AEM-overhead, sandbox latency, API-eval schedules);
+``cpu_recipe`` (trains GRPO vs GRPO+AEM over seeds) and ``scaling`` (Ray and 2-process training) take much
+longer and run only when named.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 import sys
 import time
 
-QUICK = ["household", "webshop", "rollout", "aem_overhead", "swe", "upstream"]
+QUICK = ["household", "webshop", "rollout", "aem_overhead", "swe", "upstream", "api_eval"]
 ALL = [*QUICK, "cpu_recipe", "scaling"]
 
 

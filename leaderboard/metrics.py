@@ -5,6 +5,9 @@
   k from 2 to the number of seeds: each seed is one attempt at each task;
 * standard error of the success rate over seeds (std of the per-seed success rates / sqrt(#seeds));
 * tokens, wall time, mean turns, invalid-action rate.
+
+Episodes with ``status == "error"`` (the agent's backend failed: ``aem_gym.agents.errors.BackendError``)
+are not attempts: they are left out of every rate and counted in ``errors``; their tokens and time count.
 """
 
 from __future__ import annotations
@@ -41,11 +44,9 @@ def _round(x: float) -> float:
     return round(float(x), 6)
 
 
-def summarize_env(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``summary.json`` entry of one env from its episode rows. Episodes whose agent backend failed
-    (``status == "error"``) are no evidence about the agent: they are counted under ``errors`` only."""
-    errors = sum(r.get("status", "ok") == "error" for r in rows)
-    rows = [r for r in rows if r.get("status", "ok") != "error"]
+def summarize_env(all_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``summary.json`` entry of one env from its episode rows."""
+    rows = [r for r in all_rows if r.get("status", "ok") != "error"]
     n = len(rows)
     by_seed: dict[int, list[bool]] = defaultdict(list)
     by_task: dict[str, list[bool]] = defaultdict(list)
@@ -71,12 +72,12 @@ def summarize_env(rows: list[dict[str, Any]]) -> dict[str, Any]:
                               "mean_score": _round(sum(r["score"] for r in rs) / len(rs))}
                           for t, rs in sorted(by_type.items())},
         "pass_at_k": passk,
-        "tokens": {"prompt": sum(r["prompt_tokens"] for r in rows),
-                   "completion": sum(r["completion_tokens"] for r in rows)},
-        "wall_s": _round(sum(r["wall_s"] for r in rows)),
+        "errors": len(all_rows) - n,
+        "tokens": {"prompt": sum(r["prompt_tokens"] for r in all_rows),
+                   "completion": sum(r["completion_tokens"] for r in all_rows)},
+        "wall_s": _round(sum(r["wall_s"] for r in all_rows)),
         "mean_turns": _round(sum(r["turns"] for r in rows) / n) if n else 0.0,
         "invalid_action_rate": _round(sum(r["invalid_actions"] for r in rows) / max(1, sum(r["turns"] for r in rows))),
-        "errors": errors,
     }
 
 
@@ -90,5 +91,7 @@ def summarize(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]]
         "success_rate": _round(sum(s["success_rate"] for s in envs.values()) / len(envs)) if envs else 0.0,
         "mean_score": _round(sum(s["mean_score"] for s in envs.values()) / len(envs)) if envs else 0.0,
         "episodes": sum(s["episodes"] for s in envs.values()),
+        "errors": sum(s["errors"] for s in envs.values()),
+        "tokens": {k: sum(s["tokens"][k] for s in envs.values()) for k in ("prompt", "completion")},
     }
     return envs, overall

@@ -6,11 +6,15 @@ converts the loop's trajectories into the leaderboard's files (``schema``): one 
 ``TrajectoryRow`` per (env, instance, seed), ``summary.json`` and ``metadata.yaml``, which records each
 env's split, task-set version and manifest hash, and every evaluation setting (``EvalConfig.settings``).
 ``episodes`` limits each env to the first N tasks of its split in manifest order (a fixed, comparable
-subset); ``None`` runs the whole split.
+subset); ``None`` runs the whole split. Finished episodes go to a journal as they end (``journal``), so
+``resume=True`` continues a killed run. An episode whose backend failed has ``status == "error"``: not an
+attempt (``metrics``), run again by a resume. ``prices`` (USD per million prompt and completion tokens)
+add the run's cost to the summary; the token totals are always there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -22,10 +26,11 @@ from typing import Any
 import yaml
 
 from aem_envs.wrappers.recorder import to_jsonable
-from aem_gym.agents.evaluate import EnvPlan, EvalConfig, eval_engine, plan_env, run_plan
+from aem_gym.agents.evaluate import EnvPlan, EvalConfig, eval_engine, plan_env, run_plan, task_of
 from aem_gym.agents.policy import make_policy
 from aem_gym.agents.records import Trajectory
 from aem_gym.leaderboard import metrics
+from aem_gym.leaderboard.journal import RUN_FILE, Journal
 from aem_gym.leaderboard.schema import (
     EPISODES_FILE,
     METADATA_FILE,
@@ -49,34 +54,73 @@ _DROP_INFO = ("raw_action", "parsed_action")
 
 
 def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default",
-             name: str | None = None) -> Path:
-    """Evaluate ``agent`` (a spec such as ``oracle`` or ``hf:PATH``) on ``suite`` and write ``out``."""
+             name: str | None = None, resume: bool = False,
+             prices: tuple[float, float] | None = None) -> Path:
+    """Evaluate ``agent`` (a spec such as ``oracle`` or ``hf:PATH``) on ``suite`` and write ``out``
+    (``resume``: continue the run ``out`` holds; see the module docstring)."""
     suite_name, env_ids = resolve_suite(suite)
     out = Path(out)
-    if (out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists():
-        raise ValueError(f"{out} already holds results; choose another --out or remove it")
+    if not resume and ((out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists()):
+        raise ValueError(f"{out} already holds results; choose another --out or remove it (--resume "
+                         "reruns the episodes that ended in a backend error)")
+    if resume and (out / SUMMARY_FILE).exists() and not (out / RUN_FILE).exists():
+        raise ValueError(f"{out} holds results without a journal ({RUN_FILE}): nothing to resume")
     plans = [plan_env(env_id, cfg) for env_id in env_ids]  # every split resolves before anything runs
+    journal = Journal(out)
+    settings = {k: v for k, v in cfg.settings().items() if k not in ("workers", "process")}  # not results
+    identity = {"agent": agent, "suite": suite_name, "settings": to_jsonable(settings),
+                "episodes": {p.env_id: [list(t) for t in p.tasks] for p in plans}}
+    done = journal.open(identity, resume)
     policy = make_policy(agent, **cfg.policy_kwargs(agent))
     engine = eval_engine(cfg)
-    rows: list[EpisodeRow] = []
-    trajs: dict[str, list[TrajectoryRow]] = {}
     try:
         for plan in plans:
-            result = run_plan(policy, plan, cfg, engine=engine)
-            for task, traj in zip(plan.tasks, result.trajectories, strict=True):
-                row, tr = to_rows(plan, task, traj)
-                rows.append(row)
-                trajs.setdefault(plan.env_id, []).append(tr)
+            todo = [t for t in plan.tasks if episode_id(plan.env_id, *t) not in done]
+            if todo:
+                _run(policy, dataclasses.replace(plan, tasks=todo), cfg, engine, journal, done)
     finally:
+        journal.close()
         engine.close()
         close = getattr(policy, "close", None)
         if callable(close):
             close()
+    rows, trajs = [], {}
+    for plan in plans:
+        for iid, seed in plan.tasks:
+            row, tr = done[episode_id(plan.env_id, iid, seed)]
+            rows.append(row)
+            trajs.setdefault(plan.env_id, []).append(tr)
     name = name or getattr(policy, "name", None) or agent
     config = {"policy": getattr(policy, "config", None) or type(policy).__name__, "history": cfg.history,
+              "protocol": cfg.protocol, "schedule": _schedule(cfg, policy),
               "sampling": {k: v for k, v in cfg.settings()["sampling"].items() if v is not None}}
-    _write(out, cfg, {"spec": agent, "name": name, "config": config}, suite_name, plans, rows, trajs)
+    _write(out, cfg, {"spec": agent, "name": name, "config": config}, suite_name, plans, rows, trajs, prices)
     return out
+
+
+def _run(policy: Any, plan: EnvPlan, cfg: EvalConfig, engine: Any, journal: Journal,
+         done: dict[str, tuple[EpisodeRow, TrajectoryRow]]) -> None:
+    """Run ``plan``; each episode goes to the journal (and ``done``) the moment it ends."""
+    def on_done(traj: Trajectory) -> None:
+        row, tr = to_rows(plan, task_of(plan, traj), traj)
+        journal.append(row, tr)
+        done[row.episode_id] = (row, tr)
+
+    run_plan(policy, plan, cfg, engine=engine, on_done=on_done)
+
+
+def first_error(out: Path | str) -> str | None:
+    """The error of the first episode that has one (what ``aem eval`` shows after a run with errors)."""
+    for p in sorted((Path(out) / TRAJ_DIR).glob("*.jsonl")):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            err = json.loads(line).get("error")
+            if err:
+                return str(err)
+    return None
+
+
+def _schedule(cfg: EvalConfig, policy: Any) -> str:
+    return cfg.schedule if cfg.schedule != "auto" else getattr(policy, "preferred_schedule", "lockstep")
 
 
 def to_rows(plan: EnvPlan, task: tuple[str, int], traj: Trajectory) -> tuple[EpisodeRow, TrajectoryRow]:
@@ -95,7 +139,7 @@ def to_rows(plan: EnvPlan, task: tuple[str, int], traj: Trajectory) -> tuple[Epi
         completion_tokens=sum(t.completion_tokens for t in turns), wall_s=round(traj.wall_s, 4),
         trajectory_file=f"{TRAJ_DIR}/{env_slug(plan.env_id)}.jsonl", status=traj.status)
     return row, TrajectoryRow(row.episode_id, plan.env_id, iid, seed, traj.first_observation,
-                              traj.final_observation, turns, stopped)
+                              traj.final_observation, turns, stopped, traj.error)
 
 
 def _turn_row(r: Any) -> TurnRow:
@@ -145,8 +189,14 @@ def machine_info() -> dict[str, Any]:
             "python": platform.python_version(), "cpus": os.cpu_count()}
 
 
+def cost_usd(tokens: dict[str, int], prices: tuple[float, float]) -> float:
+    """The cost of ``{"prompt": n, "completion": m}`` tokens at ``prices`` USD per million tokens."""
+    return round((tokens["prompt"] * prices[0] + tokens["completion"] * prices[1]) / 1e6, 6)
+
+
 def _write(out: Path, cfg: EvalConfig, agent: dict[str, Any], suite_name: str, plans: list[EnvPlan],
-           rows: list[EpisodeRow], trajs: dict[str, list[TrajectoryRow]]) -> None:
+           rows: list[EpisodeRow], trajs: dict[str, list[TrajectoryRow]],
+           prices: tuple[float, float] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / EPISODES_FILE, [r.to_json() for r in rows])
     for env_id, ts in trajs.items():
@@ -163,6 +213,10 @@ def _write(out: Path, cfg: EvalConfig, agent: dict[str, Any], suite_name: str, p
     text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
     (out / METADATA_FILE).write_text(text, encoding="utf-8")
     envs, overall = metrics.summarize(r.to_json() for r in rows)
+    if prices is not None:
+        for e in (*envs.values(), overall):
+            e["cost_usd"] = cost_usd(e["tokens"], prices)
+        overall["prices_usd_per_mtok"] = {"prompt": prices[0], "completion": prices[1]}
     summary = {"schema_version": SCHEMA_VERSION, "agent": agent["name"], "suite": suite_name,
                "split": cfg.split, "seeds": list(cfg.seeds), "envs": envs, "overall": overall,
                "content_sha256": content_sha256(out)}

@@ -82,6 +82,7 @@ class TrajectoryRow:
     # Why the evaluation loop stopped the episode before the env ended it: "timeout" (its time ran out)
     # or "error" (the env raised); None: the env ended it. A step that never came back is not recorded.
     stopped: str | None = None
+    error: str | None = None  # what went wrong when stopped == "error" (an env's exception, a backend's)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +106,8 @@ class EpisodeRow:
     completion_tokens: int
     wall_s: float
     trajectory_file: str  # relative to the results dir
-    # "error": the agent's backend failed (``aem_gym.agents.errors``); left out of the rates, counted apart.
+    # "error": the agent's backend failed (agents.errors.BackendError); not an attempt, excluded from the
+    # rates (leaderboard.metrics). Optional in the schema: files written before it have none ("ok").
     status: str = "ok"
 
     def to_json(self) -> dict[str, Any]:
@@ -134,7 +136,7 @@ TRAJECTORY_SCHEMA: dict[str, Any] = {
     "properties": {"episode_id": _str, "env_id": _str, "instance_id": _str, "seed": {"type": "integer"},
                    "reset_observation": _str, "final_observation": _str,
                    "turns": {"type": "array", "items": TURN_SCHEMA},
-                   "stopped": {"enum": ["timeout", "error", None]}},
+                   "stopped": {"enum": ["timeout", "error", None]}, "error": {"type": ["string", "null"]}},
 }
 
 EPISODE_SCHEMA: dict[str, Any] = {

@@ -41,6 +41,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--constrain", choices=["admissible"], default=d.constrain,
                    help="decode only replies naming an admissible action (hf agents; agents.constrained)")
     g.add_argument("--sampling-seed", type=int, default=d.sampling_seed, help="root of the per-request seeds")
+    g.add_argument("--protocol", choices=["text", "tools"], default=d.protocol,
+                   help="how the agent acts: text (<action> tags) or tools (function calls; "
+                        "docs/api-agents.md)")
+    g.add_argument("--extra-body", type=_json_object, default=None, metavar="JSON",
+                   help="fields merged into every request of an openai: agent, e.g. "
+                        "'{\"reasoning_effort\": \"low\"}'")
+    g.add_argument("--prices", type=float, nargs=2, default=None, metavar=("PROMPT", "COMPLETION"),
+                   help="USD per million prompt and completion tokens: the summary adds the cost")
     g = p.add_argument_group("execution")
     g.add_argument("--workers", type=int, default=d.workers, help="env workers (threads)")
     g.add_argument("--process-workers", action="store_true",
@@ -48,9 +56,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-concurrent", "--batch", type=int, default=d.max_concurrent,
                    help="episodes open at once (0: all); a model agent gets one batched call per turn "
                         "for them")
-    g.add_argument("--schedule", choices=["lockstep", "independent"], default=d.schedule,
+    g.add_argument("--schedule", choices=["auto", "lockstep", "independent"], default=d.schedule,
                    help="lockstep: one policy call for every ready episode; independent: one call per "
-                        "episode, no barrier (API models)")
+                        "episode, no barrier; auto (default): independent for openai: agents, else lockstep")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (a killed run, or one with backend errors) without "
+                        "redoing finished episodes")
     g.add_argument("--episode-timeout", type=float, default=d.episode_timeout_s,
                    help="wall-clock budget per episode in seconds (an episode over it is stopped)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -79,15 +90,36 @@ def run(args: argparse.Namespace) -> int:
                      max_prompt_tokens=args.max_prompt_tokens, sampling_seed=args.sampling_seed,
                      episode_timeout_s=args.episode_timeout, workers=args.workers,
                      process=args.process_workers, max_concurrent=args.max_concurrent or None,
-                     schedule=args.schedule,
+                     schedule=args.schedule, protocol=args.protocol, extra_body=args.extra_body,
                      progress=not args.no_progress)
-    out = evaluate(args.agent, cfg, args.out, suite=args.suite, name=args.name)
+    out = evaluate(args.agent, cfg, args.out, suite=args.suite, name=args.name, resume=args.resume,
+                   prices=tuple(args.prices) if args.prices else None)
     s = load_json(out / SUMMARY_FILE)
     for env_id, e in s["envs"].items():
         se = "" if e["stderr_over_seeds"] is None else f" ± {e['stderr_over_seeds']:.3f}"
-        err = f", {e['errors']} backend errors left out" if e.get("errors") else ""
+        err = f", {e['errors']} errors" if e.get("errors") else ""
         print(f"{env_id:32s} success {e['success_rate']:.3f}{se}  score {e['mean_score']:.3f}  "
               f"({e['episodes']} episodes{err}, {e['wall_s']:.1f} s)")
-    print(f"overall success {s['overall']['success_rate']:.3f} · results in {out} · "
+    o = s["overall"]
+    cost = f" · cost ${o['cost_usd']:.4f}" if "cost_usd" in o else ""
+    print(f"tokens: {o['tokens']['prompt']} prompt, {o['tokens']['completion']} completion{cost}")
+    if o["errors"]:
+        from aem_gym.leaderboard.runner import first_error
+
+        print(f"{o['errors']} episodes ended in a backend error (not counted in success), e.g. "
+              f"{first_error(out)}\nrerun them with `aem eval ... --out {out} --resume`")
+    print(f"overall success {o['success_rate']:.3f} · results in {out} · "
           f"submit with `aem leaderboard submit {out}`")
     return 0
+
+
+def _json_object(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at character {e.pos})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"reasoning_effort\": \"low\"}'")
+    return value

@@ -147,6 +147,8 @@ class HFPolicy:
             lps: list[list[float]] = [[] for _ in range(B)]
             ents: list[list[float]] = [[] for _ in range(B)]
             tries = self._tries(reqs)
+            n_top = max(r.sampling.top_logprobs for r in reqs)
+            tops: list[list[list[tuple[int, float]]]] = [[] for _ in range(B)]
             allowed: list[list[list[int]]] = [[] for _ in range(B)]
             finish = ["length"] * B
             done = [m == 0 for m in max_new]
@@ -157,14 +159,17 @@ class HFPolicy:
                 logits = logits.float()
                 if any(tries):
                     logits = self._constrain(logits, tries, resp, done, allowed)
-                tok, lp, ent = self._sample(logits, sp, gen)
+                tok, lp, ent, logp = self._sample(logits, sp, gen)
                 tok_l, lp_l, ent_l = tok.tolist(), lp.tolist(), ent.tolist()
+                top_l = _top(logp, n_top)
                 for b in range(B):
                     if done[b]:
                         continue
                     resp[b].append(tok_l[b])
                     lps[b].append(lp_l[b])
                     ents[b].append(ent_l[b])
+                    if n_top:
+                        tops[b].append(top_l[b][: reqs[b].sampling.top_logprobs])
                     if tok_l[b] in self.stop_ids or self._hit_stop(resp[b], reqs[b].sampling.stop):
                         done[b], finish[b] = True, "stop"
                     elif len(resp[b]) >= max_new[b]:
@@ -181,6 +186,8 @@ class HFPolicy:
         for b, g in enumerate(gens):
             if tries[b] is not None:
                 g.allowed_token_ids = allowed[b]
+            if reqs[b].sampling.top_logprobs:
+                g.top_logprobs = tops[b]
         return gens
 
     def _tries(self, reqs: list[GenerationRequest]) -> list[Any]:
@@ -229,7 +236,7 @@ class HFPolicy:
                 drop = (cum - srt.exp()) >= sp.top_p  # keep the smallest prefix reaching top_p
                 trunc = trunc.scatter(-1, order, srt.masked_fill(drop, float("-inf")))
             tok = torch.multinomial(trunc.exp(), 1, generator=gen).squeeze(-1)
-        return tok, logp.gather(-1, tok[:, None]).squeeze(-1), ent
+        return tok, logp.gather(-1, tok[:, None]).squeeze(-1), ent, logp
 
     def _hit_stop(self, resp: list[int], stop: list[str]) -> bool:
         if not stop:
@@ -247,6 +254,14 @@ class HFPolicy:
         return Generation(text=text, finish_reason=finish,  # type: ignore[arg-type]
                           usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(resp)),
                           prompt_ids=prompt, response_ids=resp, logprobs=lps, entropies=ents)
+
+
+def _top(logp: torch.Tensor, n: int) -> list[list[tuple[int, float]]]:
+    """The ``n`` most likely (token id, log-prob) pairs of each row (OpenAI's ``top_logprobs``)."""
+    if n <= 0:
+        return []
+    vals, idx = logp.topk(min(n, logp.shape[-1]), dim=-1)
+    return [list(zip(i, v, strict=True)) for i, v in zip(idx.tolist(), vals.tolist(), strict=True)]
 
 
 @register_policy("hf")

@@ -47,4 +47,14 @@ def test_summarize_per_env_task_type_and_macro_overall():
     assert a["pass_at_k"] == {"2": 0.5}  # t1 solved in one of two attempts, t2 never
     assert a["per_seed_success"] == {"0": 0.5, "1": 0.0} and a["stderr_over_seeds"] == 0.25
     assert a["tokens"] == {"prompt": 12, "completion": 16} and a["invalid_action_rate"] == 0.5
-    assert overall == {"success_rate": 0.625, "mean_score": 0.625, "episodes": 6}  # macro: (0.25 + 1) / 2
+    assert overall == {"success_rate": 0.625, "mean_score": 0.625, "episodes": 6,  # macro: (0.25 + 1) / 2
+                       "errors": 0, "tokens": {"prompt": 18, "completion": 24}}
+
+
+def test_backend_errors_are_not_attempts():
+    ok = [_row("e/A-v0", "t1", 0, True), _row("e/A-v0", "t2", 0, False)]
+    err = {**_row("e/A-v0", "t3", 0, False), "status": "error"}
+    envs, overall = summarize([*ok, err])
+    a = envs["e/A-v0"]
+    assert a["success_rate"] == 0.5 and a["episodes"] == 2 and a["errors"] == 1 and overall["errors"] == 1
+    assert a["tokens"] == {"prompt": 9, "completion": 12}  # the failed episode's tokens were still spent
