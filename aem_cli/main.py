@@ -24,7 +24,8 @@ def _load_commands() -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     _load_commands()
-    parser = argparse.ArgumentParser(prog="aem", description="aem-gym: multi-turn text envs, agents, RL with AEM")
+    parser = argparse.ArgumentParser(prog="aem",
+                                     description="aem-gym: multi-turn text envs, agents, RL with AEM")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in sorted(COMMANDS):
         cmd = COMMANDS[name]

@@ -30,7 +30,8 @@ from aem_envs.error import CheckFailed
 _COMPARED_INFO = ("instance_id", "task_type", "won", "is_action_valid", "admissible_actions")
 HOSTILE_ACTIONS: tuple[Any, ...] = (
     "", " ", "\n\n\t", "\x00\x01\x02\x1b[31m", "\ud800 lone surrogate", "🍎🥄 take apple 1 ‮reversed",
-    "x" * (1 << 20), "look" * 10_000, "<action>look</action>", "search[" + "]" * 50, "click[", None, 42, b"look",
+    "x" * (1 << 20), "look" * 10_000, "<action>look</action>", "search[" + "]" * 50, "click[",
+    None, 42, b"look",
 )
 
 
@@ -65,7 +66,8 @@ def _snapshot(step: tuple) -> tuple:
         obs, info = step
         return obs, tuple((k, repr(info.get(k))) for k in _COMPARED_INFO)
     obs, reward, terminated, truncated, info = step
-    return obs, float(reward), bool(terminated), bool(truncated), tuple((k, repr(info.get(k))) for k in _COMPARED_INFO)
+    return (obs, float(reward), bool(terminated), bool(truncated),
+            tuple((k, repr(info.get(k))) for k in _COMPARED_INFO))
 
 
 def _actions_for(info: dict[str, Any], rng: random.Random) -> str:
@@ -118,7 +120,8 @@ class _Checker:
         try:
             serial_a = [_play(a, s, self.steps) for s in seeds]
             serial_b = [_play(b, s, self.steps) for s in seeds]
-            assert serial_a == serial_b, f"two copies diverge for seeds {seeds}: {_first_diff(serial_a, serial_b)}"
+            assert serial_a == serial_b, (
+                f"two copies diverge for seeds {seeds}: {_first_diff(serial_a, serial_b)}")
             with ThreadPoolExecutor(2) as pool:
                 fa = pool.submit(lambda: [_play(a, s, self.steps) for s in seeds])
                 fb = pool.submit(lambda: [_play(b, s, self.steps) for s in seeds])
@@ -128,7 +131,8 @@ class _Checker:
         finally:
             a.close()
             b.close()
-        return f"seeds {seeds}: identical episodes serially and in 2 threads ({len(tasks)} distinct task infos)"
+        return (f"seeds {seeds}: identical episodes serially and in 2 threads "
+                f"({len(tasks)} distinct task infos)")
 
     def admissible(self) -> str:
         if self.factory is None:
@@ -166,7 +170,8 @@ class _Checker:
         actions = list(HOSTILE_ACTIONS)
         for _ in range(self.fuzz):
             n = rng.choice([0, 1, 3, 10, 40, 200])
-            actions.append("".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0, 0x2FFFF)])) for _ in range(n)))
+            actions.append("".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0, 0x2FFFF)]))
+                                   for _ in range(n)))
         _, info = self.env.reset(seed=self.seed)
         invalid = 0
         for act in actions:
@@ -199,7 +204,8 @@ def _first_diff(a: list, b: list) -> str:
 
 
 def check(env: gym.Env | str, *, env_fn: Callable[[], gym.Env] | None = None, seed: int = 0, steps: int = 6,
-          max_admissible: int = 12, fuzz: int = 48, raise_on_error: bool = True, **make_kwargs: Any) -> CheckReport:
+          max_admissible: int = 12, fuzz: int = 48, raise_on_error: bool = True,
+          **make_kwargs: Any) -> CheckReport:
     """Check an env (or an env id) against the text-env contract; see the module docstring.
 
     Returns a ``CheckReport``; with ``raise_on_error`` a failed check raises ``CheckFailed`` whose message
@@ -224,7 +230,8 @@ def check(env: gym.Env | str, *, env_fn: Callable[[], gym.Env] | None = None, se
             report.results.append(CheckResult(name, True, fn()))
         except Exception as e:  # every check runs, and the report says what broke
             tb = traceback.extract_tb(e.__traceback__)[-1]
-            report.results.append(CheckResult(name, False, f"{type(e).__name__}: {e} (at {tb.filename}:{tb.lineno})"))
+            report.results.append(CheckResult(name, False,
+                                              f"{type(e).__name__}: {e} (at {tb.filename}:{tb.lineno})"))
     if isinstance(env, str):
         target.close()
     if raise_on_error and not report.ok:

@@ -138,7 +138,8 @@ class Manifest:
         missing = {"env", "version", "splits", "files", "sha256"} - raw.keys()
         if missing:
             raise ManifestMismatchError(f"task manifest {path} lacks keys {sorted(missing)}")
-        return cls(env=raw["env"], version=raw["version"], splits={k: list(v) for k, v in raw["splits"].items()},
+        return cls(env=raw["env"], version=raw["version"],
+                   splits={k: list(v) for k, v in raw["splits"].items()},
                    files=dict(raw["files"]), backends=dict(raw.get("backends", {})),
                    extra=dict(raw.get("extra", {})), sha256=raw["sha256"],
                    file_hash=str(raw.get("file_hash", LEGACY_FILE_HASH)))
@@ -260,7 +261,8 @@ class TaskSet:
             return list(self.manifest.splits[split])
         except KeyError:
             raise UnknownTaskError(
-                f"task set {self.name}/{self.version} has no split {split!r}; splits: {self.splits()}") from None
+                f"task set {self.name}/{self.version} has no split {split!r}; "
+                f"splits: {self.splits()}") from None
 
     def split_of(self, instance_id: str) -> str:
         for split, ids in self.manifest.splits.items():

@@ -8,10 +8,10 @@ log-probs and entropies, and records the allowed ids of every position (``Genera
 for a trainer to apply the same masks (``mask_logits``): its ratios and AEM's entropies are then those of
 the distribution the tokens were sampled from.
 
-Why: text-game agents usually pick from the admissible list (action masking is standard in TextWorld/ALFWorld
-RL). A model trained from scratch on CPU (``aem_gym.agents.tiny``) learns *which* action to take long before it
-learns to spell object names out of the list; masking lets RL work on the first. Free text stays the
-default, and real LLMs are evaluated unconstrained.
+Why: text-game agents usually pick from the admissible list (action masking is standard in
+TextWorld/ALFWorld RL). A model trained from scratch on CPU (``aem_gym.agents.tiny``) learns *which* action
+to take long before it learns to spell object names out of the list; masking lets RL work on the first.
+Free text stays the default, and real LLMs are evaluated unconstrained.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import torch
 from aem_gym.agents.prompts import reply_text
 
 ADMISSIBLE = "admissible"
-MASKED = -1e9  # not -inf: masked entries must give p = 0 and p·log p = 0, never NaN (also after 1/temperature)
+# not -inf: masked entries must give p = 0 and p·log p = 0, never NaN (also after 1/temperature)
+MASKED = -1e9
 
 
 class ReplyTrie:

@@ -1,4 +1,5 @@
-"""Ray backend for the rollout engine: env workers as Ray actors across a cluster, the policy where the GPUs are.
+"""Ray backend for the rollout engine: env workers as Ray actors across a cluster, the policy where the
+GPUs are.
 
     from aem_gym.agents.ray_pool import RayEnvPool, RayPolicy, ray_engine
     with RayEnvPool(num_workers=16) as pool:                 # joins $RAY_ADDRESS, or starts a local Ray
@@ -8,9 +9,9 @@
 Contract:
 
 * ``RayEnvPool`` is an ``env_factory`` for ``aem_gym.agents.rollout.RolloutEngine``: each episode's env
-  (``ActionParser`` + wrappers, built exactly as ``aem_gym.agents.episode.env_stack`` builds it) is created inside
-  one of ``num_workers`` actors (round robin; ``scheduling="SPREAD"`` places the actors across nodes) and
-  driven through a ``RemoteEnv`` proxy. Reset seeds travel with the calls, so the TurnRecords are the same
+  (``ActionParser`` + wrappers, built exactly as ``aem_gym.agents.episode.env_stack`` builds it) is created
+  inside one of ``num_workers`` actors (round robin; ``scheduling="SPREAD"`` places the actors across nodes)
+  and driven through a ``RemoteEnv`` proxy. Reset seeds travel with the calls, so the TurnRecords are the same
   as with the local thread pool for the same seeds, whatever actor an env lands on.
 * An actor runs one call at a time (Ray's default), so envs that are not thread-safe stay safe; the
   engine's threads only wait on ``ray.get``, so give it at least as many threads as actors
@@ -100,7 +101,8 @@ class EnvWorker:
     def where(self) -> dict[str, Any]:
         import ray
 
-        return {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(), "envs": len(self.envs)}
+        return {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(),
+                "envs": len(self.envs)}
 
 
 def _unwrap(value: Any) -> Any:

@@ -47,8 +47,9 @@ def set_rng_state(state: dict[str, Any], generators: dict[str, torch.Generator])
             g.set_state(state["generators"][k])
 
 
-def save_checkpoint(path: Path, model, tokenizer, optimizer: torch.optim.Optimizer | None, state: TrainerState,
-                    generators: dict[str, torch.Generator], extra: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(path: Path, model, tokenizer, optimizer: torch.optim.Optimizer | None,
+                    state: TrainerState, generators: dict[str, torch.Generator],
+                    extra: dict[str, Any] | None = None) -> Path:
     """Write to ``path.tmp`` then rename, so a crash never leaves a half-written checkpoint."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

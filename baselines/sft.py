@@ -66,7 +66,8 @@ class Demonstrator:
                           response_ids=resp + [self.tokenizer.eos_token_id])
 
 
-def collect_demos(cfg: TrainConfig, tokenizer, n_episodes: int, seed: int, progress: bool = True) -> list[Demo]:
+def collect_demos(cfg: TrainConfig, tokenizer, n_episodes: int, seed: int,
+                  progress: bool = True) -> list[Demo]:
     """Play ``n_episodes`` on the training split with the noisy oracle; one ``Demo`` per turn."""
     from aem_gym.agents.rollout import RolloutEngine
 
@@ -117,8 +118,8 @@ def sft_train(model, tokenizer, demos: list[Demo], cfg: TrainConfig, generator: 
     return losses
 
 
-def response_and_prompt_loss(logits: torch.Tensor, ids: torch.Tensor, attn: torch.Tensor, labels: torch.Tensor,
-                             prompt_weight: float) -> torch.Tensor:
+def response_and_prompt_loss(logits: torch.Tensor, ids: torch.Tensor, attn: torch.Tensor,
+                             labels: torch.Tensor, prompt_weight: float) -> torch.Tensor:
     """Mean next-token cross-entropy over the response tokens, plus ``prompt_weight`` times the mean over the
     prompt tokens. The prompt term is ordinary language modelling of the env's own text: the observation,
     then an admissible list that repeats its names. A model trained from scratch gets ~25x more supervised
@@ -135,7 +136,8 @@ def response_and_prompt_loss(logits: torch.Tensor, ids: torch.Tensor, attn: torc
 
 def lr_lambda(schedule: str, warmup: float, total: int):
     """lr multiplier per optimizer step: linear warm-up over ``warmup * total`` steps, then constant or a
-    cosine decay to 10% (a tiny model trained from scratch needs a high peak lr, and the decay lets it settle)."""
+    cosine decay to 10% (a tiny model trained from scratch needs a high peak lr, and the decay lets it
+    settle)."""
     import math
 
     if schedule not in ("constant", "cosine"):

@@ -71,7 +71,8 @@ def measure(env, ids: list[str], plans: list[list[str]], desc: str) -> tuple[flo
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tasks", type=int, default=600, help="tasks for the native engine")
-    p.add_argument("--real-tasks", type=int, default=20, help="tasks (a prefix of the same list) for ALFWorld")
+    p.add_argument("--real-tasks", type=int, default=20,
+                   help="tasks (a prefix of the same list) for ALFWorld")
     args = p.parse_args(argv)
     print(pin_one_core())
 
@@ -85,9 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     plans = scripts(ids)
     rows = []
     n_real = min(args.real_tasks, len(ids))
-    engines = [("native (unwrapped)", native, len(ids)), ("native via gym.make", gym.make("aem/Household-v0"), len(ids)),
+    engines = [("native (unwrapped)", native, len(ids)),
+               ("native via gym.make", gym.make("aem/Household-v0"), len(ids)),
                ("native, same tasks as real", native, n_real)]
-    has_real = importlib.util.find_spec("alfworld") is not None and importlib.util.find_spec("textworld") is not None
+    has_real = (importlib.util.find_spec("alfworld") is not None
+                and importlib.util.find_spec("textworld") is not None)
     if has_real:
         from aem_envs.household.alfworld_env import ALFWorldEnv
 
@@ -98,16 +101,18 @@ def main(argv: list[str] | None = None) -> None:
         tr, ts, steps = measure(env, ids[:n], plans[:n], name)
         rows.append((name, n, steps, n / tr, steps / ts))
     ref = rows[-1] if has_real else None
-    print(f"\n{'engine':30} {'tasks':>6} {'steps':>7} {'resets/s':>10} {'steps/s':>10} {'reset x':>9} {'step x':>9}")
+    print(f"\n{'engine':30} {'tasks':>6} {'steps':>7} {'resets/s':>10} {'steps/s':>10} {'reset x':>9} "
+          f"{'step x':>9}")
     for name, n, steps, rps, sps in rows:
         rx = f"{rps / ref[3]:9.0f}" if ref else f"{'-':>9}"
         sx = f"{sps / ref[4]:9.0f}" if ref else f"{'-':>9}"
         print(f"{name:30} {n:6d} {steps:7d} {rps:10.1f} {sps:10.0f} {rx} {sx}")
     best = rows[0][4]
-    print(f"\ntarget: >= {TARGET_STEPS_PER_S:,.0f} steps/s -> {'met' if best >= TARGET_STEPS_PER_S else 'MISSED'} "
-          f"({best:,.0f})" + (f"; >= {TARGET_RATIO:.0f}x the real engine -> "
-                              f"{'met' if best / ref[4] >= TARGET_RATIO else 'MISSED'} ({best / ref[4]:,.0f}x)" if ref
-                              else "; real engine not installed (household extra), ratio not measured"))
+    verdict = "met" if best >= TARGET_STEPS_PER_S else "MISSED"
+    ratio = (f"; >= {TARGET_RATIO:.0f}x the real engine -> "
+             f"{'met' if best / ref[4] >= TARGET_RATIO else 'MISSED'} ({best / ref[4]:,.0f}x)" if ref
+             else "; real engine not installed (household extra), ratio not measured")
+    print(f"\ntarget: >= {TARGET_STEPS_PER_S:,.0f} steps/s -> {verdict} ({best:,.0f})" + ratio)
 
 
 if __name__ == "__main__":

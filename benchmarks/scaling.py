@@ -9,9 +9,9 @@ Two tables, each with ratios against a reference measured in the same run:
   with 10 ms of I/O wait per step (latency-bound: both kinds of worker overlap the waits).
   Reference: the local pool with 1 worker. Ray's and the worker processes' start-up is outside the timed
   runs.
-* **Trainer step time**, 1 vs 2 processes (``aem_gym.baselines.distributed.DistributedTrainer``, DDP over gloo on
-  CPU), on the same global batch (groups × copies of TreasureHunt, the d128 tiny model). Mean of the
-  steps after a warm-up step. Reference: 1 process.
+* **Trainer step time**, 1 vs 2 processes (``aem_gym.baselines.distributed.DistributedTrainer``, DDP over
+  gloo on CPU), on the same global batch (groups × copies of TreasureHunt, the d128 tiny model). Mean of
+  the steps after a warm-up step. Reference: 1 process.
 
 On a machine with few, shared cores the 2-way figures mostly measure contention: report them with the
 load average printed below the tables.
@@ -40,8 +40,9 @@ def rollout_rate(engine, env_id: str, groups: int, group_size: int, max_turns: i
     from aem_gym.agents import make_policy
 
     wrappers = [partial(StepLatency, seconds=latency)] if latency else []
-    res = engine.run(env_id, tasks=list(range(groups)), group_size=group_size, policy=make_policy("scripted:cycle"),
-                     max_turns=max_turns, wrappers=wrappers, run_id="bench")
+    res = engine.run(env_id, tasks=list(range(groups)), group_size=group_size,
+                     policy=make_policy("scripted:cycle"), max_turns=max_turns, wrappers=wrappers,
+                     run_id="bench")
     return res.stats["turns_per_s"]
 
 
@@ -78,8 +79,9 @@ def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
 
             engine = ray_engine(pools[n], progress=False)
         rollout_rate(engine, env_id, 2, 1, 2, lat)  # warm-up (task files parsed, actors' imports)
-        rate = statistics.median(rollout_rate(engine, env_id, args.groups, args.group_size, args.max_turns, lat)
-                                 for _ in range(args.repeats))
+        rate = statistics.median(
+            rollout_rate(engine, env_id, args.groups, args.group_size, args.max_turns, lat)
+            for _ in range(args.repeats))
         if kind == "process":
             engine.close()
         rows.append((name, kind, n, rate))
@@ -93,7 +95,8 @@ def rollout_table(args) -> list[tuple[str, str, int, float, float]]:
     return [(name, kind, n, rate, ref[name]) for name, kind, n, rate in rows]
 
 
-def _train_worker(rank: int, world: int, port: int, model_dir: str, out: str, steps: int, groups: int) -> None:
+def _train_worker(rank: int, world: int, port: int, model_dir: str, out: str, steps: int,
+                  groups: int) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)

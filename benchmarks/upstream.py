@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     todo = [(i, k) for i, k in ROWS if not args.only or any(s in i for s in args.only.split(","))]
     rows = [measure(i, k, args.episodes, args.steps) for i, k in tqdm(todo, desc="envs")]
     ref = next((r for name in REFERENCES for r in rows if r.name == name and r.step == r.step), None)
-    print(f"\nreference: {ref.name if ref else 'none measured'} (ratio = step median / reference step median)")
+    print(f"\nreference: {ref.name if ref else 'none measured'} "
+          f"(ratio = step median / reference step median)")
     print(f"{'env':62} {'start ms':>9} {'reset ms':>9} {'step ms':>9} {'ratio':>9} {'steps':>6}")
     for r in rows:
         ratio = f"{r.step / ref.step:9.1f}" if ref and r.step == r.step else "        -"

@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
 
     rng = random.Random(0)
     goals = [tasks.get(i) for i in tasks.ids("train")]
-    queries = [tuple(g["instruction_text"].split(", and price")[0].split(" ")) for g in rng.sample(goals, args.queries)]
+    queries = [tuple(g["instruction_text"].split(", and price")[0].split(" "))
+               for g in rng.sample(goals, args.queries)]
     cold = time_calls(engine._search, queries, "search (uncached)")
     warm = time_calls(engine.search, queries * 2, "search (memoised)")[len(queries):]
     ref_times = time_calls(lambda q: ref.search(tokenize(" ".join(q))), queries[:200], "reference BM25")
@@ -122,11 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     walk_sps, walk_n = env_steps(ws, walk, args.episodes, "random walk")
     raw_env = WebShopEnv()
     raw_sps, raw_n = env_steps(lambda: raw_env, walk, args.episodes, "random walk, no wrappers")
-    th_sps, th_n = env_steps(lambda: aem_envs.make("example/TreasureHunt-v0"), treasure, args.episodes, "TreasureHunt")
+    th_sps, th_n = env_steps(lambda: aem_envs.make("example/TreasureHunt-v0"), treasure, args.episodes,
+                             "TreasureHunt")
 
     ms = lambda xs: 1000 * statistics.mean(xs)  # noqa: E731
     p95 = lambda xs: 1000 * sorted(xs)[int(0.95 * len(xs))]  # noqa: E731
-    load = f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs" if hasattr(os, "getloadavg") else ""
+    load = (f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+            if hasattr(os, "getloadavg") else "")
     print(f"\nWebShop benchmark: {len(catalog)} products, {where}{load}, "
           f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
     print(f"{'measure':44} {'value':>12} {'reference':>12} {'ratio':>8}")

@@ -14,7 +14,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--instance-id", default=None)
     p.add_argument("--split", default=None)
-    p.add_argument("--oracle", action="store_true", help="let the env's oracle play (needs env.oracle_action)")
+    p.add_argument("--oracle", action="store_true",
+                   help="let the env's oracle play (needs env.oracle_action)")
     p.add_argument("--max-turns", type=int, default=None)
 
 

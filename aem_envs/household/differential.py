@@ -39,12 +39,14 @@ class PairResult:
 
 
 def _diff(out: PairResult, step: int, action: str | None, a: tuple, b: tuple) -> None:
-    names = ("observation", "reward", "terminated", "truncated", "info") if len(a) == 5 else ("observation", "info")
+    names = (("observation", "reward", "terminated", "truncated", "info") if len(a) == 5
+             else ("observation", "info"))
     for name, x, y in zip(names, a, b, strict=True):
         if name == "info":
             for key in ("admissible_actions", "won", "is_action_valid", "task_type", "goal"):
                 if x.get(key) != y.get(key):
-                    out.mismatches.append(Mismatch(out.instance_id, step, action, f"info[{key!r}]", x.get(key), y.get(key)))
+                    out.mismatches.append(Mismatch(out.instance_id, step, action, f"info[{key!r}]",
+                                                   x.get(key), y.get(key)))
         elif name != "truncated" and x != y:
             out.mismatches.append(Mismatch(out.instance_id, step, action, name, x, y))
 

@@ -64,7 +64,8 @@ def _coord(rng: random.Random) -> str:
 
 def _loc(rng: random.Random, used: set[str]) -> str:
     while True:
-        loc = f"loc|{rng.randint(-12, 12)}|{rng.randint(-12, 12)}|{rng.randint(0, 3)}|{rng.choice((0, 30, 45, 60))}"
+        loc = (f"loc|{rng.randint(-12, 12)}|{rng.randint(-12, 12)}|{rng.randint(0, 3)}"
+               f"|{rng.choice((0, 30, 45, 60))}")
         if loc not in used:
             used.add(loc)
             return loc
@@ -75,7 +76,8 @@ def make_scene(scene: int) -> dict[str, Any]:
     """The fixed layout of floor plan ``scene``: receptacles with ids, poses and doors, and the start pose."""
     room = next((r for r, nums in ROOM_SCENES.items() if scene in nums), None)
     if room is None:
-        raise ValueError(f"no floor plan {scene}; known: {', '.join(f'{min(v)}-{max(v)}' for v in ROOM_SCENES.values())}")
+        known = ", ".join(f"{min(v)}-{max(v)}" for v in ROOM_SCENES.values())
+        raise ValueError(f"no floor plan {scene}; known: {known}")
     rng = random.Random(scene * 7919 + 17)
     used_locs: set[str] = set()
     start = _loc(rng, used_locs)
@@ -127,7 +129,8 @@ def _goal_candidates(task_type: str, scene: dict[str, Any], unseen: bool) -> lis
         if not any(c in LAMP_RECEPTACLES for c in rclasses):
             return []
         lamps = [o for o in room["objects"] if o in TOGGLEABLE]
-        out = [(o, "", lamp) for o in pickable for lamp in lamps if any(o in CAN_CONTAIN[c] for c in rclasses)]
+        out = [(o, "", lamp) for o in pickable for lamp in lamps
+               if any(o in CAN_CONTAIN[c] for c in rclasses)]
     else:
         need, appliance = _STATE_OF.get(task_type, (None, None))
         if appliance and appliance not in rclasses:
@@ -174,7 +177,8 @@ def make_task(seed: int, split: str = "train", task_type: str | None = None) -> 
         if cls in TOGGLEABLE:
             places = [r for r in recs if r["cls"] in LAMP_RECEPTACLES]
         else:
-            places = [r for r in recs if cls in CAN_CONTAIN[r["cls"]] and not (cls == obj and r["cls"] == recep)]
+            places = [r for r in recs
+                      if cls in CAN_CONTAIN[r["cls"]] and not (cls == obj and r["cls"] == recep)]
         if not places:
             continue
         for _ in range(n):
@@ -219,7 +223,8 @@ def write(folder: Path | None = None) -> Path:
     with open(folder / "tasks.jsonl.gz", "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
         f.write("".join(json.dumps(t, sort_keys=True, separators=(",", ":")) + "\n" for t in rows).encode())
     write_manifest(folder, env=ENV_NAME, version=VERSION, splits=splits, files=["tasks.jsonl.gz"],
-                   backends=BACKENDS, extra={"generator": "aem_envs.household.generate", "task_types": list(TASK_TYPES)})
+                   backends=BACKENDS, extra={"generator": "aem_envs.household.generate",
+                                             "task_types": list(TASK_TYPES)})
     return folder
 
 

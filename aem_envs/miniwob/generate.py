@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> None:
         for split, (first, count) in SPLITS.items():
             for seed in range(first, first + count):
                 iid = f"{task}-{seed}"
-                records.append({"instance_id": iid, "task_type": task, "task": task, "seed": seed, "split": split})
+                records.append({"instance_id": iid, "task_type": task, "task": task, "seed": seed,
+                                "split": split})
                 splits[split].append(iid)
     folder = Path(args.out)
     write_records(folder / "tasks.jsonl.gz", records)

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     write_records(folder / "tasks.jsonl.gz", records)
     m = write_manifest(folder, env=TASKS_ENV, version=TASKS_VERSION, splits=splits,
                        backends={UPSTREAM: metadata.version(UPSTREAM)},
-                       extra={"tasks": len(task_catalog()), "source": "ScienceWorld getVariationsTrain/Dev/Test"})
+                       extra={"tasks": len(task_catalog()),
+                              "source": "ScienceWorld getVariationsTrain/Dev/Test"})
     print(f"wrote {folder}: " + ", ".join(f"{k} {len(v)}" for k, v in m.splits.items()))
 
 

@@ -116,7 +116,8 @@ def _test_files(src: TaskSource, base: dict[str, str]) -> dict[str, str]:
 
 
 def _commit_env() -> dict:
-    return {"GIT_AUTHOR_NAME": "aem-gym", "GIT_AUTHOR_EMAIL": "tasks@aem-gym.invalid", "GIT_AUTHOR_DATE": DATE,
+    return {"GIT_AUTHOR_NAME": "aem-gym", "GIT_AUTHOR_EMAIL": "tasks@aem-gym.invalid",
+            "GIT_AUTHOR_DATE": DATE,
             "GIT_COMMITTER_NAME": "aem-gym", "GIT_COMMITTER_EMAIL": "tasks@aem-gym.invalid",
             "GIT_COMMITTER_DATE": DATE}
 
@@ -175,10 +176,12 @@ def build_task(src: TaskSource, out_dir: Path, work: Path) -> dict:
     iid = src.instance_id
     return {
         "instance_id": iid, "repo": f"{ORG}/{src.slug.replace('_', '-')}", "base_commit": base_commit,
-        "problem_statement": src.meta["problem_statement"], "hints_text": "", "created_at": "2026-01-01T00:00:00Z",
+        "problem_statement": src.meta["problem_statement"], "hints_text": "",
+        "created_at": "2026-01-01T00:00:00Z",
         "version": "0.1", "patch": patch, "test_patch": test_patch, "FAIL_TO_PASS": json.dumps(f2p),
         "PASS_TO_PASS": json.dumps(p2p), "environment_setup_commit": base_commit,
-        "image": f"sweb.eval.x86_64.{iid.lower()}:latest", "eval_script": make_eval_script(base_commit, test_patch, test_cmd),
+        "image": f"sweb.eval.x86_64.{iid.lower()}:latest",
+        "eval_script": make_eval_script(base_commit, test_patch, test_cmd),
         "log_parser": "parse_log_pytest", "eval_type": "pass_and_fail",
         # ours: where the repo is, the bug kind, and that the gold run exits 0 (the grader then requires it)
         "bundle": f"bundles/{src.slug}.bundle", "task_type": src.meta.get("kind", ""), "gold_exit_code": 0,

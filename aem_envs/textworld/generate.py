@@ -66,7 +66,8 @@ def twx_records() -> tuple[list[dict], dict[str, list[str]]]:
     try:
         for game in TWX_GAMES:
             env.load(game, "")
-            folds = {"train": env.getValidSeedsTrain(), "dev": env.getValidSeedsDev(), "test": env.getValidSeedsTest()}
+            folds = {"train": env.getValidSeedsTrain(), "dev": env.getValidSeedsDev(),
+                     "test": env.getValidSeedsTest()}
             for split, n in TWX_PER_SPLIT.items():
                 for seed in sorted(int(s) for s in folds[split])[:n]:
                     iid = f"{game}-{split}-{seed}"

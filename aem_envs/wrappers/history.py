@@ -23,7 +23,8 @@ class HistoryPrompt(gym.Wrapper[str, str, str, str]):
         if k < 0:
             raise ValueError("k must be >= 0")
         super().__init__(env)
-        self.k, self.template, self.show_actions, self.max_actions_shown = k, template, show_actions, max_actions_shown
+        self.k, self.template = k, template
+        self.show_actions, self.max_actions_shown = show_actions, max_actions_shown
         self._history: deque[tuple[int, str, str]] = deque(maxlen=max(k, 1))
         self._task = self._last_obs = ""
         self._turn = 0
@@ -40,17 +41,20 @@ class HistoryPrompt(gym.Wrapper[str, str, str, str]):
         if self.k:
             self._history.append((self._turn, self._last_obs, str(action)))
         self._last_obs = obs
-        return self._render(obs, info, first=False), reward, terminated, truncated, {**info, "raw_observation": obs}
+        return (self._render(obs, info, first=False), reward, terminated, truncated,
+                {**info, "raw_observation": obs})
 
     def _render(self, obs: str, info: dict[str, Any], first: bool) -> str:
         lines = [f"[Turn {t}] Observation: {o}\nAction: {a}" for t, o, a in self._history] if self.k else []
         history = ""
         if lines:
-            history = (f"You have taken {self._turn} action(s); the last {len(lines)}:\n" + "\n".join(lines) + "\n\n")
+            history = (f"You have taken {self._turn} action(s); the last {len(lines)}:\n"
+                       + "\n".join(lines) + "\n\n")
         acts = info.get("admissible_actions") if self.show_actions else None
         shown = ""
         if acts:
             more = len(acts) - self.max_actions_shown
-            shown = "Admissible actions: " + ", ".join(acts[: self.max_actions_shown]) + (f", … ({more} more)" if more > 0 else "")
+            shown = ("Admissible actions: " + ", ".join(acts[: self.max_actions_shown])
+                     + (f", … ({more} more)" if more > 0 else ""))
         task = "" if first else self._task
         return self.template.format(task=task, history=history, observation=obs, actions=shown).strip() + "\n"

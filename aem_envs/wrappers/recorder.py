@@ -68,7 +68,8 @@ class TrajectoryRecorder(gym.Wrapper[str, str, str, str]):
         self._flush(finished=False)
         obs, info = self.env.reset(seed=seed, options=options)
         spec = getattr(self.env, "spec", None)
-        self._episode = {"env_id": spec.id if spec else None, "seed": seed, "options": to_jsonable(options or {}),
+        self._episode = {"env_id": spec.id if spec else None, "seed": seed,
+                         "options": to_jsonable(options or {}),
                          "instance_id": info.get("instance_id"), "task_type": info.get("task_type"),
                          "started": time.time(), "observation": obs, "reset_info": self._info(info),
                          "turns": [], "return": 0.0, "won": False}
@@ -77,9 +78,9 @@ class TrajectoryRecorder(gym.Wrapper[str, str, str, str]):
     def step(self, action: str):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._episode is not None:
-            self._episode["turns"].append({"action": to_jsonable(action), "observation": obs, "reward": reward,
-                                           "terminated": terminated, "truncated": truncated,
-                                           "info": self._info(info)})
+            self._episode["turns"].append({"action": to_jsonable(action), "observation": obs,
+                                           "reward": reward, "terminated": terminated,
+                                           "truncated": truncated, "info": self._info(info)})
             self._episode["return"] += float(reward)
             self._episode["won"] = bool(info.get("won", False))
             if terminated or truncated:

@@ -17,7 +17,8 @@ from aem_gym.agents.types import Generation, GenerationRequest
 
 
 class HumanPolicy:
-    def __init__(self, input_fn: Callable[[str], str] = input, out: TextIO | None = None, show_prompt: bool = True):
+    def __init__(self, input_fn: Callable[[str], str] = input, out: TextIO | None = None,
+                 show_prompt: bool = True):
         self.input_fn, self.out, self.show_prompt = input_fn, out, show_prompt
 
     def _print(self, text: str) -> None:

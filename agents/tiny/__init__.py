@@ -1,11 +1,11 @@
 """Tiny causal LMs for CPU tests and CPU recipes, built offline from in-repo text.
 
 ``build_tiny_model(dir)`` trains a byte-level BPE tokenizer (``tokenizers``) on ``corpus.txt`` (env
-observations, prompts and actions; regenerate with ``python -m aem_gym.agents.tiny.corpus``), builds a randomly
-initialised Qwen2-style model from a config, and saves both with ``save_pretrained`` so the directory
-loads like any HF model (``hf:DIR``). Byte-level BPE never produces unknown tokens and decodes exactly,
-so ``<action>…</action>`` survives a round trip; ``<action>``/``</action>`` are single tokens so a tiny
-model learns the format quickly.
+observations, prompts and actions; regenerate with ``python -m aem_gym.agents.tiny.corpus``), builds a
+randomly initialised Qwen2-style model from a config, and saves both with ``save_pretrained`` so the
+directory loads like any HF model (``hf:DIR``). Byte-level BPE never produces unknown tokens and decodes
+exactly, so ``<action>…</action>`` survives a round trip; ``<action>``/``</action>`` are single tokens so a
+tiny model learns the format quickly.
 
 Loading: use ``load_tokenizer(dir)``. In transformers 5.x ``AutoTokenizer`` maps a custom tokenizer saved
 next to a ``qwen2`` config to ``Qwen2Tokenizer``, which returns *empty ids* for it; ``load_tokenizer``
@@ -74,7 +74,8 @@ _BARE_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
 
 def _declared_class(path: Path | str) -> str | None:
     try:
-        return json.loads((Path(path) / "tokenizer_config.json").read_text(encoding="utf-8")).get("tokenizer_class")
+        config = json.loads((Path(path) / "tokenizer_config.json").read_text(encoding="utf-8"))
+        return config.get("tokenizer_class")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -128,7 +129,8 @@ def build_tiny_model(out_dir: Path | str, config: TinyConfig | None = None, corp
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    (out / MARKER).write_text(json.dumps({"tiny_config": asdict(cfg), "corpus_chars": len(Path(corpus).read_text(encoding="utf-8"))}, indent=1) + "\n")
+    meta = {"tiny_config": asdict(cfg), "corpus_chars": len(Path(corpus).read_text(encoding="utf-8"))}
+    (out / MARKER).write_text(json.dumps(meta, indent=1) + "\n")
     return out
 
 

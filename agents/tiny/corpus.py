@@ -39,9 +39,10 @@ VOCABULARY = [
     "around you, you see a cabinet 1, a cabinet 2, a countertop 1, a drawer 1, a fridge 1, a microwave 1, "
     "a sinkbasin 1, a stoveburner 1, a shelf 1, a desk 1, a bed 1, a sofa 1, a garbagecan 1.",
     "go to countertop 1. take mug 1 from countertop 1. clean mug 1 with sinkbasin 1. heat egg 1 with "
-    "microwave 1. cool apple 1 with fridge 1. open fridge 1. close drawer 1. put mug 1 in/on coffeemachine 1. "
-    "use desklamp 1. examine book 1. look. inventory. You pick up the mug 1 from the countertop 1. "
-    "Nothing happens. You arrive at countertop 1. On the countertop 1, you see a knife 1, a plate 2.",
+    "microwave 1. cool apple 1 with fridge 1. open fridge 1. close drawer 1. put mug 1 in/on "
+    "coffeemachine 1. use desklamp 1. examine book 1. look. inventory. You pick up the mug 1 from the "
+    "countertop 1. Nothing happens. You arrive at countertop 1. On the countertop 1, you see a knife 1, "
+    "a plate 2.",
     "pick two cellphone and place them in bed. look at alarmclock under the desklamp. find a hot potato and "
     "put it in garbagecan. tomato lettuce bread butterknife spatula pan pot kettle towel soapbar "
     "spraybottle candle vase pillow keychain creditcard remotecontrol laptop pencil pen statue watch.",

@@ -14,7 +14,8 @@ def _report(cls):
 def test_good_env_passes_every_check():
     report = _report(toy.CounterEnv)
     assert report.ok, str(report)
-    assert [r.name for r in report.results] == ["gymnasium", "info_keys", "determinism", "admissible", "fuzz", "close"]
+    assert [r.name for r in report.results] == [
+        "gymnasium", "info_keys", "determinism", "admissible", "fuzz", "close"]
     assert "skipped" not in str(report)
 
 

@@ -15,7 +15,8 @@ def test_reset_gives_required_info_and_text():
     assert isinstance(obs, str) and obs.startswith("Reach")
     for k in REQUIRED_INFO_KEYS:
         assert k in info
-    assert info["task_type"] == "count" and info["won"] is False and info["admissible_actions"] == ["inc", "stop"]
+    assert info["task_type"] == "count" and info["won"] is False
+    assert info["admissible_actions"] == ["inc", "stop"]
 
 
 def test_same_seed_same_task_different_seeds_cover_split():

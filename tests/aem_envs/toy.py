@@ -1,4 +1,5 @@
-"""Small in-memory envs for testing the core, wrappers and checker (good ones and deliberately broken ones)."""
+"""Small in-memory envs for testing the core, wrappers and checker (good ones and deliberately broken
+ones)."""
 
 from __future__ import annotations
 

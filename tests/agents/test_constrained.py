@@ -38,11 +38,10 @@ def _requests(actions_per_row, temperature):
     b = prompt_builder("aem/Household-v0", k=0)
     out = []
     for i, acts in enumerate(actions_per_row):
-        s = PromptState("aem/Household-v0", task="Your task is to: put a mug in fridge.", observation="You see.",
-                        admissible_actions=acts)
-        out.append(GenerationRequest(b.build(s), SamplingParams(max_new_tokens=24, temperature=temperature, seed=i,
-                                                                constrain="admissible"),
-                                     context={"admissible_actions": acts}))
+        s = PromptState("aem/Household-v0", task="Your task is to: put a mug in fridge.",
+                        observation="You see.", admissible_actions=acts)
+        params = SamplingParams(max_new_tokens=24, temperature=temperature, seed=i, constrain="admissible")
+        out.append(GenerationRequest(b.build(s), params, context={"admissible_actions": acts}))
     return out
 
 
@@ -54,7 +53,8 @@ def test_hf_constrained_replies_are_admissible_with_masked_statistics(tiny_polic
             ["open fridge 1", "close fridge 1"], ["inventory"]] * 3
     gens = tiny_policy.generate(_requests(rows, temperature))
     for acts, g in zip(rows, gens, strict=True):
-        assert parse_action(g.text) in acts, g.text  # a random-init model still only writes admissible replies
+        # a random-init model still only writes admissible replies
+        assert parse_action(g.text) in acts, g.text
         assert g.finish_reason == "stop" and len(g.allowed_token_ids) == len(g.response_ids)
         for tok, ok, lp, h in zip(g.response_ids, g.allowed_token_ids, g.logprobs, g.entropies, strict=True):
             assert tok in ok
@@ -99,4 +99,5 @@ def test_trainer_forward_reproduces_constrained_rollout_statistics(tiny_dir):
     assert torch.allclose(out.entropy[m], want_h[m], atol=1e-4)
     free = collate([type(r)(**{**r.__dict__, "allowed_token_ids": None}) for r in recs], policy.pad_id)
     unmasked = old_policy_pass(policy.model, free, micro_batch=4, temperature=1.0, with_entropy=True)
-    assert (unmasked.logp[m] <= out.logp[m] + 1e-6).all() and unmasked.entropy[m].mean() > out.entropy[m].mean()
+    assert (unmasked.logp[m] <= out.logp[m] + 1e-6).all()
+    assert unmasked.entropy[m].mean() > out.entropy[m].mean()

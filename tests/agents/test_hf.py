@@ -20,7 +20,8 @@ def teacher_forced(policy, g):
         logp = torch.log_softmax(policy.model(ids).logits[0].float(), -1)
     P = len(g.prompt_ids)
     rows = logp[P - 1: P - 1 + len(g.response_ids)]
-    return rows.gather(-1, torch.tensor(g.response_ids)[:, None]).squeeze(-1), -(rows.exp() * rows).sum(-1), rows
+    picked = rows.gather(-1, torch.tensor(g.response_ids)[:, None]).squeeze(-1)
+    return picked, -(rows.exp() * rows).sum(-1), rows
 
 
 def test_left_padded_batch_stats_match_a_full_forward(tiny_policy):
@@ -72,7 +73,8 @@ def test_top_p_restricts_to_the_nucleus(tiny_policy):
 
 
 def test_lengths_stops_and_mixed_sampling_in_one_call(tiny_policy):
-    mixed = [GenerationRequest([{"role": "user", "content": "hi"}], SamplingParams(max_new_tokens=n, temperature=t, seed=1))
+    mixed = [GenerationRequest([{"role": "user", "content": "hi"}],
+                               SamplingParams(max_new_tokens=n, temperature=t, seed=1))
              for n, t in [(0, 1.0), (3, 1.0), (7, 0.0)]]
     gens = tiny_policy.generate(mixed)
     assert [len(g.response_ids) for g in gens] == [0, 3, 7]
@@ -82,7 +84,8 @@ def test_lengths_stops_and_mixed_sampling_in_one_call(tiny_policy):
     stop = free.text[1:3]
     cut = tiny_policy.generate(reqs(1, max_new_tokens=30, temperature=0.0, stop=[stop]))[0]
     assert cut.finish_reason == "stop" and stop not in cut.text and free.text.startswith(cut.text)
-    kept = tiny_policy.generate(reqs(1, max_new_tokens=30, temperature=0.0, stop=[stop], include_stop_str_in_output=True))[0]
+    kept = tiny_policy.generate(reqs(1, max_new_tokens=30, temperature=0.0, stop=[stop],
+                                     include_stop_str_in_output=True))[0]
     assert kept.text.endswith(stop) and kept.text == cut.text + stop
 
 

@@ -13,7 +13,8 @@ def test_human_numbers_text_and_tags():
     out = io.StringIO()
     p = make_policy("human", input_fn=lambda prompt: next(answers), out=out)
     reqs = [GenerationRequest([{"role": "user", "content": f"prompt {i}"}],
-                              context={"admissible_actions": ["look", "go north"], "turn": i}) for i in range(3)]
+                              context={"admissible_actions": ["look", "go north"], "turn": i})
+            for i in range(3)]
     assert [parse_action(g.text) for g in p.generate(reqs)] == ["go north", "open chest", "go west"]
     shown = out.getvalue()
     assert "prompt 0" in shown and "[1] go north" in shown and "episode 3/3, turn 3" in shown
@@ -40,7 +41,8 @@ def test_vllm_matches_hf_greedy(tiny_dir, tiny_policy):
     from aem_gym.agents import SamplingParams
 
     pol = make_policy(f"vllm:{tiny_dir}", gpu_memory_utilization=0.2, enforce_eager=True, entropies=True)
-    reqs = [GenerationRequest([{"role": "user", "content": t}], SamplingParams(max_new_tokens=8, temperature=0.0))
+    reqs = [GenerationRequest([{"role": "user", "content": t}],
+                              SamplingParams(max_new_tokens=8, temperature=0.0))
             for t in ["look", "go north"]]
     for v, h in zip(pol.generate(reqs), tiny_policy.generate(reqs), strict=True):
         assert v.prompt_ids == h.prompt_ids and v.response_ids == h.response_ids

@@ -56,7 +56,8 @@ def test_register_policy_decorator():
 
 
 def test_scripted_first_cycle_invalid():
-    first, cycle, inv = make_policy("scripted:first"), make_policy("scripted:cycle"), make_policy("scripted:invalid")
+    first, cycle = make_policy("scripted:first"), make_policy("scripted:cycle")
+    inv = make_policy("scripted:invalid")
     acts = ["look", "go north", "take key"]
     assert parse_action(first.generate([req(acts)])[0].text) == "look"
     assert [parse_action(cycle.generate([req(acts, turn=t)])[0].text) for t in range(4)] == [*acts, "look"]
@@ -69,10 +70,12 @@ def test_random_is_seeded_and_admissible():
     p = make_policy("random", seed=3)
     picks = [parse_action(g.text) for g in p.generate([req(acts, seed=s) for s in range(50)])]
     assert set(picks) <= set(acts) and len(set(picks)) > 5
-    again = [parse_action(g.text) for g in make_policy("random", seed=99).generate([req(acts, seed=s) for s in range(50)])]
+    again = [parse_action(g.text)
+             for g in make_policy("random", seed=99).generate([req(acts, seed=s) for s in range(50)])]
     assert picks == again  # per-request seeds win over the policy's own RNG
     unseeded = [parse_action(g.text) for g in make_policy("random", seed=7).generate([req(acts)] * 30)]
-    assert unseeded == [parse_action(g.text) for g in make_policy("random", seed=7).generate([req(acts)] * 30)]
+    assert unseeded == [parse_action(g.text)
+                        for g in make_policy("random", seed=7).generate([req(acts)] * 30)]
 
 
 def test_oracle_uses_context_and_refuses_to_fake():

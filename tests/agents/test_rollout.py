@@ -29,13 +29,15 @@ def test_groups_uids_and_shared_start():
     assert list(groups) == [f"{res.trajectories[0].group_uid[:-3]}-g{i}" for i in range(3)]
     for trajs in groups.values():
         assert [t.traj_uid for t in trajs] == [f"{t.group_uid}-{c}" for c, t in enumerate(trajs)]
-        assert len({(t.instance_id, t.first_observation, t.seed) for t in trajs}) == 1  # same task, same start
+        # same task, same start
+        assert len({(t.instance_id, t.first_observation, t.seed) for t in trajs}) == 1
     assert groups[res.trajectories[6].group_uid][0].instance_id == "treasure-003"
     # copies act differently (per-copy sampling seeds)
     assert len({tuple(r.action_text for r in t.turns) for t in res.trajectories[:3]}) > 1
     for t in res.trajectories:
         assert [r.turn_idx for r in t.turns] == list(range(t.length))
-        assert all(r.group_uid == t.group_uid and r.traj_uid == t.traj_uid and r.seed == t.seed for r in t.turns)
+        assert all(r.group_uid == t.group_uid and r.traj_uid == t.traj_uid and r.seed == t.seed
+                   for r in t.turns)
         assert [r.done for r in t.turns] == [False] * (t.length - 1) + [True]
         assert all(r.episode_return == t.episode_return and r.won == t.won for r in t.turns)
         assert t.episode_return == pytest.approx(sum(r.reward for r in t.turns))
@@ -64,7 +66,8 @@ def test_deterministic_for_any_number_of_workers():
     runs = [engine(workers=w).run(ENV, tasks=range(5), group_size=2, policy=make_policy("random", seed=s),
                                   max_turns=10, seed=7) for w, s in [(1, 0), (3, 1), (2, 2)]]
     assert rows_key(runs[0]) == rows_key(runs[1]) == rows_key(runs[2])
-    other = engine().run(ENV, tasks=range(5), group_size=2, policy=make_policy("random"), max_turns=10, seed=8)
+    other = engine().run(ENV, tasks=range(5), group_size=2, policy=make_policy("random"),
+                         max_turns=10, seed=8)
     assert rows_key(other) != rows_key(runs[0])
 
 

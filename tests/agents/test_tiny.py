@@ -32,7 +32,8 @@ def test_tokenizer_round_trips_and_has_a_chat_template(tiny_dir):
         assert len(tok(t, add_special_tokens=False)["input_ids"]) == 1
     msgs = [{"role": "system", "content": "sys"}, {"role": "user", "content": "go"}]
     rendered = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-    assert rendered == "<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\ngo<|im_end|>\n<|im_start|>assistant\n"
+    assert rendered == ("<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\ngo<|im_end|>\n"
+                        "<|im_start|>assistant\n")
     assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>" and tok.padding_side == "left"
 
 

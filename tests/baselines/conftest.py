@@ -16,7 +16,8 @@ def fast_config(tiny_model_dir, tmp_path):
                 "model.max_new_tokens": 8, "model.max_prompt_tokens": 160, "env.max_turns": 3,
                 "rollout.groups": 2, "rollout.group_size": 2, "rl.steps": 2, "rl.lr": 0.01,
                 "update.mini_batch_size": 6, "update.micro_batch_size": 4, "eval.every": 0,
-                "eval.episodes": 2, "eval.final_episodes": 2, "checkpoint.every": 1, "checkpoint.keep_last": 5}
+                "eval.episodes": 2, "eval.final_episodes": 2, "checkpoint.every": 1,
+                "checkpoint.keep_last": 5}
         base.update(over)
         return load_config(None, overrides=base)
 

@@ -11,7 +11,8 @@ def _household_state():
 
     env = aem_envs.make("aem/Household-v0", split="train")
     obs, info = env.reset(seed=3)
-    s = PromptState("aem/Household-v0", task=obs, observation=obs, admissible_actions=info["admissible_actions"])
+    s = PromptState("aem/Household-v0", task=obs, observation=obs,
+                    admissible_actions=info["admissible_actions"])
     a = env.unwrapped.oracle_action()
     obs2, *_ = env.step(a)
     env.close()
@@ -44,8 +45,8 @@ def test_oracle_labels_differ_from_taken_actions_only_where_noise_acted(tiny_mod
     base = {"model.init": str(tiny_model_dir), "sft.noise": 0.5, "env.max_turns": 6}
     taken = collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "taken"}), tok, 4,
                           seed=1, progress=False)
-    oracle = collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "oracle"}), tok, 4,
-                           seed=1, progress=False)
+    oracle = collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "oracle"}),
+                           tok, 4, seed=1, progress=False)
     assert [d.prompt_ids for d in taken] == [d.prompt_ids for d in oracle]  # same executed trajectories
     diff = sum(d.response_ids != e.response_ids for d, e in zip(taken, oracle, strict=True))
     assert 0 < diff < len(taken)
@@ -55,8 +56,8 @@ def test_oracle_labels_differ_from_taken_actions_only_where_noise_acted(tiny_mod
 
     assert all(has_span(d.prompt_ids, d.response_ids[1:-2]) for d in oracle)
     with pytest.raises(ValueError, match="sft.label"):
-        collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "best"}), tok, 1, seed=1,
-                      progress=False)
+        collect_demos(load_config("cpu-tiny-household", overrides={**base, "sft.label": "best"}), tok, 1,
+                      seed=1, progress=False)
 
 
 def test_lr_schedule_warms_up_then_decays_to_a_tenth():
@@ -93,14 +94,16 @@ def test_prompt_loss_adds_the_mean_cross_entropy_of_real_prompt_tokens_only():
 
     from aem_gym.baselines.sft import Demo, _pack, response_and_prompt_loss
 
-    demos = [Demo([5, 6, 7, 8], [9, 2], False), Demo([6, 7], [3, 4, 2], False)]  # left/right padding both occur
+    # left/right padding both occur
+    demos = [Demo([5, 6, 7, 8], [9, 2], False), Demo([6, 7], [3, 4, 2], False)]
     ids, attn, labels = _pack(demos, pad=0)
     logits = torch.randn(ids.shape[0], ids.shape[1], 12, generator=torch.Generator().manual_seed(0))
     logp = logits.log_softmax(-1)
     resp = response_and_prompt_loss(logits, ids, attn, labels, 0.0)
     want_resp = -torch.stack([logp[b, t - 1, ids[b, t]] for b in range(2) for t in range(1, ids.shape[1])
                               if labels[b, t] != -100]).mean()
-    # prompt targets: every prompt token that has a real token before it (3 in the first demo, 1 in the second)
+    # prompt targets: every prompt token that has a real token before it
+    # (3 in the first demo, 1 in the second)
     prompt_nll = [-logp[0, t - 1, ids[0, t]] for t in (1, 2, 3)] + [-logp[1, 2, ids[1, 3]]]
     assert ids[1, 2] == 6 and ids[1, 3] == 7 and attn[1, 1] == 0  # the second demo is left-padded by 2
     assert torch.allclose(resp, want_resp, atol=1e-6)

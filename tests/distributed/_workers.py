@@ -19,8 +19,10 @@ def records(n_groups: int = 4, seed: int = 0) -> list[TurnRecord]:
             won = bool(torch.randint(0, 2, (1,), generator=g))
             n_turns = 1 + (gi + ti) % 3
             for k in range(n_turns):
-                p = torch.randint(5, 200, (int(torch.randint(4, 10, (1,), generator=g)),), generator=g).tolist()
-                r = torch.randint(5, 200, (int(torch.randint(1, 6, (1,), generator=g)),), generator=g).tolist()
+                p = torch.randint(5, 200, (int(torch.randint(4, 10, (1,), generator=g)),),
+                                  generator=g).tolist()
+                r = torch.randint(5, 200, (int(torch.randint(1, 6, (1,), generator=g)),),
+                                  generator=g).tolist()
                 rows.append(TurnRecord(group_uid=f"g{gi}", traj_uid=f"g{gi}-{ti}", turn_idx=k, env_id="x",
                                        instance_id="i", task_type="t", observation=f"o{k}", action_text="a",
                                        reward=10.0 * won if k == n_turns - 1 else 0.0, done=k == n_turns - 1,
@@ -41,7 +43,8 @@ def prepared_batch(model, rows, aem: bool = True):
     adv = compute_advantages("grpo", AdvantageInput(b.group, b.traj, b.turn, b.reward), EstimatorConfig())
     hbar, ok = mean_response_entropy(b.entropy, b.response_mask)
     # min_range 0: the random tiny model's entropies are nearly flat; the guard would hide α entirely
-    b.advantages, b.alpha, _ = apply_aem(adv, hbar, b.group, AEMConfig(enabled=aem, min_range=0.0), include=ok)
+    b.advantages, b.alpha, _ = apply_aem(adv, hbar, b.group, AEMConfig(enabled=aem, min_range=0.0),
+                                         include=ok)
     return b
 
 
@@ -49,7 +52,8 @@ def flat_params(model) -> torch.Tensor:
     return torch.cat([p.detach().double().reshape(-1) for p in model.state_dict().values()])
 
 
-def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str, strategy: str, steps: int) -> None:
+def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str, strategy: str,
+                  steps: int) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -90,8 +94,8 @@ def update_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str
                                micro_batch_size=2), ctx)
             if sync is not None:
                 sync.push()
-        torch.save({"params": flat_params(full), "groups": sorted({r.group_uid for r in shard}), "alphas": alphas},
-                   os.path.join(out_dir, f"rank{rank}.pt"))
+        torch.save({"params": flat_params(full), "groups": sorted({r.group_uid for r in shard}),
+                    "alphas": alphas}, os.path.join(out_dir, f"rank{rank}.pt"))
     finally:
         shutdown_distributed()
 
@@ -105,7 +109,8 @@ def fast_overrides(model_dir: str, out_dir: str) -> dict:
             "eval.every": 0, "eval.episodes": 2, "eval.final_episodes": 2, "checkpoint.every": 0}
 
 
-def trainer_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str, strategy: str, steps: int) -> None:
+def trainer_worker(rank: int, world: int, port: int, model_dir: str, out_dir: str, strategy: str,
+                   steps: int) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)

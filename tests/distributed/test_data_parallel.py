@@ -40,7 +40,8 @@ def test_shard_by_group_keeps_groups_whole_and_balanced(world):
 
 
 def test_rank_groups_partition():
-    assert [rank_groups(16, r, 3) for r in range(3)] == [list(range(0, 5)), list(range(5, 10)), list(range(10, 16))]
+    assert [rank_groups(16, r, 3) for r in range(3)] == [
+        list(range(0, 5)), list(range(5, 10)), list(range(10, 16))]
     with pytest.raises(ValueError):
         rank_groups(1, 0, 2)
 
@@ -84,7 +85,8 @@ def _single_process_reference(model_dir, steps):
     for _ in range(steps):
         b = prepared_batch(model, rows)
         alphas.append({(r.traj_uid, r.turn_idx): float(a) for r, a in zip(rows, b.alpha, strict=True)})
-        ppo_update(model, opt, b, LossConfig(kl_coef=0.0), UpdateConfig(mini_batch_size=64, micro_batch_size=2))
+        ppo_update(model, opt, b, LossConfig(kl_coef=0.0),
+                   UpdateConfig(mini_batch_size=64, micro_batch_size=2))
     return flat_params(model), alphas
 
 
@@ -94,7 +96,8 @@ def test_two_ranks_stay_identical_and_match_one_process(tmp_path, tiny_model_dir
 
     start = flat_params(load_tiny_model(tiny_model_dir)[0])
     out = _spawn(tmp_path, tiny_model_dir, strategy)
-    assert set(out[0]["groups"]).isdisjoint(out[1]["groups"]) and len(out[0]["groups"]) + len(out[1]["groups"]) == 4
+    assert set(out[0]["groups"]).isdisjoint(out[1]["groups"])
+    assert len(out[0]["groups"]) + len(out[1]["groups"]) == 4
     assert torch.equal(out[0]["params"], out[1]["params"])  # replicas bit-identical after 3 updates
     assert not torch.allclose(out[0]["params"], start)  # and they did move
     ref, ref_alphas = _single_process_reference(tiny_model_dir, 3)

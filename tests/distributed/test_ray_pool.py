@@ -1,4 +1,5 @@
-"""Ray backend: env actors on a local 2-CPU Ray instance give the same TurnRecords as the local thread pool."""
+"""Ray backend: env actors on a local 2-CPU Ray instance give the same TurnRecords as the local thread
+pool."""
 
 from __future__ import annotations
 

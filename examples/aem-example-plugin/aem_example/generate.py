@@ -30,7 +30,8 @@ def main() -> None:
     with open(TASKS_DIR / "tasks.jsonl.gz", "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
         f.write("".join(json.dumps(t, sort_keys=True) + "\n" for t in tasks).encode())
     ids = [t["instance_id"] for t in tasks]
-    write_manifest(TASKS_DIR, env="example-treasure", version="v0", splits={"train": ids[:30], "test": ids[30:]})
+    write_manifest(TASKS_DIR, env="example-treasure", version="v0",
+                   splits={"train": ids[:30], "test": ids[30:]})
 
 
 if __name__ == "__main__":

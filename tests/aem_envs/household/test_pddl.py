@@ -14,7 +14,8 @@ from .conftest import kitchen_task, needs_alfworld
 
 
 def test_names_follow_alfworld_numbering():
-    ids = ["CounterTop|+01.20|+00.95|+00.50", "CounterTop|-01.00|+00.95|+00.50", "Sink|+00.00|+00.90|+02.00|SinkBasin"]
+    ids = ["CounterTop|+01.20|+00.95|+00.50", "CounterTop|-01.00|+00.95|+00.50",
+           "Sink|+00.00|+00.90|+02.00|SinkBasin"]
     assert display_names(ids) == {ids[0]: "countertop 1", ids[1]: "countertop 2", ids[2]: "sinkbasin 1"}
     assert mangle("Apple|-01.65|+00.81") == "Apple_bar__minus_01_dot_65_bar__plus_00_dot_81"
 
@@ -41,14 +42,17 @@ def test_official_layout_is_collected_filtered_and_played(tmp_path, monkeypatch)
     split = tmp_path / "json_2.1.1" / "valid_seen"
     t = kitchen_task()
     write_game(t, split / "pick_heat_then_place_in_recep-Apple-None-CounterTop-1" / "trial_T1")
-    write_game(t, split / "pick_heat_then_place_in_recep-AppleSliced-None-CounterTop-1" / "trial_T2")  # skipped
+    # skipped
+    write_game(t, split / "pick_heat_then_place_in_recep-AppleSliced-None-CounterTop-1" / "trial_T2")
     unsolvable = write_game(t, split / "pick_heat_then_place_in_recep-Apple-None-CounterTop-2" / "trial_T3")
     unsolvable.write_text(json.dumps({**json.loads(unsolvable.read_text()), "solvable": False}))
     monkeypatch.setenv("ALFWORLD_DATA", str(tmp_path))
     env = ALFWorldEnv(split="valid_seen", source="official")
-    assert env.tasks.ids("valid_seen") == ["valid_seen/pick_heat_then_place_in_recep-Apple-None-CounterTop-1/trial_T1"]
+    assert (env.tasks.ids("valid_seen")
+            == ["valid_seen/pick_heat_then_place_in_recep-Apple-None-CounterTop-1/trial_T1"])
     obs, info = env.reset(seed=0)
-    assert info["task_type"] == "pick_heat_then_place_in_recep" and info["goal"] == "put a hot apple in countertop"
+    assert info["task_type"] == "pick_heat_then_place_in_recep"
+    assert info["goal"] == "put a hot apple in countertop"
     assert obs.endswith("Your task is to: put a hot apple in countertop.")
     for a in ["go to countertop 1", "take apple 1 from countertop 1", "go to microwave 1",
               "heat apple 1 with microwave 1", "go to countertop 1"]:

@@ -83,7 +83,8 @@ def test_wrong_submit_fails_with_raw_reward(login):
 def test_parse_grammar():
     from aem_envs.miniwob.page import Element
 
-    elems = [Element(4, "input_text", "", "", "tt", "", 0, False), Element(5, "button", "Go", None, "", "", 0, False)]
+    elems = [Element(4, "input_text", "", "", "tt", "", 0, False),
+             Element(5, "button", "Go", None, "", "", 0, False)]
     assert parse(" click[ 5 ] ", elems).ref == 5
     typed = parse("type[4][a]b c]", elems)
     assert (typed.kind, typed.ref, typed.text) == ("type", 4, "a]b c")

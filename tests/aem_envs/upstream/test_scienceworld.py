@@ -32,7 +32,8 @@ def test_all_thirty_tasks_registered_with_pinned_tasks():
     ids = [e.id for e in aem_envs.list_envs() if e.id.startswith("aem/ScienceWorld-")]
     assert len(ids) == 30 and "aem/ScienceWorld-boil-v0" in ids
     # Long gold paths (192 steps in inclined-plane-friction-unnamed-surfaces-120) fit in the step limit.
-    assert aem_envs.spec("aem/ScienceWorld-inclined-plane-friction-unnamed-surfaces-v0").max_episode_steps >= 384
+    friction = aem_envs.spec("aem/ScienceWorld-inclined-plane-friction-unnamed-surfaces-v0")
+    assert friction.max_episode_steps >= 384
     assert aem_envs.spec("aem/ScienceWorld-find-animal-v0").max_episode_steps == 100
     from importlib import metadata
 
