@@ -55,18 +55,18 @@ def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default
     out = Path(out)
     if (out / SUMMARY_FILE).exists() or (out / EPISODES_FILE).exists():
         raise ValueError(f"{out} already holds results; choose another --out or remove it")
-    plans = [plan_env(env_id, cfg) for env_id in env_ids]  # every split resolves before anything runs
+    plans = [plan(env_id, cfg) for env_id in env_ids]  # every split resolves before anything runs
     policy = make_policy(agent, **cfg.policy_kwargs(agent))
     engine = eval_engine(cfg)
     rows: list[EpisodeRow] = []
     trajs: dict[str, list[TrajectoryRow]] = {}
     try:
-        for plan in plans:
-            result = run_plan(policy, plan, cfg, engine=engine)
-            for task, traj in zip(plan.tasks, result.trajectories, strict=True):
-                row, tr = to_rows(plan, task, traj)
+        for p in plans:
+            result = run_plan(policy, p, cfg, engine=engine)
+            for task, traj in zip(p.tasks, result.trajectories, strict=True):
+                row, tr = to_rows(p, task, traj)
                 rows.append(row)
-                trajs.setdefault(plan.env_id, []).append(tr)
+                trajs.setdefault(p.env_id, []).append(tr)
     finally:
         engine.close()
         close = getattr(policy, "close", None)
@@ -77,6 +77,12 @@ def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default
               "sampling": {k: v for k, v in cfg.settings()["sampling"].items() if v is not None}}
     _write(out, cfg, {"spec": agent, "name": name, "config": config}, suite_name, plans, rows, trajs)
     return out
+
+
+def plan(env_id: str, cfg: EvalConfig) -> EnvPlan:
+    """The episodes ``aem eval`` runs for one env under ``cfg``; the validator plans with this very function,
+    so a run's (task, seed) set is checked against what its recorded protocol gives."""
+    return plan_env(env_id, cfg)
 
 
 def to_rows(plan: EnvPlan, task: tuple[str, int], traj: Trajectory) -> tuple[EpisodeRow, TrajectoryRow]:
