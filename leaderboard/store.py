@@ -126,13 +126,21 @@ class Store:
         self.timeout_s = timeout_s
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
-            old = con.execute("SELECT name FROM sqlite_master WHERE name='submissions'").fetchone()
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            if old is not None and version != DB_VERSION:
-                raise ValueError(f"{self.path.name} was made by another aem-gym version (database format "
-                                 f"{version}, this one reads {DB_VERSION}); give a new --db")
-            con.executescript(SCHEMA)
-            con.execute(f"PRAGMA user_version={DB_VERSION}")
+            con.execute("BEGIN IMMEDIATE")  # one creator at a time: the tables and their version together
+            try:
+                old = con.execute("SELECT name FROM sqlite_master WHERE name='submissions'").fetchone()
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                if old is not None and version != DB_VERSION:
+                    raise ValueError(f"{self.path.name} was made by another aem-gym version (database format "
+                                     f"{version}, this one reads {DB_VERSION}); give a new --db")
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        con.execute(stmt)
+                con.execute(f"PRAGMA user_version={DB_VERSION}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
