@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from aem_gym.leaderboard import canonical, metrics
-from aem_gym.leaderboard.reproduce import DEFAULT_SAMPLE, NO_MODEL_KINDS, Reproduction, reproduce
+from aem_gym.leaderboard.reproduce import (
+    DEFAULT_SAMPLE,
+    NO_MODEL_KINDS,
+    Reproduction,
+    reproduce,
+    runnable_spec,
+)
 from aem_gym.leaderboard.store import RunRecord, Store, SubmitResult
 from aem_gym.leaderboard.validate import Submission, ValidationReport, validate
 
@@ -101,8 +107,10 @@ def submit(run_dir: Path | str, db: Path | str | None = None, label: str | None 
     sub = report.submission
     store = Store(db)
     known = store.query("SELECT id FROM submissions WHERE content_sha256=?", (sub.digest,))
-    rep = Reproduction("self-reported", {"reason": "not re-run yet: `aem leaderboard verify`"})
-    if not known and split_spec(sub.metadata["agent"]["spec"])[0] in NO_MODEL_KINDS:
+    spec = sub.metadata["agent"]["spec"]
+    rep = Reproduction("self-reported", {"reason": runnable_spec(spec)[1] or "not re-run yet: run `aem "
+                                         "leaderboard verify ID` on a machine that has the model"})
+    if not known and split_spec(spec)[0] in NO_MODEL_KINDS:
         rep = reproduce(sub.metadata, sub.trajectories, sample=sample)
         if rep.status == "not reproduced":
             raise SubmissionRejected(f"not reproduced: re-running {sub.metadata['agent']['spec']!r} with the "

@@ -269,7 +269,8 @@ def check_figures(sub: Submission, rows: list[dict[str, Any]], probs: _Problems)
         v = by_id.get(r["episode_id"])
         for key in ("won", "score", "turns", "invalid_actions", "task_type", "terminated", "truncated"):
             if v is not None and not _same(r[key], v[key]):
-                probs.add(f"episode {r['episode_id']!r}: {key} is {str(r[key])[:60]!r} in {EPISODES_FILE} but "
+                shown = repr(r[key][:60]) if isinstance(r[key], str) else repr(r[key])
+                probs.add(f"episode {r['episode_id']!r}: {key} is {shown} in {EPISODES_FILE} but "
                           f"the replay gives {v[key]!r}")
     envs, overall = metrics.summarize(rows)
     got = _flat({"envs": envs, "overall": overall})

@@ -41,3 +41,24 @@ def fresh(runs: dict[str, Path], tmp_path: Path):
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "lb.sqlite"
+
+
+@pytest.fixture(scope="session")
+def extra(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tamper")
+    out = {f"random-s{k}": make_run(root / f"random-s{k}", agent="random", seeds=(k,)) for k in range(5)}
+    out["invalid"] = evaluate("scripted:invalid", EvalConfig(seeds=[0], episodes=2, max_turns=3, progress=False),
+                              root / "invalid", suite="example")
+    out["train3"] = evaluate("oracle", EvalConfig(split="train", seeds=[0], episodes=3, progress=False),
+                             root / "train3", suite="example")
+    return out
+
+
+@pytest.fixture
+def copy(runs, extra, tmp_path):
+    def make(name: str) -> Path:
+        dst = tmp_path / f"{name}-tampered"
+        shutil.copytree({**runs, **extra}[name], dst)
+        return dst
+
+    return make
