@@ -40,8 +40,11 @@ def test_byte_changed_copy_is_refused(runs, copy, db, variant):
     elif variant == "blank_lines":
         p = run / EPISODES_FILE
         p.write_text("\n\n" + p.read_text().replace("\n", "\n\n"))
-    else:
-        set_agent(run, "my-agent", "oracle")  # a new display name for the same agent
+    else:  # a new display name, same episode files: the existing row, no new one
+        set_agent(run, "my-agent", "oracle")
+        acc = submit(run, db=db)
+        assert not acc.result.created and acc.result.id == 1 and Store(db).count() == 1
+        return
     rehash(run)
     rejected(run, db, "same trajectories as #1 (oracle)")
 
