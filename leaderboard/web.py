@@ -107,6 +107,17 @@ def _safe_names(row: dict[str, Any]) -> dict[str, Any]:
     return {k: safe_text(v) if k in _NAMES and isinstance(v, str) else v for k, v in row.items()}
 
 
+def _deep_safe(obj: Any) -> Any:
+    """Every string of a submitter's metadata, neutralised (long values kept whole)."""
+    if isinstance(obj, str):
+        return safe_text(obj, limit=10_000)
+    if isinstance(obj, dict):
+        return {safe_text(str(k)): _deep_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_deep_safe(v) for v in obj]
+    return obj
+
+
 _SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
 
@@ -140,7 +151,7 @@ def api_submission(app: App, params: dict[str, str]) -> Response:
     if sub is None:
         return _error(404, f"no submission #{sid}")
     sub = _safe_names(sub)
-    sub["metadata"]["agent"] = _safe_names(sub["metadata"]["agent"])
+    sub["metadata"] = _deep_safe(sub["metadata"])
     sub["flags"] = [safe_text(f) for f in sub["flags"] or []]
     envs = app.store.query("SELECT * FROM env_results WHERE submission_id=?", (sid,))
     for e in envs:

@@ -113,6 +113,9 @@ def test_pages_in_headless_chromium(server, filled, runs):
                 assert r["success"] == pytest.approx(subs[r["id"]]["success_rate"])
                 assert r["env"] == pytest.approx(envs[r["id"]])
             assert page.locator("#training img").count() == 1
+            assert page.locator("td.repro").all_text_contents() == ["✓ reproduced"] * len(shown)
+            page.wait_for_function("document.querySelector('img.plot') && "
+                                   "document.querySelector('img.plot').naturalWidth > 0")  # the plot loaded
             # submission details -> an episode -> its turns == the JSONL line
             page.click("table.ranking tbody tr[data-id='2'] a")
             page.wait_for_selector("#episodes tbody tr")
