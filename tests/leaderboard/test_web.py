@@ -114,8 +114,13 @@ def test_pages_in_headless_chromium(server, filled, runs):
                 assert r["env"] == pytest.approx(envs[r["id"]])
             assert page.locator("#training img").count() == 1
             assert page.locator("td.repro").all_text_contents() == ["✓ reproduced"] * len(shown)
-            page.wait_for_function("document.querySelector('img.plot') && "
-                                   "document.querySelector('img.plot').naturalWidth > 0")  # the plot loaded
+            plot = page.locator("img.plot").first
+            plot.wait_for()
+            for _ in range(100):  # the PNG is drawn by the server: wait until it has loaded
+                if plot.evaluate("img => img.complete && img.naturalWidth") > 0:
+                    break
+                page.wait_for_timeout(100)
+            assert plot.evaluate("img => img.naturalWidth") > 0
             # submission details -> an episode -> its turns == the JSONL line
             page.click("table.ranking tbody tr[data-id='2'] a")
             page.wait_for_selector("#episodes tbody tr")
