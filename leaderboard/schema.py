@@ -235,8 +235,9 @@ def check(obj: Any, schema: dict[str, Any], where: str) -> None:
     errors = sorted(v.iter_errors(obj), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         e = errors[0]
-        path = ".".join(str(p) for p in e.absolute_path)
-        raise SchemaError(f"{where}: {'at ' + repr(path) + ': ' if path else ''}{e.message}")
+        path = ".".join(str(p)[:MAX_NAME] for p in e.absolute_path)
+        msg = e.message if len(e.message) <= 300 else e.message[:120] + " … " + e.message[-120:]
+        raise SchemaError(f"{where}: {'at ' + repr(path) + ': ' if path else ''}{msg}")
 
 
 def parse_jsonl(data: bytes, name: str, schema: dict[str, Any] | None = None) -> list[dict[str, Any]]:
