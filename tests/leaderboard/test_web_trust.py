@@ -8,9 +8,11 @@ import urllib.request
 
 import pytest
 
+from aem_gym.agents.evaluate import EvalConfig
 from aem_gym.cli.main import main
 from aem_gym.leaderboard import ranking
 from aem_gym.leaderboard.reproduce import Reproduction
+from aem_gym.leaderboard.runner import evaluate
 from aem_gym.leaderboard.store import Store
 from aem_gym.leaderboard.submit import record_of, submit
 from aem_gym.leaderboard.validate import validate
@@ -104,3 +106,13 @@ def test_openai_agent_needs_a_named_endpoint():
     assert runnable_spec("openai:gpt-x@http://their.host/v1", "http://127.0.0.1:9/v1")[0] == \
         "openai:gpt-x@http://127.0.0.1:9/v1"
     assert runnable_spec("human")[0] is None and runnable_spec("oracle")[0] == "oracle"
+
+
+def test_verify_reproduces_an_hf_agent(tiny_model_dir, tmp_path, db, capsys):
+    out = evaluate(f"hf:{tiny_model_dir}", EvalConfig(seeds=[0], episodes=2, max_turns=3, max_new_tokens=8,
+                                                      progress=False), tmp_path / "hf", suite="example")
+    acc = submit(out, db=db)  # a model agent: stored as self-reported until someone re-runs it
+    assert acc.reproduction.status == "self-reported" and "verify" in acc.reproduction.detail["reason"]
+    assert main(["leaderboard", "verify", str(acc.result.id), "--sample", "0", "--db", str(db)]) == 0
+    assert "reproduced (2 episodes re-run)" in capsys.readouterr().out
+    assert Store(db).submission(acc.result.id)["reproduction"] == "reproduced"
