@@ -161,3 +161,21 @@ def test_partial_run_of_first_n_tasks_is_valid(runs):
     report = validate(runs["oracle3"])
     assert report.ok, report.problems
     assert report.episodes == 3
+
+
+def test_every_env_records_a_manifest_hash(fresh):
+    import aem_envs
+    from aem_gym.agents.evaluate import env_record
+
+    for env_id, split in (("aem/Household-v0", "valid_unseen"), ("aem/WebShop-v0", "test"),
+                          ("example/TreasureHunt-v0", "test")):
+        env = aem_envs.make(env_id)
+        try:
+            assert len(env_record(env, split)["manifest_sha256"] or "") == 64, env_id
+        finally:
+            env.close()
+    run = fresh("oracle")  # a run without one cannot name its task data: refused
+    meta = yaml.safe_load((run / METADATA_FILE).read_text())
+    meta["envs"]["example/TreasureHunt-v0"]["manifest_sha256"] = None
+    (run / METADATA_FILE).write_text(yaml.safe_dump(meta))
+    assert "at 'envs.example/TreasureHunt-v0.manifest_sha256': None is not of type 'string'" in _problems(run)
