@@ -20,6 +20,7 @@ env's own "Nothing happens.", in training and in evaluation alike.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -71,7 +72,7 @@ class EvalConfig:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
         for name, vals in (("seeds", self.seeds), ("sampling_seed", [self.sampling_seed])):
-            bad = [s for s in vals if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= SEED_MAX]
+            bad = [s for s in vals if not _is_seed(s)]
             if bad:
                 raise ValueError(f"{name} must be integers from 0 to 2**63-1 (int64), got {str(bad[0])[:40]}")
         if self.episodes is not None and self.episodes < 1:
@@ -101,6 +102,17 @@ class EvalConfig:
         out = {k: v for k, v in asdict(self).items() if k != "progress"}
         out["sampling"] = {k: v for k, v in asdict(self.sampling()).items() if k != "seed"}
         return out
+
+
+def _is_seed(s: Any) -> bool:
+    """An int64-sized, non-negative integer (NumPy integers too; not a bool)."""
+    if isinstance(s, bool):
+        return False
+    try:
+        v = operator.index(s)
+    except TypeError:
+        return False
+    return 0 <= v <= SEED_MAX
 
 
 @dataclass
