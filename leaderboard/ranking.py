@@ -139,13 +139,30 @@ def render(store: Store, by: str = "overall", f: Filters | None = None, width: i
     from rich.console import Console
 
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    if by != "overall":
+    if by == "env":
+        console.print(_rich(_compact_env(table), "per env (tokens and wall time are self-reported)"))
+    elif by != "overall":
         console.print(_rich(table, by))
     else:
         for _, t in table.groupby("board", sort=True):
             label = t["board_label"].iloc[0]
             console.print(_rich(t.drop(columns=["board", "board_label", "hash"]), f"board {label}"))
     return console.export_text()
+
+
+_SHORT = {"submission_id": "#", "success_rate": "success", "stderr": "± se", "mean_score": "score",
+          "episodes": "eps", "mean_turns": "turns", "invalid_action_rate": "invalid", "env_version": "version",
+          "manifest_sha256": "manifest"}
+
+
+def _compact_env(df: pd.DataFrame) -> pd.DataFrame:
+    """The per-env table for a terminal: short names, short hashes, tokens in one column."""
+    sr = " (self-reported)"
+    out = df.assign(env_id=df["env_id"].str.split("/").str[-1], manifest_sha256=df["manifest_sha256"].str[:12],
+                    tokens=df["prompt_tokens" + sr] + df["completion_tokens" + sr])
+    out = out.drop(columns=["prompt_tokens" + sr, "completion_tokens" + sr]).rename(
+        columns={**_SHORT, "wall_s" + sr: "wall s"})
+    return out
 
 
 def _cell(v: object) -> str:

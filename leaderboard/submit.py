@@ -112,6 +112,9 @@ def submit(run_dir: Path | str, db: Path | str | None = None, label: str | None 
                                          "leaderboard verify ID` on a machine that has the model"})
     if not known and split_spec(spec)[0] in NO_MODEL_KINDS:
         rep = reproduce(sub.metadata, sub.trajectories, sample=sample)
+        if rep.status == "self-reported":  # an agent without a model that cannot be rebuilt here
+            raise SubmissionRejected(f"agent {spec!r} needs no model but cannot be re-run here: "
+                                     f"{rep.detail.get('reason')}")
         if rep.status == "not reproduced":
             raise SubmissionRejected(f"not reproduced: re-running {sub.metadata['agent']['spec']!r} with the "
                                      f"recorded seeds and settings gives other episodes: "

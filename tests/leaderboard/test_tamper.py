@@ -167,3 +167,14 @@ def test_cherry_picked_model_run_is_self_reported(copy, extra, db):
     rehash(run)
     acc = submit(run, db=db)
     assert acc.reproduction.status == "self-reported" and "not on this machine" in acc.reproduction.detail["reason"]
+
+
+@pytest.mark.parametrize(("spec", "needle"), [("scripted:made-up", "unknown script 'made-up'"),
+                                              ("random", "cannot build the agent here")])
+def test_no_model_agent_that_cannot_be_rebuilt(copy, db, spec, needle):
+    run = copy("random-s0")
+    set_agent(run, "x", spec)
+    if spec == "random":  # settings the evaluator cannot honour hide the agent from a re-run
+        edit_meta(run, lambda m: m["settings"].update(sampling_seed="lucky"))
+    rehash(run)
+    rejected(run, db, "needs no model but cannot be re-run here", needle)
