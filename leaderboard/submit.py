@@ -2,8 +2,8 @@
 
 What is stored is what the leaderboard verified: the episode rows and every figure are recomputed from
 the replay (``validate``); tokens, wall time, entropies and raw text are kept as self-reported. An agent
-without a model (oracle, random, scripted) is re-run on a sample of episodes at once (``reproduce``): a
-run it does not reproduce (e.g. best-of-5 seeds relabelled as one seed) is rejected. Other agents are
+without a model (oracle, random, scripted) is re-run on every episode at once (``reproduce``): a run it
+does not reproduce (e.g. best-of-5 seeds relabelled as one seed) is rejected. Other agents are
 stored as self-reported until ``aem leaderboard verify`` re-runs them.
 """
 
@@ -16,7 +16,6 @@ from typing import Any
 
 from aem_gym.leaderboard import canonical, metrics
 from aem_gym.leaderboard.reproduce import (
-    DEFAULT_SAMPLE,
     NO_MODEL_KINDS,
     Reproduction,
     reproduce,
@@ -94,9 +93,11 @@ def record_of(sub: Submission, label: str | None, rep: Reproduction) -> RunRecor
 
 
 def submit(run_dir: Path | str, db: Path | str | None = None, label: str | None = None,
-           progress: bool = False, sample: int | None = DEFAULT_SAMPLE) -> Accepted:
-    """Validate ``run_dir`` (files, coverage, hashes, replay), reproduce a sample where the agent needs no
-    model, and store it; raise ``SubmissionRejected`` (or ``store.DuplicateRun``) with the reason."""
+           progress: bool = False, sample: int | None = None) -> Accepted:
+    """Validate ``run_dir`` (files, coverage, hashes, replay), re-run the episodes (all of them, or a random
+    ``sample``) where the agent needs no model, and store it; raise ``SubmissionRejected`` (or
+    ``store.DuplicateRun``) with the reason. Re-running every episode makes the verdict certain: a sample
+    could miss the one relabelled episode of a cherry-picked run."""
     from aem_gym.agents.policy import split_spec
 
     if label is not None and len(label) > 256:
