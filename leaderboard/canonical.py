@@ -25,8 +25,10 @@ def _sha(obj: Any) -> str:
 
 def actions_of(traj: dict[str, Any]) -> list[str]:
     """The actions the env received, whitespace-normalised (an unparsable reply as ``UNPARSABLE``)."""
-    return [UNPARSABLE if t.get("info", {}).get("parse_error") else " ".join(str(t["action"]).split())
-            for t in traj["turns"]]
+    return [
+        UNPARSABLE if t.get("info", {}).get("parse_error") else " ".join(str(t["action"]).split())
+        for t in traj["turns"]
+    ]
 
 
 def fingerprint(traj: dict[str, Any]) -> str:
@@ -42,8 +44,10 @@ def run_hashes(trajectories: dict[str, dict[str, Any]]) -> tuple[str, str]:
 
 def board_of(metadata: dict[str, Any], episodes: list[dict[str, Any]]) -> tuple[str, str]:
     """``(board id, label)`` of a run; the id is a sha256 over the board's content."""
-    envs = {e: {k: r[k] for k in ("task_set", "version", "manifest_sha256", "split")}
-            for e, r in sorted(metadata["envs"].items())}
+    envs = {
+        e: {k: r[k] for k in ("task_set", "version", "manifest_sha256", "split")}
+        for e, r in sorted(metadata["envs"].items())
+    }
     pairs = sorted([r["env_id"], r["instance_id"], r["seed"]] for r in episodes)
     bid = _sha({"envs": envs, "max_turns": metadata.get("max_turns"), "episodes": pairs})
     tasks = len({(e, i) for e, i, _ in pairs})

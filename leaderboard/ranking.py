@@ -151,14 +151,15 @@ def render(store: Store, by: str = "overall", f: Filters | None = None, width: i
 
 
 _SHORT = {"submission_id": "#", "success_rate": "success", "stderr": "± se", "mean_score": "score",
-          "episodes": "eps", "mean_turns": "turns", "invalid_action_rate": "invalid", "env_version": "version",
-          "manifest_sha256": "manifest"}
+          "episodes": "eps", "mean_turns": "turns", "invalid_action_rate": "invalid",
+          "env_version": "version", "manifest_sha256": "manifest"}
 
 
 def _compact_env(df: pd.DataFrame) -> pd.DataFrame:
     """The per-env table for a terminal: short names, short hashes, tokens in one column."""
     sr = " (self-reported)"
-    out = df.assign(env_id=df["env_id"].str.split("/").str[-1], manifest_sha256=df["manifest_sha256"].str[:12],
+    out = df.assign(env_id=df["env_id"].str.split("/").str[-1],
+                    manifest_sha256=df["manifest_sha256"].str[:12],
                     tokens=df["prompt_tokens" + sr] + df["completion_tokens" + sr])
     out = out.drop(columns=["prompt_tokens" + sr, "completion_tokens" + sr]).rename(
         columns={**_SHORT, "wall_s" + sr: "wall s"})

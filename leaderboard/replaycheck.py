@@ -61,33 +61,49 @@ def compare_replay(rec: dict[str, Any], got: Any, observations: str = "exact") -
     if got.error is not None:
         return [f"replay {eid}: the env failed on replay ({got.error})"]
     if (turns or not stopped) and got.first_observation != rec["reset_observation"]:
-        return [f"replay {eid}: first observation differs from the recorded one:"
-                f"{short_diff(rec['reset_observation'], got.first_observation)}"]
+        return [
+            f"replay {eid}: first observation differs from the recorded one:"
+            f"{short_diff(rec['reset_observation'], got.first_observation)}"
+        ]
     for i, (t, row) in enumerate(zip(turns, got.turns, strict=False)):
         if observations != VOLATILE and row.observation != t["observation"]:
-            return [f"replay {eid} turn {t['turn_idx']}: observation before the action differs:"
-                    f"{short_diff(t['observation'], row.observation)}"]
+            return [
+                f"replay {eid} turn {t['turn_idx']}: observation before the action differs:"
+                f"{short_diff(t['observation'], row.observation)}"
+            ]
         cut = i == got.length - 1 and got.budget_reached  # the loop stopped here, not the env
         flags = (row.done and not row.truncated, row.truncated and not cut)
         out = []
         if not _close(float(row.reward), t["reward"]):
-            out.append(f"replay {eid} turn {t['turn_idx']}: claimed reward {t['reward']} but the env gives "
-                       f"{row.reward}")
+            out.append(
+                f"replay {eid} turn {t['turn_idx']}: claimed reward {t['reward']} but the env gives "
+                f"{row.reward}"
+            )
         if bool(row.is_action_valid) != t["is_action_valid"]:
-            out.append(f"replay {eid} turn {t['turn_idx']}: claimed is_action_valid={t['is_action_valid']}, "
-                       f"the env gives {bool(row.is_action_valid)}")
+            out.append(
+                f"replay {eid} turn {t['turn_idx']}: claimed is_action_valid={t['is_action_valid']}, "
+                f"the env gives {bool(row.is_action_valid)}"
+            )
         if flags != (t["terminated"], t["truncated"]):
-            out.append(f"replay {eid} turn {t['turn_idx']}: claimed terminated/truncated "
-                       f"{t['terminated']}/{t['truncated']}, the env gives {flags[0]}/{flags[1]}")
+            out.append(
+                f"replay {eid} turn {t['turn_idx']}: claimed terminated/truncated "
+                f"{t['terminated']}/{t['truncated']}, the env gives {flags[0]}/{flags[1]}"
+            )
         if out:
             return out
     if got.length < len(turns):
         return [f"replay {eid}: the episode ended at turn {got.length - 1} but more turns are recorded"]
     if turns and not stopped and not (turns[-1]["terminated"] or turns[-1]["truncated"]):
         return [f"replay {eid}: the recorded episode never ended (no terminated/truncated turn)"]
-    if observations != VOLATILE and (turns or not stopped) and got.final_observation != rec["final_observation"]:
-        return [f"replay {eid}: final observation differs from the recorded one:"
-                f"{short_diff(rec['final_observation'], got.final_observation)}"]
+    if (
+        observations != VOLATILE
+        and (turns or not stopped)
+        and got.final_observation != rec["final_observation"]
+    ):
+        return [
+            f"replay {eid}: final observation differs from the recorded one:"
+            f"{short_diff(rec['final_observation'], got.final_observation)}"
+        ]
     return []
 
 
@@ -112,19 +128,35 @@ class _OracleWatch:
 
 
 def verified_row(claimed: dict[str, Any], got: Any) -> dict[str, Any]:
-    """An episode row from the replay (``got``); tokens and wall time stay the submission's (self-reported)."""
+    """An episode row from the replay (``got``); tokens, wall time stay the submission's (self-reported)."""
     turns = got.turns
-    return {"episode_id": claimed["episode_id"], "env_id": claimed["env_id"],
-            "instance_id": claimed["instance_id"], "seed": claimed["seed"], "split": claimed["split"],
-            "task_type": got.task_type, "won": bool(got.won), "score": round(sum(float(t.reward) for t in turns), 9),
-            "turns": got.length, "invalid_actions": sum(not t.is_action_valid for t in turns),
-            "terminated": bool(got.terminated), "truncated": bool(got.truncated),
-            "prompt_tokens": claimed["prompt_tokens"], "completion_tokens": claimed["completion_tokens"],
-            "wall_s": claimed["wall_s"], "trajectory_file": claimed["trajectory_file"]}
+    return {
+        "episode_id": claimed["episode_id"],
+        "env_id": claimed["env_id"],
+        "instance_id": claimed["instance_id"],
+        "seed": claimed["seed"],
+        "split": claimed["split"],
+        "task_type": got.task_type,
+        "won": bool(got.won),
+        "score": round(sum(float(t.reward) for t in turns), 9),
+        "turns": got.length,
+        "invalid_actions": sum(not t.is_action_valid for t in turns),
+        "terminated": bool(got.terminated),
+        "truncated": bool(got.truncated),
+        "prompt_tokens": claimed["prompt_tokens"],
+        "completion_tokens": claimed["completion_tokens"],
+        "wall_s": claimed["wall_s"],
+        "trajectory_file": claimed["trajectory_file"],
+    }
 
 
-def run_replay(episodes: list[dict[str, Any]], trajectories: dict[str, dict[str, Any]], max_turns: int | None,
-               rules: dict[str, str], progress: bool = False) -> ReplayOutcome:
+def run_replay(
+    episodes: list[dict[str, Any]],
+    trajectories: dict[str, dict[str, Any]],
+    max_turns: int | None,
+    rules: dict[str, str],
+    progress: bool = False,
+) -> ReplayOutcome:
     """Replay every episode; ``rules``: env id -> "exact" | "volatile" (observations)."""
     from aem_gym.agents.episode import EpisodeSpec
     from aem_gym.agents.replay import ReplayPolicy, reply_for
@@ -133,11 +165,20 @@ def run_replay(episodes: list[dict[str, Any]], trajectories: dict[str, dict[str,
     specs, replies = [], {}
     for r in episodes:
         t = trajectories[r["episode_id"]]
-        replies[t["episode_id"]] = [reply_for(x["action"], bool(x["info"].get("parse_error")))
-                                    for x in t["turns"]]
-        specs.append(EpisodeSpec(t["env_id"], t["seed"], t["instance_id"], group_uid=t["episode_id"],
-                                 traj_uid=t["episode_id"], options={"split": r["split"]},
-                                 max_turns=len(t["turns"])))
+        replies[t["episode_id"]] = [
+            reply_for(x["action"], bool(x["info"].get("parse_error"))) for x in t["turns"]
+        ]
+        specs.append(
+            EpisodeSpec(
+                t["env_id"],
+                t["seed"],
+                t["instance_id"],
+                group_uid=t["episode_id"],
+                traj_uid=t["episode_id"],
+                options={"split": r["split"]},
+                max_turns=len(t["turns"]),
+            )
+        )
     engine = RolloutEngine(workers=REPLAY_WORKERS, progress=progress, max_concurrent=REPLAY_CONCURRENT)
     policy = _OracleWatch(ReplayPolicy(replies))
     try:

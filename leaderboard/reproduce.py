@@ -30,8 +30,18 @@ from aem_gym.leaderboard.canonical import actions_of
 LOCAL_KINDS = ("oracle", "random", "scripted", "hf", "vllm")
 NO_MODEL_KINDS = ("oracle", "random", "scripted")
 DEFAULT_SAMPLE = 8
-_CFG_KEYS = ("history", "temperature", "top_p", "max_new_tokens", "constrain", "max_prompt_tokens",
-             "sampling_seed", "max_concurrent", "schedule", "episode_timeout_s")
+_CFG_KEYS = (
+    "history",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "constrain",
+    "max_prompt_tokens",
+    "sampling_seed",
+    "max_concurrent",
+    "schedule",
+    "episode_timeout_s",
+)
 
 
 @dataclass
@@ -66,12 +76,23 @@ def _config(metadata: dict[str, Any]) -> Any:
 
     settings = metadata.get("settings") or {}
     kw = {k: settings[k] for k in _CFG_KEYS if k in settings}
-    return EvalConfig(split=metadata["split"], episodes=metadata["episodes_per_env"], seeds=list(metadata["seeds"]),
-                      max_turns=metadata["max_turns"], progress=False, **kw)
+    return EvalConfig(
+        split=metadata["split"],
+        episodes=metadata["episodes_per_env"],
+        seeds=list(metadata["seeds"]),
+        max_turns=metadata["max_turns"],
+        progress=False,
+        **kw,
+    )
 
 
-def reproduce(metadata: dict[str, Any], trajectories: dict[str, dict[str, Any]], sample: int | None = DEFAULT_SAMPLE,
-              openai_endpoint: str | None = None, rng: random.Random | None = None) -> Reproduction:
+def reproduce(
+    metadata: dict[str, Any],
+    trajectories: dict[str, dict[str, Any]],
+    sample: int | None = DEFAULT_SAMPLE,
+    openai_endpoint: str | None = None,
+    rng: random.Random | None = None,
+) -> Reproduction:
     """Re-run ``sample`` random episodes (None: all) of a run and compare actions and verdicts."""
     from aem_gym.agents.evaluate import plan_env, run_plan
     from aem_gym.agents.policy import make_policy
@@ -91,7 +112,9 @@ def reproduce(metadata: dict[str, Any], trajectories: dict[str, dict[str, Any]],
         cfg = _config(metadata)
         policy = make_policy(spec, **cfg.policy_kwargs(spec))
     except Exception as e:  # noqa: BLE001 - a recorded setting we cannot honour: the run stays unverified
-        return Reproduction("self-reported", {"reason": f"cannot build the agent here ({type(e).__name__}: {e})"})
+        return Reproduction(
+            "self-reported", {"reason": f"cannot build the agent here ({type(e).__name__}: {e})"}
+        )
     first, matched = None, 0
     try:
         for env_id, tasks in sorted(by_env.items()):
@@ -110,8 +133,12 @@ def reproduce(metadata: dict[str, Any], trajectories: dict[str, dict[str, Any]],
         close = getattr(policy, "close", None)
         if callable(close):
             close()
-    detail = {"sampled": len(chosen), "matched": matched, "agent": spec.split("@")[0],
-              "when": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+    detail = {
+        "sampled": len(chosen),
+        "matched": matched,
+        "agent": spec.split("@")[0],
+        "when": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
     if first:
         detail["first_difference"] = first
     return Reproduction("reproduced" if first is None else "not reproduced", detail)

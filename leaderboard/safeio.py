@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 MiB = 1 << 20
-MAX_BYTES = {"summary.json": 4 * MiB, "metadata.yaml": 1 * MiB, "episodes.jsonl": 64 * MiB,
-             "trajectory": 256 * MiB}
+MAX_BYTES = {
+    "summary.json": 4 * MiB,
+    "metadata.yaml": 1 * MiB,
+    "episodes.jsonl": 64 * MiB,
+    "trajectory": 256 * MiB,
+}
 MAX_TOTAL_BYTES = 1024 * MiB  # a whole results directory
 MAX_DEPTH = 64  # nesting of JSON/YAML containers
 
@@ -38,8 +42,9 @@ def read_regular(path: Path, cap: int, shown: str | None = None) -> bytes:
     except FileNotFoundError:
         raise UnsafeInput(f"{name} is missing") from None
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeInput(f"{name} is not a regular file ({_kind(st.st_mode)}); a results directory holds "
-                          "only plain files")
+        raise UnsafeInput(
+            f"{name} is not a regular file ({_kind(st.st_mode)}); a results directory holds only plain files"
+        )
     if st.st_size > cap:
         raise UnsafeInput(f"{name} is {st.st_size:,} bytes, over the {cap:,}-byte limit")
     try:
@@ -65,9 +70,14 @@ def read_regular(path: Path, cap: int, shown: str | None = None) -> bytes:
 
 
 def _kind(mode: int) -> str:
-    for test, what in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+    for test, what in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return what
     return "not a plain file"
@@ -89,11 +99,14 @@ def list_dir(path: Path, allowed: dict[str, str], shown: str) -> dict[str, str]:
         kind = "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else _kind(mode)
         want = allowed.get(name) or (allowed.get("*.jsonl") if name.endswith(".jsonl") else None)
         if want is None:
-            raise UnsafeInput(f"unknown file {shown}{name!r}: a results directory holds only "
-                              f"{', '.join(sorted(allowed))}")
+            raise UnsafeInput(
+                f"unknown file {shown}{name!r}: a results directory holds only {', '.join(sorted(allowed))}"
+            )
         if kind != want:
-            raise UnsafeInput(f"{shown}{name} is {'a directory' if kind == 'dir' else kind}, expected a "
-                              f"{'directory' if want == 'dir' else 'regular file'}")
+            raise UnsafeInput(
+                f"{shown}{name} is {'a directory' if kind == 'dir' else kind}, expected a "
+                f"{'directory' if want == 'dir' else 'regular file'}"
+            )
         out[name] = kind
     return out
 
@@ -125,8 +138,9 @@ def load_yaml_text(text: str) -> Any:
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
                 mark = self.peek_event().start_mark
-                raise UnsafeInput(f"line {mark.line + 1}: YAML aliases (*name) are not allowed in results "
-                                  "files")
+                raise UnsafeInput(
+                    f"line {mark.line + 1}: YAML aliases (*name) are not allowed in results files"
+                )
             return super().compose_node(parent, index)
 
     loader = NoAliasLoader(text)

@@ -181,9 +181,9 @@ class Store:
                           (run.canonical_sha256, run.trajectories_sha256)).fetchone()
         if row is not None:
             how = "" if row["canonical_sha256"] == run.canonical_sha256 else " (only the seed labels differ)"
-            raise DuplicateRun(f"same trajectories as #{row['id']} ({row['agent']}){how}: the actions of every "
-                               "episode are identical; timings, token counts, entropies and file layout do "
-                               "not make a new run", int(row["id"]))
+            raise DuplicateRun(f"same trajectories as #{row['id']} ({row['agent']}){how}: the actions "
+                               "of every episode are identical; timings, token counts, entropies and file "
+                               "layout do not make a new run", int(row["id"]))
 
     @staticmethod
     def _copies(con: sqlite3.Connection, run: RunRecord) -> list[str]:
@@ -210,9 +210,9 @@ class Store:
     def _insert(con: sqlite3.Connection, run: RunRecord, flags: list[str], now: str) -> int:
         ov = run.summary["overall"]
         cur = con.execute(
-            "INSERT INTO submissions (content_sha256, canonical_sha256, trajectories_sha256, agent, agent_spec,"
-            " label, suite, split, board, board_label, seeds, episodes, success_rate, mean_score, created,"
-            " submitted, metadata, summary, self_reported, reproduction, reproduction_detail, flags)"
+            "INSERT INTO submissions (content_sha256, canonical_sha256, trajectories_sha256, agent,"
+            " agent_spec, label, suite, split, board, board_label, seeds, episodes, success_rate,"
+            " mean_score, created, submitted, metadata, summary, self_reported, reproduction, reproduction_detail, flags)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run.content_sha256, run.canonical_sha256, run.trajectories_sha256, run.agent, run.agent_spec,
              run.label, run.suite, run.split, run.board, run.board_label, json.dumps(run.seeds),
@@ -226,7 +226,8 @@ class Store:
                 "INSERT INTO env_results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sid, env_id, s["episodes"], s["success_rate"], s["mean_score"], s["stderr_over_seeds"],
                  json.dumps(s["pass_at_k"]), s["mean_turns"], s["invalid_action_rate"], m["split"],
-                 m["manifest_sha256"], m["version"], sr["prompt_tokens"], sr["completion_tokens"], sr["wall_s"]))
+                 m["manifest_sha256"], m["version"], sr["prompt_tokens"], sr["completion_tokens"],
+                 sr["wall_s"]))
             con.executemany(
                 "INSERT INTO task_type_results VALUES (?,?,?,?,?)",
                 [(sid, env_id, t, v["episodes"], v["success_rate"]) for t, v in s["per_task_type"].items()])
@@ -234,7 +235,8 @@ class Store:
             "INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(sid, r["episode_id"], r["env_id"], r["instance_id"], r["task_type"], r["seed"], int(r["won"]),
               r["score"], r["turns"], r["fingerprint"], json.dumps(r),
-              zlib.compress(json.dumps(run.trajectories[r["episode_id"]]).encode(), 6)) for r in run.episodes])
+              zlib.compress(json.dumps(run.trajectories[r["episode_id"]]).encode(), 6))
+             for r in run.episodes])
         return sid
 
     def set_reproduction(self, sid: int, status: str, detail: dict[str, Any]) -> None:
@@ -251,9 +253,9 @@ class Store:
             return [dict(r) for r in con.execute(sql, params).fetchall()]
 
     def submissions(self) -> list[dict[str, Any]]:
-        return self.query("SELECT id, content_sha256, agent, agent_spec, label, suite, split, board, board_label, "
-                          "seeds, episodes, success_rate, mean_score, created, submitted, reproduction, flags "
-                          "FROM submissions ORDER BY id")
+        return self.query("SELECT id, content_sha256, agent, agent_spec, label, suite, split, board, "
+                          "board_label, seeds, episodes, success_rate, mean_score, created, submitted, "
+                          "reproduction, flags FROM submissions ORDER BY id")
 
     def submission(self, sid: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM submissions WHERE id=?", (sid,))

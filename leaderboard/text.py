@@ -10,8 +10,11 @@ import unicodedata
 
 # Bidi embeddings/overrides/isolates and marks, zero-width joiners and the BOM: invisible, yet they change
 # how the text around them reads.
-_INVISIBLE = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C, 0x200B,
-                                                                            0x200C, 0x200D, 0x2060, 0xFEFF}
+_INVISIBLE = (
+    set(range(0x202A, 0x202F))
+    | set(range(0x2066, 0x206A))
+    | {0x200E, 0x200F, 0x061C, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF}
+)
 
 
 def safe_text(s: str, limit: int = 300) -> str:

@@ -103,7 +103,8 @@ def load_submission(run_dir: Path | str) -> Submission:
     files = {EPISODES_FILE: safeio.read_regular(run_dir / EPISODES_FILE, caps[EPISODES_FILE])}
     episodes = parse_jsonl(files[EPISODES_FILE], EPISODES_FILE, EPISODE_SCHEMA)
     trajs: dict[str, dict[str, Any]] = {}
-    names = safeio.list_dir(run_dir / TRAJ_DIR, {"*.jsonl": "file"}, f"{TRAJ_DIR}/") if TRAJ_DIR in present else {}
+    names = (safeio.list_dir(run_dir / TRAJ_DIR, {"*.jsonl": "file"}, f"{TRAJ_DIR}/")
+             if TRAJ_DIR in present else {})
     known = {f"{env_slug(e)}.jsonl" for e in meta["envs"]}
     total = sum(len(b) for b in files.values())
     for name in names:
@@ -241,8 +242,8 @@ def _check_rows(sub: Submission, probs: _Problems) -> None:
                 probs.add(f"episode {eid!r}: {key} is {r[key]} but its trajectory gives {val}")
         if [x["turn_idx"] for x in turns] != list(range(len(turns))):
             probs.add(f"episode {eid!r}: turn_idx is not 0, 1, 2, …")
-        if no_model and any(x.get(k) is not None for x in turns for k in ("entropy", "logprob", "aem_alpha")) \
-                or no_model and sums["prompt_tokens"] + sums["completion_tokens"] > 0:
+        model_fields = any(x.get(k) is not None for x in turns for k in ("entropy", "logprob", "aem_alpha"))
+        if no_model and (model_fields or sums["prompt_tokens"] + sums["completion_tokens"] > 0):
             probs.add(f"episode {eid!r}: agent {sub.metadata['agent']['spec']!r} has no model, yet the run "
                       "reports entropies, log-probs or token counts")
 
@@ -302,7 +303,8 @@ def validate(run_dir: Path | str, replay: bool = True, progress: bool = False) -
     probs = _Problems()
     if sub.digest != sub.summary["content_sha256"]:
         probs.add(f"wrong hash: {EPISODES_FILE} or {TRAJ_DIR}/ changed after the run was written "
-                  f"(content_sha256 is {sub.digest[:12]}…, {SUMMARY_FILE} says {sub.summary['content_sha256'][:12]}…)")
+                  f"(content_sha256 is {sub.digest[:12]}…, {SUMMARY_FILE} says "
+                  f"{sub.summary['content_sha256'][:12]}…)")
     expected = _check_envs(sub, probs)
     if probs:  # other envs or task data: comparing numbers would only add noise
         return ValidationReport(False, list(probs), len(sub.episodes), submission=sub)

@@ -125,8 +125,9 @@ def csp(body: bytes | None = None) -> str:
     """The Content-Security-Policy of a response: inline scripts of ``body`` are allowed by their hash."""
     hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(m).digest()).decode() + "'"
                       for m in _SCRIPT.findall(body or b""))
-    return (f"default-src 'none'; script-src 'self' {hashes}".rstrip() + "; style-src 'self'; img-src 'self'; "
-            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return (f"default-src 'none'; script-src 'self' {hashes}".rstrip()
+            + "; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
 
 
 @route("/api/ranking")
@@ -190,7 +191,8 @@ def plot_ranking(app: App, params: dict[str, str]) -> Response:
     if not re.fullmatch(r"[0-9a-f]{8,64}", board):
         raise ValueError("give ?board=<board id> (hex)")
     rows = app.store.query("SELECT s.id, s.agent, e.env_id, e.success_rate, e.stderr FROM env_results e JOIN "
-                           "submissions s ON s.id = e.submission_id WHERE s.board LIKE ? ORDER BY s.id, e.env_id",
+                           "submissions s ON s.id = e.submission_id WHERE s.board LIKE ? "
+                           "ORDER BY s.id, e.env_id",
                            (board + "%",))
     if not rows:
         return _error(404, f"no board {board}")

@@ -69,7 +69,8 @@ def _submit(args: argparse.Namespace) -> int:
             continue
         what = "accepted as" if acc.result.created else "already on the leaderboard as"
         flags = "".join(f"\n  flagged: {f}" for f in acc.result.flags)
-        print(f"{d.name}: {acc.report}; {what} submission #{acc.result.id} in {default_db_path(args.db).name}; "
+        where = default_db_path(args.db).name
+        print(f"{d.name}: {acc.report}; {what} submission #{acc.result.id} in {where}; "
               f"reproduction: {acc.reproduction}{flags}")
     return 1 if bad else 0
 

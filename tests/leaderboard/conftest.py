@@ -47,8 +47,8 @@ def db(tmp_path: Path) -> Path:
 def extra(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tamper")
     out = {f"random-s{k}": make_run(root / f"random-s{k}", agent="random", seeds=(k,)) for k in range(5)}
-    out["invalid"] = evaluate("scripted:invalid", EvalConfig(seeds=[0], episodes=2, max_turns=3, progress=False),
-                              root / "invalid", suite="example")
+    cfg = EvalConfig(seeds=[0], episodes=2, max_turns=3, progress=False)
+    out["invalid"] = evaluate("scripted:invalid", cfg, root / "invalid", suite="example")
     out["train3"] = evaluate("oracle", EvalConfig(split="train", seeds=[0], episodes=3, progress=False),
                              root / "train3", suite="example")
     return out

@@ -52,8 +52,12 @@ def _swe_available() -> str | None:
 
 @pytest.mark.skipif(_swe_available() is not None, reason=f"bwrap runtime unavailable: {_swe_available()}")
 def test_honest_swe_run_with_pytest_output_is_accepted(tmp_path, db):
-    out = evaluate("scripted:pytest-then-oracle", EvalConfig(episodes=1, seeds=[0], progress=False),
-                   tmp_path / "swe", suite="aem/SWERepair-v0")
+    out = evaluate(
+        "scripted:pytest-then-oracle",
+        EvalConfig(episodes=1, seeds=[0], progress=False),
+        tmp_path / "swe",
+        suite="aem/SWERepair-v0",
+    )
     acc = submit(out, db=db)  # replayed (fresh timings, random numbers, temp names), then re-run at submit
     assert acc.result.created and acc.reproduction.status == "reproduced"
     ep = Store(db).episodes(acc.result.id)[0]

@@ -27,27 +27,30 @@ from .tamper_kit import (
 ENV = "example/TreasureHunt-v0"
 
 
-# -- honest controls ----------------------------------------------------------------------------------------
+# -- honest controls -----
 def test_honest_controls_accepted_and_marked_reproduced(runs, db):
     for name in ("oracle", "random01"):
         acc = submit(runs[name], db=db)
         assert acc.result.created and acc.reproduction.status == "reproduced" and not acc.result.flags
 
 
-# -- forged figures: the summary is recomputed, never trusted ---------------------------------------------------
-@pytest.mark.parametrize(("path", "value", "needle"), [
-    (("overall", "mean_score"), 99.0, "overall.mean_score is 99.0"),
-    (("overall", "episodes"), 600, "overall.episodes is 600"),
-    (("overall", "success_rate"), 1.0, "overall.success_rate is 1.0"),
-    (("envs", ENV, "per_task_type", "find_treasure", "success_rate"), 1.0, "per_task_type.find_treasure"),
-    (("envs", ENV, "pass_at_k", "2"), 1.0, "pass_at_k.2 is 1.0"),
-    (("envs", ENV, "per_seed_success", "0"), 1.0, "per_seed_success.0 is 1.0"),
-    (("envs", ENV, "stderr_over_seeds"), 0.0, "stderr_over_seeds is 0.0"),
-    (("envs", ENV, "tokens", "prompt"), 123456, "tokens.prompt is 123456"),
-    (("envs", ENV, "wall_s"), 0.001, "wall_s is 0.001"),
-    (("envs", ENV, "mean_turns"), 1.0, "mean_turns is 1.0"),
-    (("envs", ENV, "episodes"), 600, "episodes is 600"),
-])
+# -- forged figures: the summary is recomputed, never trusted -----
+@pytest.mark.parametrize(
+    ("path", "value", "needle"),
+    [
+        (("overall", "mean_score"), 99.0, "overall.mean_score is 99.0"),
+        (("overall", "episodes"), 600, "overall.episodes is 600"),
+        (("overall", "success_rate"), 1.0, "overall.success_rate is 1.0"),
+        (("envs", ENV, "per_task_type", "find_treasure", "success_rate"), 1.0, "per_task_type.find_treasure"),
+        (("envs", ENV, "pass_at_k", "2"), 1.0, "pass_at_k.2 is 1.0"),
+        (("envs", ENV, "per_seed_success", "0"), 1.0, "per_seed_success.0 is 1.0"),
+        (("envs", ENV, "stderr_over_seeds"), 0.0, "stderr_over_seeds is 0.0"),
+        (("envs", ENV, "tokens", "prompt"), 123456, "tokens.prompt is 123456"),
+        (("envs", ENV, "wall_s"), 0.001, "wall_s is 0.001"),
+        (("envs", ENV, "mean_turns"), 1.0, "mean_turns is 1.0"),
+        (("envs", ENV, "episodes"), 600, "episodes is 600"),
+    ],
+)
 def test_forged_summary_field(copy, db, path, value, needle):
     run = copy("random01")
 
@@ -63,7 +66,9 @@ def test_forged_summary_field(copy, db, path, value, needle):
 
 def test_forged_task_type_labels(copy, db):
     run = copy("random01")
-    edit_rows(run / EPISODES_FILE, lambda rows: [r.update(task_type="hard_puzzle") for r in rows[:3]] and None)
+    edit_rows(
+        run / EPISODES_FILE, lambda rows: [r.update(task_type="hard_puzzle") for r in rows[:3]] and None
+    )
     rehash(run)
     rejected(run, db, "task_type is 'hard_puzzle'", "the replay gives 'find_treasure'")
 
@@ -110,7 +115,7 @@ def test_no_model_agent_with_entropies(copy, db):
     rejected(run, db, "has no model, yet the run reports entropies")
 
 
-# -- splits and boards ----------------------------------------------------------------------------------------
+# -- splits and boards -----
 def test_split_relabel_of_top_level_label(copy, db):
     run = copy("train3")
     edit_meta(run, lambda m: m.update(split="auto"))
@@ -130,7 +135,7 @@ def test_honest_train_run_gets_its_own_board(runs, extra, db):
     assert boards[a.result.id] != boards[b.result.id] and "TreasureHunt-v0:train" in boards[b.result.id]
 
 
-# -- cherry-picking ---------------------------------------------------------------------------------------------
+# -- cherry-picking -----
 def test_best_of_five_seeds_relabelled_as_one(copy, extra, db):
     run = copy("random-s0")
     relabel_best_of([extra[f"random-s{k}"] for k in range(5)], run)
@@ -166,11 +171,16 @@ def test_cherry_picked_model_run_is_self_reported(copy, extra, db):
     set_agent(run, "my-llm", "hf:/nonexistent/my-llm")
     rehash(run)
     acc = submit(run, db=db)
-    assert acc.reproduction.status == "self-reported" and "not on this machine" in acc.reproduction.detail["reason"]
+    assert (
+        acc.reproduction.status == "self-reported"
+        and "not on this machine" in acc.reproduction.detail["reason"]
+    )
 
 
-@pytest.mark.parametrize(("spec", "needle"), [("scripted:made-up", "unknown script 'made-up'"),
-                                              ("random", "cannot build the agent here")])
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [("scripted:made-up", "unknown script 'made-up'"), ("random", "cannot build the agent here")],
+)
 def test_no_model_agent_that_cannot_be_rebuilt(copy, db, spec, needle):
     run = copy("random-s0")
     set_agent(run, "x", spec)

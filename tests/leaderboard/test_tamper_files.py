@@ -20,7 +20,7 @@ from .tamper_kit import edit_meta, edit_rows, edit_summary, read_rows, rehash, r
 ENV = "example/TreasureHunt-v0"
 
 
-# -- plagiarism -------------------------------------------------------------------------------------------
+# -- plagiarism -----
 def test_byte_identical_copy_is_the_same_row(runs, copy, db):
     first = submit(runs["oracle"], db=db)
     again = submit(copy("oracle"), db=db)
@@ -108,7 +108,7 @@ def test_partial_copy_is_flagged_and_unranked(runs, copy, db):
     assert t[t["id"] == acc.result.id]["rank"].isna().all() and "with #1" in ranking.render(Store(db))
 
 
-# -- malformed inputs --------------------------------------------------------------------------------------
+# -- malformed inputs -----
 def _bad(run: Path, *needles: str) -> None:
     report = validate(run)
     assert not report.ok
@@ -117,12 +117,15 @@ def _bad(run: Path, *needles: str) -> None:
         assert n in msg, msg
 
 
-@pytest.mark.parametrize(("raw", "needle"), [
-    ('"success_rate": NaN', "NaN is not a number a results file may hold"),
-    ('"success_rate": Infinity', "Infinity is not a number"),
-    ('"success_rate": 1e999', "is not finite"),
-    ('"success_rate": -Infinity', "-Infinity is not a number"),
-])
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ('"success_rate": NaN', "NaN is not a number a results file may hold"),
+        ('"success_rate": Infinity', "Infinity is not a number"),
+        ('"success_rate": 1e999', "is not finite"),
+        ('"success_rate": -Infinity', "-Infinity is not a number"),
+    ],
+)
 def test_non_finite_numbers_in_summary(copy, raw, needle):
     run = copy("oracle")
     p = run / SUMMARY_FILE
@@ -157,8 +160,23 @@ def test_seed_outside_int64(copy, db, seed):
 def test_eval_refuses_seed_outside_int64(tmp_path, capsys):
     from aem_gym.cli.main import main
 
-    assert main(["eval", "--agent", "oracle", "--suite", ENV, "--seeds", str(2**70), "--out",
-                 str(tmp_path / "x"), "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--agent",
+                "oracle",
+                "--suite",
+                ENV,
+                "--seeds",
+                str(2**70),
+                "--out",
+                str(tmp_path / "x"),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "seeds must be integers from 0 to 2**63-1" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
@@ -166,7 +184,9 @@ def test_eval_refuses_seed_outside_int64(tmp_path, capsys):
 def test_yaml_alias_bomb(copy):
     run = copy("oracle")
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
-        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
     (run / METADATA_FILE).write_text(bomb + (run / METADATA_FILE).read_text())
     _bad(run, "YAML aliases (*name) are not allowed")
 

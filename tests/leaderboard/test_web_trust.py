@@ -44,10 +44,19 @@ def test_names_are_neutralised_on_page_and_terminal(evil_db):
     assert "\u202e" not in shown and "\x1b" not in shown and "\\u202e" in shown
 
 
-@pytest.mark.parametrize("url", ["/api/submission?id=abc", "/api/submission?id=-1", "/api/submission?id=1e3",
-                                 "/api/submission?id=" + "9" * 40, "/api/episode?id=99999999999999999999999&e=x",
-                                 "/plot/task_types.png?id=%00", "/plot/ranking.png?board=../x",
-                                 "/api/submission"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/submission?id=abc",
+        "/api/submission?id=-1",
+        "/api/submission?id=1e3",
+        "/api/submission?id=" + "9" * 40,
+        "/api/episode?id=99999999999999999999999&e=x",
+        "/plot/task_types.png?id=%00",
+        "/plot/ranking.png?board=../x",
+        "/api/submission",
+    ],
+)
 def test_bad_ids_are_400(evil_db, url):
     assert App(evil_db, runs_dir="/nonexistent").handle(url)[0] == 400
 
@@ -93,7 +102,10 @@ def test_verify_marks_rows(runs, copy, extra, db, capsys):
     assert main(["leaderboard", "verify", str(sid), "--sample", "0", "--db", str(db)]) == 1
     assert "not reproduced" in capsys.readouterr().out
     row = Store(db).submission(sid)
-    assert row["reproduction"] == "not reproduced" and "now plays" in row["reproduction_detail"]["first_difference"]
+    assert (
+        row["reproduction"] == "not reproduced"
+        and "now plays" in row["reproduction_detail"]["first_difference"]
+    )
     t = ranking.ranking(Store(db))
     assert t[t["id"] == sid]["rank"].isna().all()
     assert main(["leaderboard", "verify", "99", "--db", str(db)]) == 2
@@ -103,14 +115,20 @@ def test_openai_agent_needs_a_named_endpoint():
     from aem_gym.leaderboard.reproduce import runnable_spec
 
     assert runnable_spec("openai:gpt-x@http://their.host/v1")[0] is None
-    assert runnable_spec("openai:gpt-x@http://their.host/v1", "http://127.0.0.1:9/v1")[0] == \
-        "openai:gpt-x@http://127.0.0.1:9/v1"
+    assert (
+        runnable_spec("openai:gpt-x@http://their.host/v1", "http://127.0.0.1:9/v1")[0]
+        == "openai:gpt-x@http://127.0.0.1:9/v1"
+    )
     assert runnable_spec("human")[0] is None and runnable_spec("oracle")[0] == "oracle"
 
 
 def test_verify_reproduces_an_hf_agent(tiny_model_dir, tmp_path, db, capsys):
-    out = evaluate(f"hf:{tiny_model_dir}", EvalConfig(seeds=[0], episodes=2, max_turns=3, max_new_tokens=8,
-                                                      progress=False), tmp_path / "hf", suite="example")
+    out = evaluate(
+        f"hf:{tiny_model_dir}",
+        EvalConfig(seeds=[0], episodes=2, max_turns=3, max_new_tokens=8, progress=False),
+        tmp_path / "hf",
+        suite="example",
+    )
     acc = submit(out, db=db)  # a model agent: stored as self-reported until someone re-runs it
     assert acc.reproduction.status == "self-reported" and "verify" in acc.reproduction.detail["reason"]
     assert main(["leaderboard", "verify", str(acc.result.id), "--sample", "0", "--db", str(db)]) == 0
