@@ -122,13 +122,23 @@ def reproduce(
             result = run_plan(policy, plan, cfg)
             for task, traj in zip(plan.tasks, result.trajectories, strict=True):
                 _, tr = to_rows(plan, task, traj)
-                rec = trajectories[tr.episode_id]
-                if traj.error is not None:
-                    first = first or f"{tr.episode_id}: the re-run failed ({str(traj.error)[:200]})"
-                    continue
-                diff = _difference(rec, tr.to_json())
+                if traj.error is not None or traj.timed_out:  # this machine failed, not the run
+                    why = traj.error or "timed out"
+                    return Reproduction(
+                        "self-reported",
+                        {
+                            "reason": f"the re-run of {tr.episode_id} failed here ({str(why)[:200]})",
+                            "infra": True,
+                        },
+                    )
+                diff = _difference(trajectories[tr.episode_id], tr.to_json())
                 matched += diff is None
                 first = first or diff
+    except Exception as e:  # noqa: BLE001 - the env or agent could not run here: no verdict either way
+        return Reproduction(
+            "self-reported",
+            {"reason": f"the re-run failed here ({type(e).__name__}: {str(e)[:200]})", "infra": True},
+        )
     finally:
         close = getattr(policy, "close", None)
         if callable(close):

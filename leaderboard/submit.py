@@ -151,7 +151,7 @@ def submit(
     )
     if not known and split_spec(spec)[0] in NO_MODEL_KINDS:
         rep = reproduce(sub.metadata, sub.trajectories, sample=sample)
-        if rep.status == "self-reported":  # an agent without a model that cannot be rebuilt here
+        if rep.status == "self-reported" and not rep.detail.get("infra"):  # cannot be rebuilt here
             raise SubmissionRejected(
                 f"agent {spec!r} needs no model but cannot be re-run here: {rep.detail.get('reason')}"
             )
