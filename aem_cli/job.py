@@ -32,7 +32,7 @@ from aem_envs.wrappers.recorder import to_jsonable
 from aem_gym.agents.evaluate import EvalConfig
 from aem_gym.leaderboard.runner import evaluate
 from aem_gym.leaderboard.schema import METADATA_FILE, SUMMARY_FILE, load_yaml
-from aem_gym.leaderboard.store import default_db_path
+from aem_gym.leaderboard.store import DuplicateRun, default_db_path
 from aem_gym.leaderboard.submit import SubmissionRejected, submit
 
 RUNS = Path("runs")
@@ -131,6 +131,9 @@ def main() -> int:
         except SubmissionRejected as e:
             print(f"[{name}] {e}", file=sys.stderr)
             failed.append(name)
+            continue
+        except DuplicateRun as e:  # re-evaluated with identical episodes: the earlier row stands
+            print(f"[{name}] already on the leaderboard: {e}")
             continue
         state = "submitted as" if acc.result.created else "already on the leaderboard as"
         print(f"[{name}] {acc.report}; {state} #{acc.result.id}")

@@ -20,6 +20,7 @@ env's own "Nothing happens.", in training and in evaluation alike.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from aem_gym.agents.rollout import SCHEDULES, RolloutEngine
 from aem_gym.agents.tools import check_protocol
 from aem_gym.agents.types import SamplingParams
 
+SEED_MAX = 2**63 - 1  # seeds are stored as SQLite/NumPy int64
 EVAL_SPLITS = ("test", "valid_unseen", "eval", "valid", "dev")
 
 
@@ -79,6 +81,10 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
+        for name, vals in (("seeds", self.seeds), ("sampling_seed", [self.sampling_seed])):
+            bad = [s for s in vals if not _is_seed(s)]
+            if bad:
+                raise ValueError(f"{name} must be integers from 0 to 2**63-1 (int64), got {str(bad[0])[:40]}")
         if self.episodes is not None and self.episodes < 1:
             raise ValueError("episodes must be >= 1 (or None: the whole split)")
         if self.history is not None and self.history < 0:
@@ -123,6 +129,17 @@ class EvalConfig:
         return out
 
 
+def _is_seed(s: Any) -> bool:
+    """An int64-sized, non-negative integer (NumPy integers too; not a bool)."""
+    if isinstance(s, bool):
+        return False
+    try:
+        v = operator.index(s)
+    except TypeError:
+        return False
+    return 0 <= v <= SEED_MAX
+
+
 @dataclass
 class EnvPlan:
     """What one env's evaluation runs: its split, the task set it is, and the ``(instance, seed)`` list."""
@@ -153,10 +170,22 @@ def env_record(env: Any, split: str) -> dict[str, Any]:
     """Task-set name, version, manifest hash and backends of an env, and its split's ordered ids."""
     tasks = env.unwrapped.tasks
     manifest = getattr(tasks, "manifest", None)
+    ids = list(tasks.ids(split))
     return {"task_set": tasks.name, "version": tasks.version,
-            "manifest_sha256": manifest.sha256 if manifest is not None else None,
+            "manifest_sha256": manifest.sha256 if manifest is not None else _ids_sha256(tasks),
             "backends": dict(manifest.backends) if manifest is not None else {},
-            "split_ids": list(tasks.ids(split))}
+            "split_ids": ids}
+
+
+def _ids_sha256(tasks: Any) -> str:
+    """A task set without a manifest (e.g. upstream game files) is identified by its name, version and the
+    ordered ids of every split, so that two runs on different task data never share a board."""
+    import hashlib
+    import json
+
+    body = {"task_set": tasks.name, "version": tasks.version,
+            "splits": {s: list(tasks.ids(s)) for s in sorted(tasks.splits())}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def grid(ids: Sequence[str], seeds: Sequence[int]) -> list[tuple[str, int]]:

@@ -45,6 +45,26 @@ def task_type_png(rows: list[dict[str, Any]], title: str = "") -> bytes:
     return _png(plt, fig)
 
 
+def ranking_png(rows: list[dict[str, Any]], title: str = "") -> bytes:
+    """Grouped bars: success per env (groups) per agent (bars), error bars = std-err over seeds."""
+    envs = sorted({r["env_id"] for r in rows})
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    cell = {(r["agent"], r["env_id"]): r for r in rows}
+    plt, fig, ax = _figure(max(5.0, 1.2 + 0.5 * len(envs) * max(1, len(agents))), 3.4)
+    width = 0.8 / max(1, len(agents))
+    for k, agent in enumerate(agents):
+        xs = [i + (k - (len(agents) - 1) / 2) * width for i in range(len(envs))]
+        ys = [cell[(agent, e)]["success_rate"] if (agent, e) in cell else 0.0 for e in envs]
+        err = [(cell.get((agent, e)) or {}).get("stderr") or 0.0 for e in envs]
+        ax.bar(xs, ys, width, yerr=err, capsize=3, label=agent)
+    ax.set_xticks(range(len(envs)), [e.split("/")[-1] for e in envs])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate")
+    ax.set_title(f"success per env {title}".strip())
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(plt, fig)
+
+
 def _read_metrics(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))

@@ -65,7 +65,7 @@ def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default
                          "reruns the episodes that ended in a backend error)")
     if resume and (out / SUMMARY_FILE).exists() and not (out / RUN_FILE).exists():
         raise ValueError(f"{out} holds results without a journal ({RUN_FILE}): nothing to resume")
-    plans = [plan_env(env_id, cfg) for env_id in env_ids]  # every split resolves before anything runs
+    plans = [plan(env_id, cfg) for env_id in env_ids]  # every split resolves before anything runs
     journal = Journal(out)
     settings = {k: v for k, v in cfg.settings().items() if k not in ("workers", "process")}  # not results
     identity = {"agent": agent, "suite": suite_name, "settings": to_jsonable(settings),
@@ -74,10 +74,10 @@ def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default
     policy = make_policy(agent, **cfg.policy_kwargs(agent))
     engine = eval_engine(cfg)
     try:
-        for plan in plans:
-            todo = [t for t in plan.tasks if episode_id(plan.env_id, *t) not in done]
+        for p in plans:
+            todo = [t for t in p.tasks if episode_id(p.env_id, *t) not in done]
             if todo:
-                _run(policy, dataclasses.replace(plan, tasks=todo), cfg, engine, journal, done)
+                _run(policy, dataclasses.replace(p, tasks=todo), cfg, engine, journal, done)
     finally:
         journal.close()
         engine.close()
@@ -85,11 +85,11 @@ def evaluate(agent: str, cfg: EvalConfig, out: Path | str, suite: str = "default
         if callable(close):
             close()
     rows, trajs = [], {}
-    for plan in plans:
-        for iid, seed in plan.tasks:
-            row, tr = done[episode_id(plan.env_id, iid, seed)]
+    for p in plans:
+        for iid, seed in p.tasks:
+            row, tr = done[episode_id(p.env_id, iid, seed)]
             rows.append(row)
-            trajs.setdefault(plan.env_id, []).append(tr)
+            trajs.setdefault(p.env_id, []).append(tr)
     name = name or getattr(policy, "name", None) or agent
     config = {"policy": getattr(policy, "config", None) or type(policy).__name__, "history": cfg.history,
               "protocol": cfg.protocol, "schedule": _schedule(cfg, policy),
@@ -121,6 +121,10 @@ def first_error(out: Path | str) -> str | None:
 
 def _schedule(cfg: EvalConfig, policy: Any) -> str:
     return cfg.schedule if cfg.schedule != "auto" else getattr(policy, "preferred_schedule", "lockstep")
+def plan(env_id: str, cfg: EvalConfig) -> EnvPlan:
+    """The episodes ``aem eval`` runs for one env under ``cfg``; the validator plans with this very function,
+    so a run's (task, seed) set is checked against what its recorded protocol gives."""
+    return plan_env(env_id, cfg)
 
 
 def to_rows(plan: EnvPlan, task: tuple[str, int], traj: Trajectory) -> tuple[EpisodeRow, TrajectoryRow]:

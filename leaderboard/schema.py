@@ -114,68 +114,84 @@ class EpisodeRow:
         return asdict(self)
 
 
-_num = {"type": "number"}
-_int0 = {"type": "integer", "minimum": 0}
-_str = {"type": "string"}
+INT64_MAX = 2**63 - 1
+MAX_NAME = 256  # ids, names, labels, task types, split names
+MAX_SPEC = 1024  # agent specs (may hold a path or a URL)
+MAX_TEXT = 1 << 20  # one observation or action (characters)
+_num = {"type": "number", "minimum": -1e12, "maximum": 1e12}
+_int0 = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
+_seed = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
+_str = {"type": "string", "maxLength": MAX_NAME}
+_text = {"type": "string", "maxLength": MAX_TEXT}
 _bool = {"type": "boolean"}
-_opt_num = {"type": ["number", "null"]}
+_opt_num = {"type": ["number", "null"], "minimum": -1e12, "maximum": 1e12}
 
 TURN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["turn_idx", "observation", "action", "reward", "terminated", "truncated", "is_action_valid",
                  "info"],
-    "properties": {"turn_idx": _int0, "observation": _str, "action": _str, "reward": _num, "terminated": _bool,
-                   "truncated": _bool, "is_action_valid": _bool, "info": {"type": "object"},
-                   "raw_text": {"type": ["string", "null"]}, "entropy": _opt_num, "aem_alpha": _opt_num, "logprob": _opt_num,
-                   "prompt_tokens": _int0, "completion_tokens": _int0},
+    "properties": {"turn_idx": _int0, "observation": _text, "action": _text, "reward": _num,
+                   "terminated": _bool, "truncated": _bool, "is_action_valid": _bool,
+                   "info": {"type": "object", "maxProperties": 256},
+                   "raw_text": {"type": ["string", "null"], "maxLength": MAX_TEXT}, "entropy": _opt_num,
+                   "aem_alpha": _opt_num, "logprob": _opt_num, "prompt_tokens": _int0,
+                   "completion_tokens": _int0},
 }
 
 TRAJECTORY_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["episode_id", "env_id", "instance_id", "seed", "reset_observation", "final_observation", "turns"],
-    "properties": {"episode_id": _str, "env_id": _str, "instance_id": _str, "seed": {"type": "integer"},
-                   "reset_observation": _str, "final_observation": _str,
-                   "turns": {"type": "array", "items": TURN_SCHEMA},
-                   "stopped": {"enum": ["timeout", "error", None]}, "error": {"type": ["string", "null"]}},
+    "required": ["episode_id", "env_id", "instance_id", "seed", "reset_observation", "final_observation",
+                 "turns"],
+    "properties": {"episode_id": {"type": "string", "maxLength": 3 * MAX_NAME + 32}, "env_id": _str,
+                   "instance_id": _str, "seed": _seed, "reset_observation": _text, "final_observation": _text,
+                   "turns": {"type": "array", "items": TURN_SCHEMA, "maxItems": 10_000},
+                   "stopped": {"enum": ["timeout", "error", None]},
+                   "error": {"type": ["string", "null"], "maxLength": 4096}},
 }
 
 EPISODE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [f for f in EpisodeRow.__dataclass_fields__ if f != "status"],
     "additionalProperties": False,
-    "properties": {"episode_id": _str, "env_id": _str, "instance_id": _str, "task_type": _str, "split": _str,
-                   "seed": {"type": "integer"}, "won": _bool, "score": _num, "turns": _int0,
+    "properties": {"episode_id": {"type": "string", "maxLength": 3 * MAX_NAME + 32}, "env_id": _str,
+                   "instance_id": _str, "task_type": _str, "split": _str,
+                   "seed": _seed, "won": _bool, "score": _num, "turns": _int0,
                    "invalid_actions": _int0, "terminated": _bool, "truncated": _bool, "prompt_tokens": _int0,
-                   "completion_tokens": _int0, "wall_s": {"type": "number", "minimum": 0},
-                   "trajectory_file": {"type": "string", "pattern": r"^trajectories/[^/]+\.jsonl$"},
+                   "completion_tokens": _int0, "wall_s": {"type": "number", "minimum": 0, "maximum": 1e9},
+                   "trajectory_file": {"type": "string", "maxLength": MAX_NAME,
+                                       "pattern": r"^trajectories/[^/]+\.jsonl$"},
                    "status": {"enum": ["ok", "error"]}},
 }
 
 _rate = {"type": "number", "minimum": 0, "maximum": 1}
+_small_map = {"type": "object", "maxProperties": 10_000}
 ENV_SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["episodes", "instances", "success_rate", "mean_score", "stderr_over_seeds", "per_seed_success",
                  "per_task_type", "pass_at_k", "tokens", "wall_s", "mean_turns", "invalid_action_rate"],
     "properties": {
         "episodes": _int0, "instances": _int0, "success_rate": _rate, "mean_score": _num,
-        "stderr_over_seeds": _opt_num, "per_seed_success": {"type": "object", "additionalProperties": _rate},
-        "per_task_type": {"type": "object", "additionalProperties": {
+        "stderr_over_seeds": _opt_num,
+        "per_seed_success": {**_small_map, "additionalProperties": _rate, "propertyNames": _str},
+        "per_task_type": {**_small_map, "propertyNames": _str, "additionalProperties": {
             "type": "object", "required": ["episodes", "success_rate"],
             "properties": {"episodes": _int0, "success_rate": _rate, "mean_score": _num}}},
-        "pass_at_k": {"type": "object", "additionalProperties": _rate},
+        "pass_at_k": {**_small_map, "additionalProperties": _rate, "propertyNames": _str},
         "tokens": {"type": "object", "required": ["prompt", "completion"],
                    "properties": {"prompt": _int0, "completion": _int0}},
-        "wall_s": {"type": "number", "minimum": 0}, "mean_turns": _num, "invalid_action_rate": _rate,
-        "errors": _int0},
+        "wall_s": {"type": "number", "minimum": 0, "maximum": 1e12}, "mean_turns": _num,
+        "invalid_action_rate": _rate, "errors": _int0},
 }
 
+_seeds = {"type": "array", "items": _seed, "minItems": 1, "maxItems": 1000}
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["schema_version", "agent", "suite", "split", "seeds", "envs", "overall", "content_sha256"],
     "properties": {
-        "schema_version": {"const": SCHEMA_VERSION}, "agent": _str, "suite": _str, "split": _str,
-        "seeds": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-        "envs": {"type": "object", "minProperties": 1, "additionalProperties": ENV_SUMMARY_SCHEMA},
+        "schema_version": {"const": SCHEMA_VERSION}, "agent": _str, "suite": {**_str, "maxLength": MAX_SPEC},
+        "split": _str, "seeds": _seeds,
+        "envs": {"type": "object", "minProperties": 1, "maxProperties": 100, "propertyNames": _str,
+                 "additionalProperties": ENV_SUMMARY_SCHEMA},
         "overall": {"type": "object", "required": ["success_rate", "mean_score", "episodes"],
                     "properties": {"success_rate": _rate, "mean_score": _num, "episodes": _int0}},
         "content_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
@@ -188,18 +204,22 @@ METADATA_SCHEMA: dict[str, Any] = {
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
         "agent": {"type": "object", "required": ["spec", "name"],
-                  "properties": {"spec": _str, "name": _str, "config": {"type": "object"}}},
-        "suite": _str, "split": _str,
-        "seeds": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "uniqueItems": True},
-        "episodes_per_env": {"type": ["integer", "null"], "minimum": 1},
-        "max_turns": {"type": ["integer", "null"], "minimum": 1},
-        "envs": {"type": "object", "minProperties": 1, "additionalProperties": {
-            "type": "object", "required": ["task_set", "version", "manifest_sha256", "split", "instances"],
-            "properties": {"task_set": _str, "version": _str, "split": _str,
-                           "manifest_sha256": {"type": ["string", "null"]},
-                           "backends": {"type": "object"},
-                           "instances": {"type": "array", "items": _str, "minItems": 1, "uniqueItems": True},
-                           "split_size": _int0}}},
+                  "properties": {"spec": {**_str, "maxLength": MAX_SPEC}, "name": _str,
+                                 "config": {"type": "object"}}},
+        "suite": {**_str, "maxLength": MAX_SPEC}, "split": _str, "seeds": {**_seeds, "uniqueItems": True},
+        "episodes_per_env": {"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000},
+        "max_turns": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000},
+        "settings": {"type": "object"},
+        "envs": {"type": "object", "minProperties": 1, "maxProperties": 100, "propertyNames": _str,
+                 "additionalProperties": {
+                     "type": "object", "required": ["task_set", "version", "manifest_sha256", "split",
+                                                    "instances"],
+                     "properties": {"task_set": _str, "version": _str, "split": _str,
+                                    "manifest_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                    "backends": {"type": "object"},
+                                    "instances": {"type": "array", "items": _str, "minItems": 1,
+                                                  "maxItems": 1_000_000, "uniqueItems": True},
+                                    "split_size": _int0}}},
         "packages": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
         "machine": {"type": "object"}, "created": _str,
     },
@@ -221,31 +241,40 @@ def check(obj: Any, schema: dict[str, Any], where: str) -> None:
     errors = sorted(v.iter_errors(obj), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         e = errors[0]
-        path = ".".join(str(p) for p in e.absolute_path)
-        raise SchemaError(f"{where}: {'at ' + repr(path) + ': ' if path else ''}{e.message}")
+        path = ".".join(str(p)[:MAX_NAME] for p in e.absolute_path)
+        msg = e.message if len(e.message) <= 300 else e.message[:120] + " … " + e.message[-120:]
+        raise SchemaError(f"{where}: {'at ' + repr(path) + ': ' if path else ''}{msg}")
 
 
-def read_jsonl(path: Path, schema: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Parse (and check) a JSON-lines file; errors name the line."""
-    rows = []
+def parse_jsonl(data: bytes, name: str, schema: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Parse (and check) JSON lines from ``data``; errors name the file (``name``) and the line."""
+    from aem_gym.leaderboard.safeio import parse_json
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path.name} is missing") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SchemaError(f"{path.name} is not UTF-8 text: {e}") from None
+        raise SchemaError(f"{name} is not UTF-8 text: {e}") from None
+    rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SchemaError(f"{path.parent.name + '/' if path.parent.name == TRAJ_DIR else ''}{path.name} "
-                              f"line {n}: not valid JSON ({e.msg})") from None
+            row = parse_json(line)
+        except ValueError as e:
+            raise SchemaError(f"{name} line {n}: not valid JSON ({getattr(e, 'msg', e)})") from None
         if schema is not None:
-            check(row, schema, f"{path.name} line {n}")
+            check(row, schema, f"{name} line {n}")
         rows.append(row)
     return rows
+
+
+def read_jsonl(path: Path, schema: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Parse (and check) a JSON-lines file we wrote ourselves; errors name the line."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SchemaError(f"{Path(path).name} is missing") from None
+    return parse_jsonl(data, Path(path).name, schema)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -266,31 +295,59 @@ def content_files(run_dir: Path) -> list[Path]:
 
 
 def content_sha256(run_dir: Path) -> str:
-    """sha256 over (relative name, bytes) of ``content_files``: the run's key in the leaderboard store."""
+    """sha256 over (relative name, bytes) of ``content_files``: the run's byte identity."""
+    run_dir = Path(run_dir)
+    return digest_files({p.relative_to(run_dir).as_posix(): p.read_bytes()
+                         for p in content_files(run_dir) if p.is_file()})
+
+
+def digest_files(files: dict[str, bytes]) -> str:
+    """``content_sha256`` of files already read: ``{relative name: bytes}`` (sorted as ``content_files``)."""
     h = hashlib.sha256()
-    for p in content_files(run_dir):
-        if not p.is_file():
-            continue
-        h.update(p.relative_to(run_dir).as_posix().encode() + b"\0")  # the same key on any OS
-        h.update(hashlib.sha256(p.read_bytes()).digest())
+    names = sorted(files, key=lambda n: (n != EPISODES_FILE, n))
+    for name in names:
+        h.update(name.encode() + b"\0")  # the same key on any OS
+        h.update(hashlib.sha256(files[name]).digest())
     return h.hexdigest()
 
 
 def load_yaml(path: Path) -> Any:
-    import yaml
-
+    """A YAML file of our own (configs, metadata we wrote); untrusted input goes through ``parse_yaml``."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return parse_yaml(Path(path).read_bytes(), Path(path).name)
     except FileNotFoundError:
         raise SchemaError(f"{Path(path).name} is missing") from None
-    except yaml.YAMLError as e:
-        raise SchemaError(f"{Path(path).name} is not valid YAML: {e}") from None
 
 
 def load_json(path: Path) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return parse_json_file(Path(path).read_bytes(), Path(path).name)
     except FileNotFoundError:
         raise SchemaError(f"{Path(path).name} is missing") from None
-    except json.JSONDecodeError as e:
-        raise SchemaError(f"{Path(path).name} is not valid JSON: {e}") from None
+
+
+def parse_yaml(data: bytes, name: str) -> Any:
+    """Safe YAML without aliases; errors name the file."""
+    import yaml
+
+    from aem_gym.leaderboard.safeio import load_yaml_text
+
+    try:
+        return load_yaml_text(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"{name} is not UTF-8 text: {e}") from None
+    except (yaml.YAMLError, ValueError) as e:
+        raise SchemaError(f"{name} is not valid YAML: {e}") from None
+    except RecursionError:
+        raise SchemaError(f"{name} is nested too deeply") from None
+
+
+def parse_json_file(data: bytes, name: str) -> Any:
+    from aem_gym.leaderboard.safeio import parse_json
+
+    try:
+        return parse_json(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"{name} is not UTF-8 text: {e}") from None
+    except ValueError as e:
+        raise SchemaError(f"{name} is not valid JSON: {e}") from None

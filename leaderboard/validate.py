@@ -2,18 +2,17 @@
 
 Checks, in order (the first four stop at the first broken file; later ones collect every problem):
 
-1. schema of ``summary.json``, ``metadata.yaml``, ``episodes.jsonl`` and every trajectory file;
+1. the directory: only the files ``aem eval`` writes, each a regular file under its size cap
+   (``safeio``); schema of ``summary.json``, ``metadata.yaml`` (no aliases), ``episodes.jsonl`` and every
+   trajectory file; finite numbers, seeds within int64, capped string fields;
 2. ``content_sha256`` in the summary equals the hash of the episode and trajectory files;
-3. the envs are the ones installed here: same task set, version and manifest hash, same backend versions;
-4. coverage: the instances are the whole split (or its first N tasks in manifest order when the run says
-   ``episodes_per_env: N``), and every (instance, seed) has exactly one episode and one trajectory;
-5. the summary's numbers follow from the episode rows, and each row agrees with its trajectory;
-6. replay: each trajectory's replies are played again through the episode loop (``agents.replay``) on
-   the env stack the evaluation used (``ActionParser`` + ``TurnLimit``), reset with the recorded seed and
-   instance id; every observation, reward, termination flag and the final ``won`` must match. Envs are
-   deterministic per seed, so any difference means the run was edited (or the env changed). An episode the
-   evaluation loop stopped (``stopped``: timeout or env error) is replayed up to where it was stopped and
-   must not be won. The software-repair env re-grades the final patch when its ``submit`` is replayed.
+3. the envs are the ones installed here: same task set, version and manifest hash, same backend versions,
+   and each env's recorded split is what the run's ``split`` resolves to;
+4. coverage: the (instance, seed) set is exactly what the run's protocol (split, ``episodes_per_env``,
+   seeds) plans (``runner.plan``), every (instance, seed) has exactly one episode and one trajectory;
+5. each row agrees with its trajectory (turns, rewards, invalid actions, tokens);
+6. replay (``replaycheck``): the verified rows come from what the envs answered; every submitted row and
+   every summary figure must equal what follows from them (a forged field is a rejection, never stored).
 """
 
 from __future__ import annotations
@@ -23,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aem_gym.leaderboard import metrics
+from aem_gym.leaderboard import metrics, safeio
+from aem_gym.leaderboard.journal import JOURNAL_FILE, RUN_FILE
+from aem_gym.leaderboard.reproduce import NO_MODEL_KINDS
 from aem_gym.leaderboard.schema import (
     EPISODE_SCHEMA,
     EPISODES_FILE,
@@ -35,17 +36,15 @@ from aem_gym.leaderboard.schema import (
     TRAJECTORY_SCHEMA,
     SchemaError,
     check,
-    content_sha256,
+    digest_files,
     env_slug,
     episode_id,
-    load_json,
-    load_yaml,
-    read_jsonl,
+    parse_json_file,
+    parse_jsonl,
+    parse_yaml,
 )
 
 MAX_PROBLEMS = 20  # enough to see a pattern without flooding the terminal
-REPLAY_WORKERS = 2  # env threads for replay (the software-repair env waits on its sandbox)
-REPLAY_CONCURRENT = 16  # episodes replayed at once (each may hold a sandbox)
 
 
 @dataclass
@@ -57,6 +56,10 @@ class Submission:
     metadata: dict[str, Any]
     episodes: list[dict[str, Any]]
     trajectories: dict[str, dict[str, Any]]  # episode_id -> trajectory
+    digest: str = ""  # content_sha256 of the bytes read
+    verified: list[dict[str, Any]] = field(default_factory=list)  # rows recomputed by replay
+    rules: dict[str, str] = field(default_factory=dict)  # env id -> replay rule for observations
+    oracle_share: float | None = None  # share of turns whose action is the env's oracle action
 
 
 @dataclass
@@ -64,10 +67,13 @@ class ValidationReport:
     ok: bool
     problems: list[str] = field(default_factory=list)
     episodes: int = 0
+    replayed: bool = False
     replayed_turns: int = 0
     submission: Submission | None = None
 
     def __str__(self) -> str:
+        if self.ok and not self.replayed:
+            return f"valid (not replayed): {self.episodes} episodes; schema, hashes and coverage checked"
         if self.ok:
             return f"valid: {self.episodes} episodes, {self.replayed_turns} turns replayed with identical rewards"
         more = "" if len(self.problems) < MAX_PROBLEMS else f"\n  (stopped after {MAX_PROBLEMS} problems)"
@@ -80,75 +86,116 @@ class _Problems(list):
             self.append(msg)
 
 
+# aem eval's resume journal (leaderboard.journal) sits beside the results: allowed as a plain file, never read.
+TOP_LEVEL = {SUMMARY_FILE: "file", METADATA_FILE: "file", EPISODES_FILE: "file", TRAJ_DIR: "dir",
+             JOURNAL_FILE: "file", RUN_FILE: "file"}
+
+
 def load_submission(run_dir: Path | str) -> Submission:
-    """Parse and schema-check a results directory (raises ``SchemaError``)."""
+    """Read (never following links, within size caps) and schema-check a results directory; raises
+    ``SchemaError`` (or ``safeio.UnsafeInput``, a ``ValueError`` too) with one clear message."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise SchemaError(f"{run_dir} is not a results directory")
-    summary = load_json(run_dir / SUMMARY_FILE)
+        raise SchemaError(f"{run_dir.name or run_dir} is not a results directory")
+    caps = safeio.MAX_BYTES
+    present = safeio.list_dir(run_dir, TOP_LEVEL, "")
+    summary = parse_json_file(safeio.read_regular(run_dir / SUMMARY_FILE, caps[SUMMARY_FILE]), SUMMARY_FILE)
     check(summary, SUMMARY_SCHEMA, SUMMARY_FILE)
-    meta = load_yaml(run_dir / METADATA_FILE)
+    meta = parse_yaml(safeio.read_regular(run_dir / METADATA_FILE, caps[METADATA_FILE]), METADATA_FILE)
     check(meta, METADATA_SCHEMA, METADATA_FILE)
-    episodes = read_jsonl(run_dir / EPISODES_FILE, EPISODE_SCHEMA)
+    files = {EPISODES_FILE: safeio.read_regular(run_dir / EPISODES_FILE, caps[EPISODES_FILE])}
+    episodes = parse_jsonl(files[EPISODES_FILE], EPISODES_FILE, EPISODE_SCHEMA)
     trajs: dict[str, dict[str, Any]] = {}
-    tdir = run_dir / TRAJ_DIR
-    for p in sorted(tdir.glob("*.jsonl")) if tdir.is_dir() else []:
-        for t in read_jsonl(p, TRAJECTORY_SCHEMA):
+    names = (safeio.list_dir(run_dir / TRAJ_DIR, {"*.jsonl": "file"}, f"{TRAJ_DIR}/")
+             if TRAJ_DIR in present else {})
+    known = {f"{env_slug(e)}.jsonl" for e in meta["envs"]}
+    total = sum(len(b) for b in files.values())
+    for name in names:
+        if name not in known:
+            raise SchemaError(f"{TRAJ_DIR}/{name} belongs to no env of the run (expected {sorted(known)})")
+        rel = f"{TRAJ_DIR}/{name}"
+        files[rel] = safeio.read_regular(run_dir / TRAJ_DIR / name, caps["trajectory"], rel)
+        total += len(files[rel])
+        if total > safeio.MAX_TOTAL_BYTES:
+            raise SchemaError(f"the results directory is over {safeio.MAX_TOTAL_BYTES:,} bytes")
+        for t in parse_jsonl(files[rel], rel, TRAJECTORY_SCHEMA):
             if t["episode_id"] in trajs:
-                raise SchemaError(f"{TRAJ_DIR}/{p.name}: episode {t['episode_id']!r} appears twice")
+                raise SchemaError(f"{rel}: episode {t['episode_id']!r} appears twice")
             trajs[t["episode_id"]] = t
-    return Submission(run_dir, summary, meta, episodes, trajs)
+    return Submission(run_dir, summary, meta, episodes, trajs, digest_files(files))
 
 
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
 
 
-def _check_envs(sub: Submission, probs: _Problems) -> dict[str, list[str]]:
-    """Compare recorded env versions/manifests with the installed ones; return the expected instances."""
+def _replay_rule(env_id: str) -> str:
+    """How replay compares observations for ``env_id`` (``replaycheck``): the env class's
+    ``metadata["replay_observations"]``, "exact" unless it says "volatile"."""
     import aem_envs
-    from aem_gym.agents.evaluate import env_record
-    from aem_gym.leaderboard.runner import package_versions
+
+    try:
+        env = aem_envs.make(env_id)
+    except Exception:  # noqa: BLE001 - already reported by the planner
+        return "exact"
+    try:
+        return str(env.unwrapped.metadata.get("replay_observations", "exact"))
+    finally:
+        env.close()
+
+
+def _check_envs(sub: Submission, probs: _Problems) -> dict[str, list[tuple[str, int]]]:
+    """Compare each env's record with the plan the run's protocol gives here; return the planned episodes."""
+    from aem_gym.agents.evaluate import EvalConfig
+    from aem_gym.leaderboard.runner import package_versions, plan
 
     meta, expected = sub.metadata, {}
+    try:
+        cfg = EvalConfig(split=meta["split"], episodes=meta["episodes_per_env"], seeds=list(meta["seeds"]),
+                         progress=False)
+    except ValueError as e:
+        probs.add(f"{METADATA_FILE}: {e}")
+        return {}
     for env_id, rec in meta["envs"].items():
         try:
-            env = aem_envs.make(env_id)
+            have = plan(env_id, cfg)
         except Exception as e:  # noqa: BLE001 - an env that cannot start here cannot be verified
-            probs.add(f"{env_id}: cannot be made on this machine ({type(e).__name__}: {e})")
+            probs.add(f"{env_id}: cannot be planned on this machine ({type(e).__name__}: {str(e)[:300]})")
             continue
-        try:
-            have = env_record(env, rec["split"])
-        except Exception as e:  # noqa: BLE001
-            probs.add(f"{env_id}: cannot read split {rec['split']!r} ({e})")
-            continue
-        finally:
-            env.close()
         for key in ("task_set", "version", "manifest_sha256"):
-            if rec[key] != have[key]:
-                probs.add(f"{env_id}: {key} is {rec[key]!r} in the submission but {have[key]!r} here "
-                          "(different task data: results are not comparable)")
+            if rec[key] != have.record[key]:
+                probs.add(f"{env_id}: {key} is {str(rec[key])[:80]!r} in the submission but "
+                          f"{have.record[key]!r} here (different task data: results are not comparable)")
+        if rec["split"] != have.split:
+            probs.add(f"{env_id}: the run records split {rec['split']!r} but its split {meta['split']!r} "
+                      f"resolves to {have.split!r} (boards are keyed by each env's resolved split)")
         installed = package_versions(list(rec.get("backends", {})))
         for dist, ver in rec.get("backends", {}).items():
             if installed.get(dist) is not None and installed[dist] != ver:
                 probs.add(f"{env_id}: backend {dist} {ver} in the submission but {installed[dist]} installed")
-        ids, n = have["split_ids"], meta["episodes_per_env"]
-        want = ids[:n] if n else ids
-        if rec["instances"] != want:
-            missing = [i for i in want if i not in rec["instances"]]
-            extra = [i for i in rec["instances"] if i not in want]
+        if rec["instances"] != have.instances:
+            missing = [i for i in have.instances if i not in rec["instances"]]
+            extra = [i for i in rec["instances"] if i not in have.instances]
             what = f"{len(missing)} missing (e.g. {missing[:3]})" if missing else ""
-            what += ("; " if what and extra else "") + (f"{len(extra)} not in the split's first "
-                                                        f"{len(want)} (e.g. {extra[:3]})" if extra else "")
-            probs.add(f"{env_id}: instances do not cover split {rec['split']!r}"
-                      f"{' (first ' + str(n) + ')' if n else ''}: {what or 'wrong order'}")
-        expected[env_id] = want
+            what += ("; " if what and extra else "") + (f"{len(extra)} not in the plan (e.g. {extra[:3]})"
+                                                        if extra else "")
+            n = meta["episodes_per_env"]
+            probs.add(f"{env_id}: instances are not the tasks split {have.split!r}"
+                      f"{' with ' + str(n) + ' tasks per env' if n else ''} plans: {what or 'wrong order'}")
+        expected[env_id] = list(have.tasks)
+        sub.rules[env_id] = _replay_rule(env_id)
     return expected
 
 
-def _check_coverage(sub: Submission, expected: dict[str, list[str]], probs: _Problems) -> None:
-    seeds = sub.metadata["seeds"]
-    want = {episode_id(e, i, s) for e, ids in expected.items() for i in ids for s in seeds}
+def _check_coverage(sub: Submission, expected: dict[str, list[tuple[str, int]]], probs: _Problems) -> None:
+    # An episode whose backend failed (status "error") is left out of aem eval's rates; on a board that would
+    # let a submitter drop hard tasks by relabelling them, and replay cannot tell a real outage from a label.
+    # So a board takes complete runs only.
+    failed = [r["episode_id"] for r in sub.episodes if r.get("status", "ok") != "ok"]
+    if failed:
+        probs.add(f"{len(failed)} episode(s) ended in a backend error (status 'error'), e.g. {failed[:3]}: "
+                  "rerun them with `aem eval ... --resume` and submit the complete run")
+    want = {episode_id(e, i, s) for e, tasks in expected.items() for i, s in tasks}
     have: dict[str, int] = {}
     for r in sub.episodes:
         have[r["episode_id"]] = have.get(r["episode_id"], 0) + 1
@@ -161,7 +208,8 @@ def _check_coverage(sub: Submission, expected: dict[str, list[str]], probs: _Pro
             probs.add(f"episode {r['episode_id']!r}: trajectory_file {r['trajectory_file']!r} is not its env's file")
     missing = sorted(want - have.keys())
     if missing:
-        probs.add(f"{len(missing)} episode(s) missing from {EPISODES_FILE}, e.g. {missing[:3]}")
+        probs.add(f"{len(missing)} episode(s) of the board's (task, seed) set missing from {EPISODES_FILE}, "
+                  f"e.g. {missing[:3]}")
     extra = sorted(have.keys() - want)
     if extra:
         probs.add(f"{len(extra)} episode(s) in {EPISODES_FILE} not in the run's plan, e.g. {extra[:3]}")
@@ -171,6 +219,10 @@ def _check_coverage(sub: Submission, expected: dict[str, list[str]], probs: _Pro
     no_traj = sorted(have.keys() - sub.trajectories.keys())
     if no_traj:
         probs.add(f"{len(no_traj)} episode(s) without a trajectory in {TRAJ_DIR}/, e.g. {no_traj[:3]}")
+    orphans = sorted(sub.trajectories.keys() - have.keys())
+    if orphans:
+        probs.add(f"{len(orphans)} trajectory(ies) with no row in {EPISODES_FILE}, e.g. {orphans[:3]}")
+    seeds = sub.metadata["seeds"]
     if sorted(sub.summary["seeds"]) != sorted(seeds):
         probs.add(f"{SUMMARY_FILE} seeds {sub.summary['seeds']} differ from {METADATA_FILE} seeds {seeds}")
     for key, mkey in (("agent", None), ("suite", "suite"), ("split", "split")):
@@ -179,107 +231,98 @@ def _check_coverage(sub: Submission, expected: dict[str, list[str]], probs: _Pro
             probs.add(f"{SUMMARY_FILE} {key} {sub.summary[key]!r} differs from {METADATA_FILE} ({mval!r})")
 
 
-def _check_numbers(sub: Submission, probs: _Problems) -> None:
-    envs, overall = metrics.summarize(sub.episodes)
-    if set(envs) != set(sub.summary["envs"]):
-        probs.add(f"{SUMMARY_FILE} lists envs {sorted(sub.summary['envs'])}, the episodes cover {sorted(envs)}")
-    for env_id, got in envs.items():
-        claimed = sub.summary["envs"].get(env_id)
-        if claimed is None:
-            continue
-        for key in ("episodes", "success_rate", "mean_score"):
-            if not _close(claimed[key], got[key]):
-                probs.add(f"{SUMMARY_FILE}: {env_id} {key} is {claimed[key]} but the episodes give {got[key]}")
-    if not _close(sub.summary["overall"]["success_rate"], overall["success_rate"]):
-        probs.add(f"{SUMMARY_FILE}: overall success_rate {sub.summary['overall']['success_rate']} but the "
-                  f"episodes give {overall['success_rate']}")
+def _check_rows(sub: Submission, probs: _Problems) -> None:
+    """Each episode row against its own trajectory (what a replay-free check can see)."""
+    from aem_gym.agents.policy import split_spec
+
+    no_model = split_spec(sub.metadata["agent"]["spec"])[0] in NO_MODEL_KINDS
     for r in sub.episodes:
         t = sub.trajectories.get(r["episode_id"])
         if t is None:
             continue
-        total = sum(x["reward"] for x in t["turns"])
-        if len(t["turns"]) != r["turns"]:
-            probs.add(f"episode {r['episode_id']!r}: {r['turns']} turns claimed, the trajectory has {len(t['turns'])}")
-        if not _close(total, r["score"]):
-            probs.add(f"episode {r['episode_id']!r}: score {r['score']} but its trajectory's rewards sum to {total}")
+        eid, turns = r["episode_id"], t["turns"]
         if (t["env_id"], t["instance_id"], t["seed"]) != (r["env_id"], r["instance_id"], r["seed"]):
-            probs.add(f"episode {r['episode_id']!r}: trajectory names another env/instance/seed")
+            probs.add(f"episode {eid!r}: trajectory names another env/instance/seed")
+        sums = {"turns": len(turns), "score": sum(x["reward"] for x in turns),
+                "invalid_actions": sum(not x["is_action_valid"] for x in turns),
+                "prompt_tokens": sum(x.get("prompt_tokens", 0) for x in turns),
+                "completion_tokens": sum(x.get("completion_tokens", 0) for x in turns)}
+        for key, val in sums.items():
+            if not _close(r[key], val):
+                probs.add(f"episode {eid!r}: {key} is {r[key]} but its trajectory gives {val}")
+        if [x["turn_idx"] for x in turns] != list(range(len(turns))):
+            probs.add(f"episode {eid!r}: turn_idx is not 0, 1, 2, …")
+        model_fields = any(x.get(k) is not None for x in turns for k in ("entropy", "logprob", "aem_alpha"))
+        if no_model and (model_fields or sums["prompt_tokens"] + sums["completion_tokens"] > 0):
+            probs.add(f"episode {eid!r}: agent {sub.metadata['agent']['spec']!r} has no model, yet the run "
+                      "reports entropies, log-probs or token counts")
 
 
-def compare_replay(rec: dict[str, Any], got: Any) -> list[str]:
-    """Problems between a recorded trajectory and its replay (``agents.records.Trajectory``); the first
-    difference of an episode is enough."""
-    eid, stopped, turns = rec["episode_id"], rec.get("stopped"), rec["turns"]
-    if got.error is not None:
-        return [f"replay {eid}: the env failed on replay ({got.error})"]
-    if (turns or not stopped) and got.first_observation != rec["reset_observation"]:
-        return [f"replay {eid}: first observation differs from the recorded one"]
-    for i, (t, row) in enumerate(zip(turns, got.turns, strict=False)):
-        if row.observation != t["observation"]:
-            return [f"replay {eid} turn {t['turn_idx']}: observation before the action differs"]
-        cut = i == got.length - 1 and got.budget_reached  # the loop stopped here, not the env
-        flags = (row.done and not row.truncated, row.truncated and not cut)
-        out = []
-        if not _close(float(row.reward), t["reward"]):
-            out.append(f"replay {eid} turn {t['turn_idx']}: claimed reward {t['reward']} but the env gives "
-                       f"{row.reward}")
-        if flags != (t["terminated"], t["truncated"]):
-            out.append(f"replay {eid} turn {t['turn_idx']}: claimed terminated/truncated "
-                       f"{t['terminated']}/{t['truncated']}, the env gives {flags[0]}/{flags[1]}")
-        if out:
-            return out
-    if got.length < len(turns):
-        return [f"replay {eid}: the episode ended at turn {got.length - 1} but more turns are recorded"]
-    if turns and not stopped and not (turns[-1]["terminated"] or turns[-1]["truncated"]):
-        return [f"replay {eid}: the recorded episode never ended (no terminated/truncated turn)"]
-    if (turns or not stopped) and got.final_observation != rec["final_observation"]:
-        return [f"replay {eid}: final observation differs from the recorded one"]
-    return []
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or isinstance(a, str):
+        return a == b
+    return isinstance(b, int | float) and _close(a, b)
+
+
+def check_figures(sub: Submission, rows: list[dict[str, Any]], probs: _Problems) -> None:
+    """Every submitted row field and summary figure must equal what the verified ``rows`` give."""
+    by_id = {r["episode_id"]: r for r in rows}
+    for r in sub.episodes:
+        v = by_id.get(r["episode_id"])
+        for key in ("won", "score", "turns", "invalid_actions", "task_type", "terminated", "truncated"):
+            if v is not None and not _same(r[key], v[key]):
+                shown = repr(r[key][:60]) if isinstance(r[key], str) else repr(r[key])
+                probs.add(f"episode {r['episode_id']!r}: {key} is {shown} in {EPISODES_FILE} but "
+                          f"the replay gives {v[key]!r}")
+    envs, overall = metrics.summarize(rows)
+    got = _flat({"envs": envs, "overall": overall})
+    claimed = _flat({"envs": sub.summary["envs"], "overall": sub.summary["overall"]})
+    for key in sorted(got.keys() | claimed.keys()):
+        if key not in claimed or key not in got or not _same(claimed[key], got[key]):
+            probs.add(f"{SUMMARY_FILE}: {key} is {str(claimed.get(key, 'missing'))[:60]} but the verified "
+                      f"episodes give {got.get(key, 'nothing')}")
 
 
 def _replay(sub: Submission, probs: _Problems, progress: bool) -> int:
-    from aem_gym.agents.episode import EpisodeSpec
-    from aem_gym.agents.replay import replay, reply_for
-    from aem_gym.agents.rollout import RolloutEngine
+    from aem_gym.leaderboard.replaycheck import run_replay
 
     rows = [r for r in sub.episodes if r["episode_id"] in sub.trajectories]
-    specs, replies = [], {}
-    for r in rows:
-        t = sub.trajectories[r["episode_id"]]
-        replies[t["episode_id"]] = [reply_for(x["action"], bool(x["info"].get("parse_error")),
-                                              x["info"].get("reply_cut")) for x in t["turns"]]
-        specs.append(EpisodeSpec(t["env_id"], t["seed"], t["instance_id"], group_uid=t["episode_id"],
-                                 traj_uid=t["episode_id"], options={"split": r["split"]},
-                                 max_turns=len(t["turns"])))
-    engine = RolloutEngine(workers=REPLAY_WORKERS, progress=progress, max_concurrent=REPLAY_CONCURRENT)
-    result = replay(specs, replies, sub.metadata["max_turns"], engine)
-    turns = 0
-    for r, got in zip(rows, result.trajectories, strict=True):
-        rec = sub.trajectories[r["episode_id"]]
-        msgs = compare_replay(rec, got)
-        turns += got.length
-        for m in msgs:
-            probs.add(m)
-        if not msgs and bool(got.won) != r["won"]:
-            probs.add(f"replay {r['episode_id']}: claimed won={r['won']} but the env says {bool(got.won)}")
-    return turns
+    out = run_replay(rows, sub.trajectories, sub.metadata["max_turns"], sub.rules, progress)
+    for m in out.problems:
+        probs.add(m)
+    sub.verified = out.rows
+    sub.oracle_share = out.oracle_turns / out.oracle_known if out.oracle_known else None
+    return out.turns
 
 
 def validate(run_dir: Path | str, replay: bool = True, progress: bool = False) -> ValidationReport:
     """Run every check; ``report.ok`` only if nothing is wrong. Never raises on bad submissions."""
     try:
         sub = load_submission(run_dir)
-    except SchemaError as e:
+    except (SchemaError, safeio.UnsafeInput) as e:
         return ValidationReport(False, [str(e)])
     probs = _Problems()
-    digest = content_sha256(sub.path)
-    if digest != sub.summary["content_sha256"]:
+    if sub.digest != sub.summary["content_sha256"]:
         probs.add(f"wrong hash: {EPISODES_FILE} or {TRAJ_DIR}/ changed after the run was written "
-                  f"(content_sha256 is {digest[:12]}…, {SUMMARY_FILE} says {sub.summary['content_sha256'][:12]}…)")
+                  f"(content_sha256 is {sub.digest[:12]}…, {SUMMARY_FILE} says "
+                  f"{sub.summary['content_sha256'][:12]}…)")
     expected = _check_envs(sub, probs)
     if probs:  # other envs or task data: comparing numbers would only add noise
         return ValidationReport(False, list(probs), len(sub.episodes), submission=sub)
     _check_coverage(sub, expected, probs)
-    _check_numbers(sub, probs)
-    turns = _replay(sub, probs, progress) if replay and not probs else 0
-    return ValidationReport(not probs, list(probs), len(sub.episodes), turns, sub)
+    _check_rows(sub, probs)
+    if probs or not replay:
+        return ValidationReport(not probs, list(probs), len(sub.episodes), submission=sub)
+    turns = _replay(sub, probs, progress)
+    if not probs:
+        check_figures(sub, sub.verified, probs)
+    return ValidationReport(not probs, list(probs), len(sub.episodes), True, turns, sub)

@@ -9,17 +9,24 @@ test sees exactly what a user sees:
     /episode?id=N&e=EPISODE     trajectory viewer: every turn's observation, action, reward, entropy, AEM α
     /api/ranking                /api/submission?id=N    /api/episode?id=N&e=EPISODE
     /plot/task_types.png?id=N   success per task type (matplotlib PNG)
+    /plot/ranking.png?board=B   success per env per agent on board B, error bars = std-err over seeds
     /plot/training.png          training curves of the baseline runs (``runs/baselines/*/metrics.csv``)
 
 Routes register with ``@route(path)``; handlers return ``(status, content_type, body)``. Everything is
-read-only: the server never writes to the database.
+read-only: the server never writes to the database. Every response carries a Content-Security-Policy
+(scripts only from the server and the pages' own inline scripts, by hash; no frames, no plugins) and
+``X-Content-Type-Options: nosniff``; names from submissions reach the page with bidi and control
+characters neutralised (``text.safe_text``); a malformed id is a 400.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 import mimetypes
+import re
 import sys
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +36,7 @@ from urllib.parse import parse_qs, urlparse
 
 from aem_envs.registry import Registry
 from aem_gym.leaderboard.store import Store
+from aem_gym.leaderboard.text import safe_text
 
 STATIC = Path(__file__).parent / "static"
 Response = tuple[int, str, bytes]
@@ -83,10 +91,40 @@ class App:
 
 
 def _sid(params: dict[str, str]) -> int:
-    try:
-        return int(params["id"])
-    except (KeyError, ValueError):
-        raise ValueError("give ?id=<submission number>") from None
+    raw = params.get("id", "")
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise ValueError("give ?id=<submission number>")
+    return int(raw)
+
+
+_NAMES = ("agent", "agent_spec", "spec", "label", "board_label", "flags")
+
+
+def _safe_names(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: safe_text(v) if k in _NAMES and isinstance(v, str) else v for k, v in row.items()}
+
+
+def _deep_safe(obj: Any) -> Any:
+    """Every string of a submitter's metadata, neutralised (long values kept whole)."""
+    if isinstance(obj, str):
+        return safe_text(obj, limit=10_000)
+    if isinstance(obj, dict):
+        return {safe_text(str(k)): _deep_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_deep_safe(v) for v in obj]
+    return obj
+
+
+_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+def csp(body: bytes | None = None) -> str:
+    """The Content-Security-Policy of a response: inline scripts of ``body`` are allowed by their hash."""
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(m).digest()).decode() + "'"
+                      for m in _SCRIPT.findall(body or b""))
+    return (f"default-src 'none'; script-src 'self' {hashes}".rstrip()
+            + "; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
 
 
 @route("/api/ranking")
@@ -97,7 +135,10 @@ def api_ranking(app: App, params: dict[str, str]) -> Response:
     boards: dict[str, Any] = {}
     for board, t in df.groupby("board", sort=True):
         env_cols = [c for c in t.columns if "/" in c and c != "board" and t[c].notna().any()]
-        boards[board] = {"envs": env_cols, "rows": t.drop(columns=["board"]).to_dict(orient="records")}
+        rows = [_safe_names(r) for r in t.drop(columns=["board", "board_label"]).to_dict(orient="records")]
+        for r in rows:
+            r["rank"] = None if r["rank"] is None or r["rank"] != r["rank"] else int(r["rank"])
+        boards[board] = {"label": safe_text(t["board_label"].iloc[0]), "envs": env_cols, "rows": rows}
     return _json({"boards": boards, "db": app.store.path.name})
 
 
@@ -107,6 +148,9 @@ def api_submission(app: App, params: dict[str, str]) -> Response:
     sub = app.store.submission(sid)
     if sub is None:
         return _error(404, f"no submission #{sid}")
+    sub = _safe_names(sub)
+    sub["metadata"] = _deep_safe(sub["metadata"])
+    sub["flags"] = [safe_text(f) for f in sub["flags"] or []]
     envs = app.store.query("SELECT * FROM env_results WHERE submission_id=?", (sid,))
     for e in envs:
         e["pass_at_k"] = json.loads(e["pass_at_k"])
@@ -136,6 +180,24 @@ def plot_task_types(app: App, params: dict[str, str]) -> Response:
     return 200, "image/png", task_type_png(rows, title=f"submission #{sid}")
 
 
+@route("/plot/ranking.png")
+def plot_ranking(app: App, params: dict[str, str]) -> Response:
+    from aem_gym.leaderboard.plots import ranking_png
+
+    board = params.get("board", "")
+    if not re.fullmatch(r"[0-9a-f]{8,64}", board):
+        raise ValueError("give ?board=<board id> (hex)")
+    rows = app.store.query("SELECT s.id, s.agent, e.env_id, e.success_rate, e.stderr FROM env_results e JOIN "
+                           "submissions s ON s.id = e.submission_id WHERE s.board LIKE ? "
+                           "ORDER BY s.id, e.env_id",
+                           (board + "%",))
+    if not rows:
+        return _error(404, f"no board {board}")
+    for r in rows:
+        r["agent"] = f"#{r['id']} {safe_text(r['agent'], 40)}"
+    return 200, "image/png", ranking_png(rows, title=f"board {board[:8]}")
+
+
 @route("/plot/training.png")
 def plot_training(app: App, params: dict[str, str]) -> Response:
     from aem_gym.leaderboard.plots import training_png
@@ -163,6 +225,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, ctype, body = _error(500, f"{type(e).__name__}: {e}")
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        self.send_header("Content-Security-Policy", csp(body if ctype.startswith("text/html") else None))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()

@@ -41,6 +41,7 @@ class HouseholdTasks:
     def __init__(self, folder: Any = None):
         self._set = TaskSet(folder or tasks_root() / "household" / "v0")
         self.name, self.version = self._set.name, self._set.version
+        self.manifest = self._set.manifest  # its sha256 identifies the task data on leaderboard boards
 
     def splits(self) -> list[str]:
         return self._set.splits()

@@ -56,6 +56,10 @@ reached, the repository is graded as it stands."""
 
 
 class SWERepairEnv(TextEnv):
+    # Tool output holds timings, dates and random names: a replay matches rewards, validity and the re-graded
+    # verdict, not the text (docs/leaderboard.md, "Replay").
+    metadata = {**TextEnv.metadata, "replay_observations": "volatile"}
+
     def __init__(self, split: str = "train", runtime: str | None = None, instances_source: str | None = None,
                  command_timeout: float = 30.0, grade_timeout: float = 300.0, max_output_chars: int = 8000,
                  memory_mb: int = 1024, disk_mb: int = 512, render_mode: str | None = None):

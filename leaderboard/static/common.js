@@ -34,3 +34,6 @@ function sortable(table) {  // click a header to sort by that column
   }));
 }
 function fail(e) { document.getElementById("status").textContent = "error: " + e.message; }
+function mark(status) {  // the reproduction mark of a row
+  return {"reproduced": "✓ reproduced", "not reproduced": "✗ not reproduced"}[status] || "self-reported";
+}

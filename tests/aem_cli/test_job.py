@@ -15,7 +15,7 @@ def test_main_job_evaluates_submits_and_reuses(tmp_path, monkeypatch, capsys):
     assert job.main() == 0
     out = capsys.readouterr().out
     assert "submitted as #1" in out and "submitted as #2" in out and "aem leaderboard serve" in out
-    assert "example/auto/first3 (TreasureHunt-v0)" in out
+    assert "TreasureHunt-v0:test · 3 tasks × 2 seeds · max turns 15" in out
     assert job.main() == 0  # second run: same results reused, resubmission is a no-op
     out = capsys.readouterr().out
     assert "reusing" in out and "already on the leaderboard as #1" in out

@@ -25,7 +25,8 @@ def test_eval_submit_show(tmp_path, capsys, monkeypatch):
 
     assert main(["leaderboard", "show"]) == 0
     shown = capsys.readouterr().out
-    assert "custom:example/TreasureHunt-v0/auto/first4" in shown and "planner" in shown
+    assert "TreasureHunt-v0:test · 4 tasks × 2 seeds" in shown and "planner" in shown
+    assert str(tmp_path) not in shown and "reproduced" in shown  # no machine paths; oracle re-run at submit
     assert main(["leaderboard", "show", "--by", "task-type"]) == 0
     assert "find_treasure" in capsys.readouterr().out
 

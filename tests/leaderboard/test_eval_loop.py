@@ -131,5 +131,5 @@ def test_backend_errors_are_left_out_of_success_and_counted(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     (env,) = summary["envs"].values()
     assert env["errors"] == 2 and env["episodes"] == 2 and env["success_rate"] == 1.0
-    report = validate(run)
-    assert report.ok, report.problems
+    report = validate(run)  # a board takes complete runs only: an "error" label could hide hard tasks
+    assert not report.ok and any("backend error" in p and "--resume" in p for p in report.problems)

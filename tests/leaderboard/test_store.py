@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aem_gym.leaderboard.store import Store, board_key
+from aem_gym.leaderboard.canonical import board_of
+from aem_gym.leaderboard.store import Store
 from aem_gym.leaderboard.submit import SubmissionRejected, submit
 
 from .conftest import make_run
@@ -51,24 +52,34 @@ def test_db_path_from_environment(runs, tmp_path, monkeypatch):
 
 
 def test_failed_transaction_leaves_nothing(runs, db):
-    from aem_gym.leaderboard.validate import load_submission
+    from aem_gym.leaderboard.reproduce import Reproduction
+    from aem_gym.leaderboard.submit import record_of
+    from aem_gym.leaderboard.validate import validate
 
-    sub = load_submission(runs["oracle"])
-    broken = dict(sub.trajectories)
-    broken.pop(sub.episodes[-1]["episode_id"])  # the last insert fails: KeyError mid-transaction
+    sub = validate(runs["oracle"]).submission
+    rec = record_of(sub, None, Reproduction("self-reported"))
+    rec.trajectories = dict(rec.trajectories)
+    rec.trajectories.pop(sub.episodes[-1]["episode_id"])  # the last insert fails: KeyError mid-transaction
     with pytest.raises(KeyError):
-        Store(db).submit(sub.summary, sub.metadata, sub.episodes, broken)
+        Store(db).submit(rec)
     store = Store(db)
     assert store.count() == 0 and store.query("SELECT COUNT(*) AS n FROM env_results")[0]["n"] == 0
 
 
-def test_board_key_separates_protocols(runs):
+def test_board_is_defined_by_content(runs):
     from aem_gym.leaderboard.validate import load_submission
 
-    full = load_submission(runs["oracle"]).metadata
-    part = load_submission(runs["oracle3"]).metadata
-    assert board_key(full) == "example/auto/all (TreasureHunt-v0)"
-    assert board_key(part) == "example/auto/first3 (TreasureHunt-v0)"
+    full, part = load_submission(runs["oracle"]), load_submission(runs["oracle3"])
+    (bf, lf), (bp, lp) = board_of(full.metadata, full.episodes), board_of(part.metadata, part.episodes)
+    assert bf != bp and len(bf) == 64
+    assert lf.startswith("TreasureHunt-v0:test · 10 tasks × 2 seeds") and "3 tasks × 1 seeds" in lp
+    # the top-level split label is not part of the board; each env's resolved split is
+    meta = {**full.metadata, "split": "test"}
+    assert board_of(meta, full.episodes)[0] == bf
+    other = {**full.metadata, "envs": {e: {**r, "split": "train"} for e, r in full.metadata["envs"].items()}}
+    assert board_of(other, full.episodes)[0] != bf
+    # dropping one (task, seed) makes another board
+    assert board_of(full.metadata, full.episodes[1:])[0] != bf
 
 
 def _submit_all(args: tuple[str, list[str]]) -> list[tuple[int, bool]]:

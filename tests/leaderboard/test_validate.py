@@ -88,7 +88,8 @@ def test_edited_action_caught_by_replay(fresh):
 
     _edit_jsonl(_traj_file(run), edit)
     _rehash(run)
-    assert "turn 1: observation before the action differs" in _problems(run)
+    msg = _problems(run)  # "go nowhere" is not admissible: the env says invalid, the run said valid
+    assert "turn 0: claimed is_action_valid=True, the env gives False" in msg
 
 
 def test_missing_episode(fresh):
@@ -96,7 +97,8 @@ def test_missing_episode(fresh):
     _edit_jsonl(run / EPISODES_FILE, lambda rows: rows[1:])
     _rehash(run)
     msg = _problems(run)
-    assert "1 episode(s) missing from episodes.jsonl" in msg and "treasure-030|s0" in msg
+    assert "1 episode(s) of the board's (task, seed) set missing from episodes.jsonl" in msg
+    assert "treasure-030|s0" in msg
 
 
 def test_missing_trajectory(fresh):
@@ -123,7 +125,7 @@ def test_incomplete_coverage(fresh):
     dropped = meta["envs"][env]["instances"].pop()
     (run / METADATA_FILE).write_text(yaml.safe_dump(meta))
     msg = _problems(run)
-    assert "do not cover split 'test'" in msg and dropped in msg
+    assert "instances are not the tasks split 'test' plans: 1 missing" in msg and dropped in msg
 
 
 def test_inflated_summary(fresh):
@@ -132,7 +134,7 @@ def test_inflated_summary(fresh):
     env = next(iter(s["envs"]))
     s["envs"][env]["success_rate"] = 0.99
     (run / SUMMARY_FILE).write_text(json.dumps(s))
-    assert f"{env} success_rate is 0.99 but the episodes give" in _problems(run)
+    assert f"envs.{env}.success_rate is 0.99 but the verified episodes give" in _problems(run)
 
 
 def test_malformed_files_name_file_line_and_field(fresh):
@@ -159,3 +161,21 @@ def test_partial_run_of_first_n_tasks_is_valid(runs):
     report = validate(runs["oracle3"])
     assert report.ok, report.problems
     assert report.episodes == 3
+
+
+def test_every_env_records_a_manifest_hash(fresh):
+    import aem_envs
+    from aem_gym.agents.evaluate import env_record
+
+    for env_id, split in (("aem/Household-v0", "valid_unseen"), ("aem/WebShop-v0", "test"),
+                          ("example/TreasureHunt-v0", "test")):
+        env = aem_envs.make(env_id)
+        try:
+            assert len(env_record(env, split)["manifest_sha256"] or "") == 64, env_id
+        finally:
+            env.close()
+    run = fresh("oracle")  # a run without one cannot name its task data: refused
+    meta = yaml.safe_load((run / METADATA_FILE).read_text())
+    meta["envs"]["example/TreasureHunt-v0"]["manifest_sha256"] = None
+    (run / METADATA_FILE).write_text(yaml.safe_dump(meta))
+    assert "at 'envs.example/TreasureHunt-v0.manifest_sha256': None is not of type 'string'" in _problems(run)

@@ -22,7 +22,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 @pytest.fixture
 def filled(runs, db) -> Path:
-    for name in ("oracle", "random"):
+    for name in ("oracle", "random01"):
         submit(runs[name], db=db)
     return db
 
@@ -53,11 +53,13 @@ def _get(url: str) -> tuple[int, str, bytes]:
 def test_api_routes(filled):
     app = App(filled, runs_dir="/nonexistent")
     status, ctype, body = app.handle("/api/ranking")
-    board = json.loads(body)["boards"]["example/auto/all (TreasureHunt-v0)"]
+    (board,) = json.loads(body)["boards"].values()
+    assert board["label"].startswith("TreasureHunt-v0:test · 10 tasks × 2 seeds")
     assert status == 200 and [r["agent"] for r in board["rows"]] == ["oracle", "random"]
+    assert [r["reproduction"] for r in board["rows"]] == ["reproduced", "reproduced"]
     status, _, body = app.handle("/api/submission?id=2")
     sub = json.loads(body)
-    assert sub["submission"]["agent"] == "random" and len(sub["episodes"]) == 30
+    assert sub["submission"]["agent"] == "random" and len(sub["episodes"]) == 20
     assert app.handle("/api/submission?id=99")[0] == 404
     assert app.handle("/api/submission?id=abc")[0] == 400
     assert app.handle("/api/episode?id=1&e=nope")[0] == 404
@@ -111,11 +113,19 @@ def test_pages_in_headless_chromium(server, filled, runs):
                 assert r["success"] == pytest.approx(subs[r["id"]]["success_rate"])
                 assert r["env"] == pytest.approx(envs[r["id"]])
             assert page.locator("#training img").count() == 1
+            assert page.locator("td.repro").all_text_contents() == ["✓ reproduced"] * len(shown)
+            plot = page.locator("img.plot").first
+            plot.wait_for()
+            for _ in range(100):  # the PNG is drawn by the server: wait until it has loaded
+                if plot.evaluate("img => img.complete && img.naturalWidth") > 0:
+                    break
+                page.wait_for_timeout(100)
+            assert plot.evaluate("img => img.naturalWidth") > 0
             # submission details -> an episode -> its turns == the JSONL line
             page.click("table.ranking tbody tr[data-id='2'] a")
             page.wait_for_selector("#episodes tbody tr")
-            assert page.locator("#episodes tbody tr").count() == 30
-            line = (runs["random"] / "trajectories" / "example__TreasureHunt-v0.jsonl").read_text().splitlines()[3]
+            assert page.locator("#episodes tbody tr").count() == 20
+            line = (runs["random01"] / "trajectories" / "example__TreasureHunt-v0.jsonl").read_text().splitlines()[3]
             traj = json.loads(line)
             page.click(f"#episodes tbody tr[data-episode='{traj['episode_id']}'] a")
             page.wait_for_selector("#turns .turn")
