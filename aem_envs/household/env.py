@@ -74,6 +74,8 @@ def shared_tasks(folder: Any = None) -> HouseholdTasks:
 class HouseholdEnv(TextEnv):
     """ALFWorld's household tasks on a native engine (see the module docstring)."""
 
+    over_text = NOTHING_HAPPENS  # ALFWorld: after the end, every command answers this and changes nothing
+
     def __init__(self, split: str = "train", reward: str = "alfworld", syntax: str = "0.4",
                  tasks_dir: str | None = None, render_mode: str | None = None):
         if reward not in REWARDS:
