@@ -139,8 +139,9 @@ def test_unicode_shared_memory_round_trips_any_text():
     import multiprocessing
     import pickle
 
-    from aem_envs.spaces import Unicode
     from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
+
+    from aem_envs.spaces import Unicode
 
     space = Unicode(16)
     mem = create_shared_memory(space, n=3, ctx=multiprocessing.get_context("spawn"))
