@@ -10,7 +10,8 @@ released agent of the same name), each evaluated as ``hf:<that dir>``.
 
 Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, its default
 subset of 10 tasks (``aem_envs.subsets``: round robin over task types), seeds 0 and 1, at most 15 turns
-per episode (the same protocol for every agent, so they share one board; the envs' own limits are 50/15/30 turns, which a CPU-sampled tiny model would need hours for).
+per episode (the same protocol for every agent, so they share one board; the envs' own limits are
+50/15/30 turns, which a CPU-sampled tiny model would need hours for).
 Override with ``AEM_RUN_EPISODES`` (0 = whole split), ``AEM_RUN_SEEDS`` ("0 1 2"), ``AEM_RUN_MAX_TURNS``
 (0 = the envs' limits), ``AEM_RUN_SUITE`` and ``AEM_LEADERBOARD_DB``. A trained agent is evaluated with
 the settings its trainer's own eval used (``train_settings``). Results already present for the same agent
