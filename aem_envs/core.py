@@ -11,7 +11,10 @@
 * ``info`` always has ``instance_id``, ``task_type``, ``won``, ``is_action_valid`` and, where the env can
   list them, ``admissible_actions`` (exactly the commands that are valid now).
 * Each env owns its randomness (``self.np_random``, seeded by ``reset``); no module-level RNG, so copies
-  run in threads give the same episodes.
+  run in threads give the same episodes. After choosing the task, ``reset`` draws ``episode_key`` from it:
+  ``seeded_order`` orders things the env may legitimately present in any order (admissible commands,
+  equally ranked search results) by that key, so the same seed gives the same episode in any process and
+  the seed still matters when ``instance_id`` fixes the task (docs/envs-seeds.md says what each env uses).
 * ``close()`` may be called any number of times.
 * After an episode ends (``terminated`` or ``truncated``, also by a wrapper such as gymnasium's
   ``TimeLimit``: see ``EpisodeEnd``) every further ``step`` returns ``over_text`` with reward 0, the same
@@ -26,7 +29,8 @@ choice, type checks, the info keys, the step counter and the end of the episode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -75,6 +79,14 @@ class StepResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def keyed_order(items: Iterable[str], key: int) -> list[str]:
+    """``items`` permuted by ``key`` (a keyed BLAKE2 digest of each item): the same key gives the same order in
+    every process, and an item keeps its rank relative to the others as a set changes within an episode."""
+    k = int(key).to_bytes(8, "little")
+    return sorted(items, key=lambda s: (hashlib.blake2b(s.encode("utf-8", "surrogatepass"), key=k,
+                                                        digest_size=8).digest(), s))
+
+
 class TextEnv(gym.Env[str, str]):
     """Base of the suite's multi-turn text environments (see the module docstring for the contract)."""
 
@@ -100,6 +112,7 @@ class TextEnv(gym.Env[str, str]):
         self._last_observation = ""
         self._closed = False
         self._ended: tuple[bool, bool] | None = None  # (terminated, truncated) once the episode is over
+        self.episode_key = 0
 
     # -- hooks for subclasses -------------------------------------------------------------------------
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -138,6 +151,7 @@ class TextEnv(gym.Env[str, str]):
                 raise ValueError(f"split {options.get('split', self.split)!r} is empty")
             instance_id = ids[int(self.np_random.integers(len(ids)))]
         task = self.tasks.get(str(instance_id))
+        self.episode_key = int(self.np_random.integers(1, 2**63))  # after the task draw: seed -> task unchanged
         self.instance_id, self.task_type = str(instance_id), self._task_type(task)
         self.won, self.turn, self._ended = False, 0, None
         obs, info = self._reset_task(task, options)
@@ -160,6 +174,10 @@ class TextEnv(gym.Env[str, str]):
         if res.terminated or res.truncated:
             self._ended = (bool(res.terminated), bool(res.truncated))
         return res.observation, float(res.reward), bool(res.terminated), bool(res.truncated), info
+
+    def seeded_order(self, items: Iterable[str]) -> list[str]:
+        """``items`` in this episode's order (``keyed_order`` with ``episode_key``)."""
+        return keyed_order(items, self.episode_key)
 
     def end_episode(self, truncated: bool = True) -> None:
         """Mark the episode over from outside (a wrapper truncated it): later steps get ``over_text``."""

@@ -13,6 +13,8 @@ Contract (on top of ``aem_envs.TextEnv``):
   open it, pick the goal's options, buy), from whatever state the env is in.
 * ``observation_mode``: ``text`` (upstream's ``[SEP]`` text, default), ``text_rich`` or ``html``.
 * ``data_dir``: load upstream's original data files instead of the generated catalog (``original.py``).
+* The reset seed orders search results of equal BM25 score (upstream: index order); nothing else about an
+  episode depends on it once ``instance_id`` is given (docs/envs-seeds.md).
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class WebShopEnv(TextEnv):
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         self.goal = dict(task)
         self.state, self.visited, self.last_score = State(), set(), None
+        self.engine.tie_key = self.episode_key  # equally ranked search results in this seed's order
         return self._observe(), {"instruction": self.goal["instruction_text"]}
 
     def _task_type(self, task: Any) -> str:
