@@ -79,12 +79,20 @@ class StepResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def keyed_order(items: Iterable[str], key: int) -> list[str]:
+def keyed_order(items: Iterable[str], key: int, ranks: dict[str, bytes] | None = None) -> list[str]:
     """``items`` permuted by ``key`` (a keyed BLAKE2 digest of each item): the same key gives the same order in
-    every process, and an item keeps its rank relative to the others as a set changes within an episode."""
+    every process, and an item keeps its rank relative to the others as a set changes within an episode.
+    ``ranks`` caches the digests of one key (an episode lists the same commands again and again)."""
     k = int(key).to_bytes(8, "little")
-    return sorted(items, key=lambda s: (hashlib.blake2b(s.encode("utf-8", "surrogatepass"), key=k,
-                                                        digest_size=8).digest(), s))
+    ranks = {} if ranks is None else ranks
+
+    def rank(s: str) -> tuple[bytes, str]:
+        r = ranks.get(s)
+        if r is None:
+            r = ranks[s] = hashlib.blake2b(s.encode("utf-8", "surrogatepass"), key=k, digest_size=8).digest()
+        return r, s
+
+    return sorted(items, key=rank)
 
 
 class TextEnv(gym.Env[str, str]):
@@ -113,6 +121,7 @@ class TextEnv(gym.Env[str, str]):
         self._closed = False
         self._ended: tuple[bool, bool] | None = None  # (terminated, truncated) once the episode is over
         self.episode_key = 0
+        self._ranks: dict[str, bytes] = {}  # keyed_order's digests for this episode's key
 
     # -- hooks for subclasses -------------------------------------------------------------------------
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -152,6 +161,7 @@ class TextEnv(gym.Env[str, str]):
             instance_id = ids[int(self.np_random.integers(len(ids)))]
         task = self.tasks.get(str(instance_id))
         self.episode_key = int(self.np_random.integers(1, 2**63))  # after the task draw: seed -> task unchanged
+        self._ranks = {}
         self.instance_id, self.task_type = str(instance_id), self._task_type(task)
         self.won, self.turn, self._ended = False, 0, None
         obs, info = self._reset_task(task, options)
@@ -177,7 +187,7 @@ class TextEnv(gym.Env[str, str]):
 
     def seeded_order(self, items: Iterable[str]) -> list[str]:
         """``items`` in this episode's order (``keyed_order`` with ``episode_key``)."""
-        return keyed_order(items, self.episode_key)
+        return keyed_order(items, self.episode_key, self._ranks)
 
     def end_episode(self, truncated: bool = True) -> None:
         """Mark the episode over from outside (a wrapper truncated it): later steps get ``over_text``."""
