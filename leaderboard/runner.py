@@ -5,8 +5,8 @@ with the same ``EvalConfig``); this module resolves the suite, builds the policy
 converts the loop's trajectories into the leaderboard's files (``schema``): one ``EpisodeRow`` and one
 ``TrajectoryRow`` per (env, instance, seed), ``summary.json`` and ``metadata.yaml``, which records each
 env's split, task-set version and manifest hash, and every evaluation setting (``EvalConfig.settings``).
-``episodes`` limits each env to the first N tasks of its split in manifest order (a fixed, comparable
-subset); ``None`` runs the whole split.
+``episodes`` limits each env to its split's default subset of N tasks (``aem_envs.subsets``: round robin
+over task types, a fixed, comparable subset; docs/subsets.md); ``None`` runs the whole split.
 """
 
 from __future__ import annotations

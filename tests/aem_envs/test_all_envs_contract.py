@@ -106,7 +106,7 @@ def test_reset_options_are_checked(env_id):
         env.close()
 
 
-@pytest.mark.parametrize("env_id", ["example/TreasureHunt-v0", "aem/WebShop-v0"])
+@pytest.mark.parametrize("env_id", ["example/TreasureHunt-v0", "aem/WebShop-v0", "aem/Household-v0"])
 def test_async_vector_env_with_default_shared_memory(env_id):
     def fn():
         return aem_envs.make(env_id)
