@@ -8,9 +8,10 @@ admissible actions: the floor), the released baseline agents in ``baselines/rele
 CPU-trained checkpoint found at ``runs/baselines/<recipe>-<algo>-seed<S>/final/`` (a local run replaces the
 released agent of the same name), each evaluated as ``hf:<that dir>``.
 
-Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, the first 10
-tasks of it, seeds 0 and 1, at most 15 turns per episode (the same protocol for every agent, so they share
-one board; the envs' own limits are 50/15/30 turns, which a CPU-sampled tiny model would need hours for).
+Embedded defaults (minutes on 2 cores): the ``default`` suite, each env's evaluation split, its default
+subset of 10 tasks (``aem_envs.subsets``: round robin over task types), seeds 0 and 1, at most 15 turns
+per episode (the same protocol for every agent, so they share one board; the envs' own limits are
+50/15/30 turns, which a CPU-sampled tiny model would need hours for).
 Override with ``AEM_RUN_EPISODES`` (0 = whole split), ``AEM_RUN_SEEDS`` ("0 1 2"), ``AEM_RUN_MAX_TURNS``
 (0 = the envs' limits), ``AEM_RUN_SUITE`` and ``AEM_LEADERBOARD_DB``. A trained agent is evaluated with
 the settings its trainer's own eval used (``train_settings``). Results already present for the same agent
@@ -111,14 +112,14 @@ def main() -> int:
     db = default_db_path()
     agents = [("oracle", "oracle"), ("random", "random"), *baseline_agents()]
     print(f"main job: suite {suite_name} ({', '.join(env_ids)}), "
-          f"{'whole split' if not episodes else f'first {episodes} tasks'} per env, seeds {seeds}, "
+          f"{'whole split' if not episodes else f'{episodes} tasks (stratified by type)'} per env, seeds {seeds}, "
           f"max turns {max_turns or 'env default'}")
     print(f"agents: {', '.join(n for n, _ in agents)}"
           + ("" if len(agents) > 2 else f"  (no trained baselines under {BASELINES}/*/final yet)"))
     t0, failed = time.perf_counter(), []
     for name, spec in agents:
         cfg = EvalConfig(episodes=episodes, seeds=seeds, max_turns=max_turns, **train_settings(spec))
-        tasks = "all" if not episodes else f"first{episodes}"
+        tasks = "all" if not episodes else f"strat{episodes}"  # not first-N: older results are not reused
         out = RUNS / "eval" / f"{name}-{suite}-{tasks}-s{'_'.join(map(str, seeds))}"
         if _reusable(out, spec, suite_name, env_ids, cfg):
             print(f"[{name}] reusing {out}")

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from aem_envs.core import StepResult, TextEnv
+from aem_envs.core import TextEnv
 from aem_envs.error import UnknownTaskError
 
 DETERMINISTIC_JAVA_OPTS = ("-XX:+UnlockExperimentalVMOptions", "-XX:hashCode=2")
@@ -44,23 +44,17 @@ class UpstreamTextEnv(TextEnv):
 
     Subclasses set ``tasks_env`` (the folder ``tasks/<tasks_env>/<tasks_version>``) and ``select_by`` (the
     record field their constructor argument selects), start the simulator lazily into ``self._upstream``,
-    and set ``self._done`` when an episode ends; ``episode_over`` is then the answer to any further step.
+    and set ``self._done`` when an episode ends (the base class answers any further step).
     """
 
     tasks_env: ClassVar[str]
     tasks_version: ClassVar[str] = "v0"
     select_by: ClassVar[str]
-    over_text: ClassVar[str] = "The episode is over; call reset()."
-
     def __init__(self, selector: str, split: str = "train", render_mode: str | None = None):
         subset = family_tasks(self.tasks_env, self.tasks_version, self.select_by, selector)
         super().__init__(subset, split=split, render_mode=render_mode)
         self._upstream: Any = None
         self._done = False
-
-    def episode_over(self, info: dict[str, Any] | None = None) -> StepResult:
-        """The step result for an action sent after the episode ended."""
-        return StepResult(self.over_text, is_action_valid=False, terminated=True, info=info or {})
 
     def close(self) -> None:
         handle, self._upstream = self._upstream, None

@@ -26,6 +26,7 @@ from importlib import metadata
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.envs.registration import WrapperSpec
 
 from aem_envs.error import UnknownEnvError
 
@@ -42,13 +43,19 @@ _loaded_plugins: set[str] = set()
 
 
 def register(env_id: str, entry_point: Any, *, source: str = "builtin", **kwargs: Any) -> None:
-    """``gymnasium.register`` with our id rules: ids in the ``aem`` namespace must read ``aem/Name-vN``."""
+    """``gymnasium.register`` with our id rules: ids in the ``aem`` namespace must read ``aem/Name-vN``.
+
+    Every env registered here gets ``aem_envs.core.EpisodeEnd`` outermost, so a ``TextEnv`` knows when
+    ``make``'s ``TimeLimit`` truncated it and answers later steps with its end-of-episode observation.
+    """
     if env_id.startswith(f"{NAMESPACE}/") and not _OUR_ID.match(env_id):
         raise ValueError(f"env id {env_id!r} must look like 'aem/<Name>-v<N>', e.g. 'aem/Household-v0'")
+    end = WrapperSpec("EpisodeEnd", "aem_envs.core:EpisodeEnd", {})
+    wrappers = tuple(kwargs.pop("additional_wrappers", ()))
     with _lock:
         if env_id in gym.registry and _sources.get(env_id) == source:
             return  # re-import of the same registration module: nothing to do
-        gym.register(id=env_id, entry_point=entry_point, **kwargs)
+        gym.register(id=env_id, entry_point=entry_point, additional_wrappers=(*wrappers, end), **kwargs)
         _sources[env_id] = source
 
 

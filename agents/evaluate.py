@@ -40,7 +40,8 @@ EVAL_SPLITS = ("test", "valid_unseen", "eval", "valid", "dev")
 class EvalConfig:
     """Which episodes an evaluation runs and how (every field but ``progress`` is recorded with the run).
 
-    ``episodes``: tasks per env, the first N of the split in manifest order (None: the whole split).
+    ``episodes``: tasks per env, the split's default subset of N (``aem_envs.subsets``: round robin over
+    task types, so every type is measured; None: the whole split).
     ``max_turns``: turn limit (None: the env's own). ``history``: at most this many past turns in a model's
     prompt (None: no cap); ``history_tokens``: the past turns shown fit this many estimated tokens (4
     characters each; oldest dropped first). Defaults for frontier models (docs/llm-agents.md): greedy
@@ -167,14 +168,16 @@ def eval_split(env: Any, env_id: str, split: str) -> str:
 
 
 def env_record(env: Any, split: str) -> dict[str, Any]:
-    """Task-set name, version, manifest hash and backends of an env, and its split's ordered ids."""
+    """Task-set name, version, manifest hash and backends of an env, and its split's ids in stratified order
+    (``aem_envs.subsets.split_order``: the default subset of N tasks is its first N)."""
+    from aem_envs.subsets import split_order
+
     tasks = env.unwrapped.tasks
     manifest = getattr(tasks, "manifest", None)
-    ids = list(tasks.ids(split))
     return {"task_set": tasks.name, "version": tasks.version,
             "manifest_sha256": manifest.sha256 if manifest is not None else _ids_sha256(tasks),
             "backends": dict(manifest.backends) if manifest is not None else {},
-            "split_ids": ids}
+            "split_ids": split_order(env, split)}
 
 
 def _ids_sha256(tasks: Any) -> str:
@@ -195,8 +198,9 @@ def grid(ids: Sequence[str], seeds: Sequence[int]) -> list[tuple[str, int]]:
 
 def plan_env(env_id: str, cfg: EvalConfig, env_kwargs: Mapping[str, Any] | None = None,
              select: Callable[[list[str]], list[tuple[str, int]]] | None = None) -> EnvPlan:
-    """Resolve the split and the episodes (default: the first ``cfg.episodes`` instances × ``cfg.seeds``;
-    ``select(split_ids)`` chooses other ``(instance, seed)`` pairs)."""
+    """Resolve the split and the episodes (default: the split's default subset of ``cfg.episodes`` instances,
+    ``aem_envs.subsets``, × ``cfg.seeds``; ``select(ordered_ids)`` chooses other ``(instance, seed)`` pairs
+    from the split's ids in that stratified order)."""
     import aem_envs
 
     env = aem_envs.make(env_id, **dict(env_kwargs or {}))
@@ -205,13 +209,13 @@ def plan_env(env_id: str, cfg: EvalConfig, env_kwargs: Mapping[str, Any] | None 
         rec = env_record(env, split)
     finally:
         env.close()
-    ids = rec.pop("split_ids")
-    if not ids:
+    ordered = rec.pop("split_ids")
+    if not ordered:
         raise ValueError(f"{env_id} has no tasks in split {split!r}")
-    first = ids[: cfg.episodes] if cfg.episodes else ids
-    tasks = select(ids) if select is not None else grid(first, cfg.seeds)
+    subset = ordered[: cfg.episodes] if cfg.episodes else ordered
+    tasks = select(ordered) if select is not None else grid(subset, cfg.seeds)
     instances = list(dict.fromkeys(i for i, _ in tasks))
-    return EnvPlan(env_id, split, len(ids), rec, instances, tasks)
+    return EnvPlan(env_id, split, len(ordered), rec, instances, tasks)
 
 
 def run_plan(policy: Policy, plan: EnvPlan, cfg: EvalConfig, env_kwargs: Mapping[str, Any] | None = None,

@@ -12,8 +12,8 @@ everything (verl-agent's cap, so a step never stalls). The kept groups are trunc
 (``won``), like verl-agent's filter on the reward before the penalty.
 
 Evaluation: the one evaluator (``aem_gym.agents.evaluate``, the code ``aem eval`` runs) on one episode per
-held-out task (``n`` ids spread evenly over ``split`` in manifest order, so a split stored grouped by task
-type is sampled across all types; cycled with new seeds when more episodes than tasks are asked), at
+held-out task (the first ``n`` of the split's stratified order, ``aem_envs.subsets``, so every task type
+is sampled; cycled with new seeds when more episodes than tasks are asked), at
 ``eval.temperature`` with the run's other settings (``eval_config``), raw rewards (no shaping).
 """
 
@@ -130,15 +130,11 @@ class EvalResult:
 
 
 def spread_tasks(ids: list[str], n: int) -> list[tuple[str, int]]:
-    """``n`` episodes over a split: ids spread evenly in manifest order (a split stored grouped by task type
-    is sampled across all types), reset seed 1000; cycled with seeds 1001, 1002, ... when ``n`` exceeds
-    the split."""
+    """``n`` episodes over a split's ids in stratified order (``aem eval``'s default subset, so every task
+    type is sampled), reset seed 1000; cycled with seeds 1001, 1002, ... when ``n`` exceeds the split."""
     if not ids:
         raise ValueError("the evaluation split is empty")
-    m = len(ids)
-    full, rest = divmod(n, m)
-    picks = [(ids[j], 1000 + c) for c in range(full) for j in range(m)]
-    return picks + [(ids[j * m // rest], 1000 + full) for j in range(rest)]
+    return [(ids[j % len(ids)], 1000 + j // len(ids)) for j in range(n)]
 
 
 def eval_tasks(cfg: TrainConfig, split: str, n: int) -> list[tuple[str, int]]:

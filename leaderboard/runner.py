@@ -5,11 +5,12 @@ with the same ``EvalConfig``); this module resolves the suite, builds the policy
 converts the loop's trajectories into the leaderboard's files (``schema``): one ``EpisodeRow`` and one
 ``TrajectoryRow`` per (env, instance, seed), ``summary.json`` and ``metadata.yaml``, which records each
 env's split, task-set version and manifest hash, and every evaluation setting (``EvalConfig.settings``).
-``episodes`` limits each env to the first N tasks of its split in manifest order (a fixed, comparable
-subset); ``None`` runs the whole split. Finished episodes go to a journal as they end (``journal``), so
-``resume=True`` continues a killed run. An episode whose backend failed has ``status == "error"``: not an
-attempt (``metrics``), run again by a resume. ``prices`` (USD per million prompt and completion tokens)
-add the run's cost to the summary; the token totals are always there.
+``episodes`` limits each env to its split's default subset of N tasks (``aem_envs.subsets``: round robin
+over task types, a fixed, comparable subset; docs/subsets.md); ``None`` runs the whole split. Finished
+episodes go to a journal as they end (``journal``), so ``resume=True`` continues a killed run. An episode
+whose backend failed has ``status == "error"``: not an attempt (``metrics``), run again by a resume.
+``prices`` (USD per million prompt and completion tokens) add the run's cost to the summary; the token
+totals are always there.
 """
 
 from __future__ import annotations

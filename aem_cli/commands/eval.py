@@ -20,7 +20,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=d.split,
                    help="split name for every env, or auto: each env's evaluation split")
     p.add_argument("--episodes", type=int, default=d.episodes,
-                   help="tasks per env: the first N of the split in manifest order (default: all of it)")
+                   help="tasks per env: the split's default subset of N, round robin over task types "
+                        "(docs/subsets.md; default: all of it)")
     p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="one attempt per task per seed")
     p.add_argument("--out", type=Path, required=True, help="results directory to create")
     p.add_argument("--max-turns", type=int, default=d.max_turns, help="truncate episodes after N turns")

@@ -78,6 +78,8 @@ class OfficialGames:
 class ALFWorldEnv(TextEnv):
     """The real engine behind our text-env contract (see the module docstring)."""
 
+    over_text = NOTHING_HAPPENS
+
     def __init__(self, split: str = "train", source: str = "generated", data_dir: str | None = None,
                  tasks_dir: str | None = None, reward: str = "alfworld", render_mode: str | None = None):
         try:

@@ -12,7 +12,11 @@ Contract (on top of ``aem_envs.core.TextEnv``):
   shaping (the -0.1 invalid-action penalty is a wrapper of the training config). The episode terminates on
   a win; the 50-step limit is the registered ``max_episode_steps`` (truncation).
 * ``info``: ``instance_id``, ``task_type`` (one of ALFWorld's six), ``won``, ``is_action_valid``, ``turn``,
-  ``admissible_actions`` (sorted, ``help`` included as in ALFWorld 0.4), ``goal``.
+  ``admissible_actions`` (``help`` included as in ALFWorld 0.4), ``goal``.
+* ``admissible_order``: ``"seeded"`` (default) lists the admissible commands in an order fixed by the
+  reset seed (``TextEnv.seeded_order``: the same seed, the same order; the set is ALFWorld's); ``"sorted"``
+  is ALFWorld's own sorted list (the differential tests against the real engine use it). The world, the
+  texts and the rewards do not depend on the seed (docs/envs-seeds.md).
 * ``syntax="0.4"`` (``move X to Y``, default) or ``"0.3"`` (``put X in/on Y``, ``You arrive at loc 5.``).
 """
 
@@ -32,6 +36,7 @@ from aem_envs.tasks import TaskSet, tasks_root
 REWARDS: Registry[float] = Registry("reward mode")  # mode -> the reward of a won episode
 REWARDS.register("alfworld", 10.0)
 REWARDS.register("binary", 1.0)
+ADMISSIBLE_ORDERS = ("seeded", "sorted")
 _GEN_PREFIX = "gen-"
 
 
@@ -78,11 +83,18 @@ def shared_tasks(folder: Any = None) -> HouseholdTasks:
 class HouseholdEnv(TextEnv):
     """ALFWorld's household tasks on a native engine (see the module docstring)."""
 
+    over_text = NOTHING_HAPPENS  # ALFWorld: after the end, every command answers this and changes nothing
+
     def __init__(self, split: str = "train", reward: str = "alfworld", syntax: str = "0.4",
-                 tasks_dir: str | None = None, render_mode: str | None = None):
+                 tasks_dir: str | None = None, admissible_order: str = "seeded",
+                 render_mode: str | None = None):
         REWARDS.get(reward)  # an unknown mode fails here, listing the known ones
+        if admissible_order not in ADMISSIBLE_ORDERS:
+            raise ValueError(f"admissible_order must be one of {list(ADMISSIBLE_ORDERS)}, "
+                             f"got {admissible_order!r}")
         super().__init__(shared_tasks(tasks_dir), split=split, render_mode=render_mode)
-        self.reward_mode, self.syntax = reward, syntax
+        self.reward_mode, self.syntax, self.admissible_order = reward, syntax, admissible_order
+        self._listed: tuple[int, list[str]] | None = None  # (world version, admissible list in episode order)
         self.world: World | None = None
         self._layouts: OrderedDict[str, Layout] = OrderedDict()
         self._lock = threading.Lock()
@@ -98,7 +110,7 @@ class HouseholdEnv(TextEnv):
             return lay
 
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        self.world = World(self._layout(task))
+        self.world, self._listed = World(self._layout(task)), None
         self.won = self.world.goal_reached()
         return self.world.intro(), {"goal": task["goal_text"]}
 
@@ -114,7 +126,13 @@ class HouseholdEnv(TextEnv):
         return StepResult(text, reward=REWARDS[self.reward_mode] if won else 0.0, terminated=won, won=won)
 
     def admissible_actions(self) -> list[str] | None:
-        return None if self.world is None else list(self.world.admissible())
+        if self.world is None:
+            return None
+        if self.admissible_order == "sorted":
+            return list(self.world.admissible())
+        if self._listed is None or self._listed[0] != self.world.version:
+            self._listed = (self.world.version, self.seeded_order(self.world.admissible()))
+        return list(self._listed[1])
 
     def oracle_action(self) -> str | None:
         return None if self.world is None else plan_next(self.world)

@@ -71,8 +71,6 @@ class MiniWoBEnv(UpstreamTextEnv):
         return text, {"utterance": self._utterance, "fields": dict(self._fields)}
 
     def _step(self, action: str) -> StepResult:
-        if self._done:
-            return self.episode_over()
         parsed = parse(action, self._elems)
         if isinstance(parsed, str):
             return StepResult(f"{parsed}\n\n{render(self._utterance, self._elems)}", is_action_valid=False)

@@ -78,8 +78,6 @@ class ScienceWorldEnv(UpstreamTextEnv):
         return f"{description}\n\n{look}", info
 
     def _step(self, action: str) -> StepResult:
-        if self._done:
-            return self.episode_over({"score": self._score})
         command = clean_action(action, MAX_ACTION_CHARS)
         if not command:
             return StepResult(REFUSED_OBSERVATION, is_action_valid=False, info=self._info())

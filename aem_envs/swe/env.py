@@ -11,6 +11,7 @@
   reward 1.0 if resolved else 0.0, ``terminated=True``, ``info["grading"]`` the per-test report.
 * The turn limit (the registered ``max_episode_steps``, or a run's ``TurnLimit``) grades the repository as
   it stands on the last turn (``info["graded_at_turn_limit"]``): an unsubmitted correct fix still counts.
+* ``split``: ``None`` takes the source's first split; an unknown split is a ``ValueError`` naming them.
 * Limits per sandbox: ``memory_mb``, ``disk_mb`` (the work tree), ``command_timeout`` (seconds).
 * ``oracle_action()``: the next tool call of a scripted solver that applies the gold patch through
   the tools (replace per changed block, create where that cannot be done uniquely) and then submits.
@@ -60,7 +61,8 @@ class SWERepairEnv(TextEnv):
     # verdict, not the text (docs/leaderboard.md, "Replay").
     metadata = {**TextEnv.metadata, "replay_observations": "volatile"}
 
-    def __init__(self, split: str = "train", runtime: str | None = None, instances_source: str | None = None,
+    def __init__(self, split: str | None = None, runtime: str | None = None,
+                 instances_source: str | None = None,
                  command_timeout: float = 30.0, grade_timeout: float = 300.0, max_output_chars: int = 8000,
                  memory_mb: int = 1024, disk_mb: int = 512, render_mode: str | None = None):
         self.runtime = runtime or os.environ.get("AEM_SWE_RUNTIME", "bwrap")
@@ -68,9 +70,9 @@ class SWERepairEnv(TextEnv):
         if reason is not None:
             raise RuntimeUnavailable(f"aem/SWERepair-v0 cannot use runtime {self.runtime!r}: {reason}")
         taskset = instances.load(instances_source)
-        if split not in taskset.splits():
-            split = taskset.splits()[0]
-        super().__init__(taskset, split=split, render_mode=render_mode)
+        # No split named: the source's first ("train" for the bundled set, "test" for a SWE-bench file).
+        # A named split must exist (the base class raises, naming the splits there are).
+        super().__init__(taskset, split=split or taskset.splits()[0], render_mode=render_mode)
         self.limits = Limits(memory_mb=memory_mb, timeout_s=command_timeout, disk_mb=disk_mb)
         self.command_timeout, self.grade_timeout, self.max_output_chars = command_timeout, grade_timeout, max_output_chars
         self.sandbox: Sandbox | None = None
@@ -83,6 +85,10 @@ class SWERepairEnv(TextEnv):
 
     def _task_type(self, task: Any) -> str:
         return str(task.get("task_type") or "swe")
+
+    def task_stratum(self, task: Any) -> tuple[str, ...]:
+        """Default subsets balance bug kinds first, then projects within a kind (``aem_envs.subsets``)."""
+        return (self._task_type(task), str(task.get("repo", "")))
 
     def _source_dir(self, row: dict[str, Any]) -> Path | None:
         bundle = row.get("bundle")

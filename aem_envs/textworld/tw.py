@@ -79,8 +79,6 @@ class TextWorldEnv(UpstreamTextEnv):
             "score": 0, "max_score": self._state.max_score, "task_description": objective}
 
     def _step(self, action: str) -> StepResult:
-        if self._done:
-            return self.episode_over({"score": self._state.score, "max_score": self._state.max_score})
         command = clean_action(action, MAX_ACTION_CHARS)
         # The Z-machine reads ASCII only (jericho fails to decode the echo of other bytes), and dumb-frotz
         # takes a leading backslash as an interpreter escape: neither may reach it.

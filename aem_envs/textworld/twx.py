@@ -64,8 +64,6 @@ class TextWorldExpressEnv(UpstreamTextEnv):
         return f"{description}\n\n{obs}", {"score": 0.0, "task_description": description}
 
     def _step(self, action: str) -> StepResult:
-        if self._done:
-            return self.episode_over({"score": self._score})
         command = clean_action(action, MAX_ACTION_CHARS)
         if not command:
             return StepResult(REFUSED_OBSERVATION, is_action_valid=False, info={"score": self._score})

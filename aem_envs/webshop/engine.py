@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
+from aem_envs.core import keyed_order
 from aem_envs.webshop.catalog import Catalog, price_text, rating_text
 
 BACK, PREV, NEXT, BUY = "Back to Search", "< Prev", "Next >", "Buy Now"
@@ -94,15 +96,29 @@ def split_command(action: str) -> tuple[str, str] | None:
     return line[:i], line[i + 1:r]
 
 
-class Engine:
-    """The page machine over one catalog. Stateless: every method takes the ``State``."""
+@lru_cache(maxsize=4096)
+def _tie_order(asins: tuple[str, ...], groups: tuple[int, ...], key: int) -> tuple[str, ...]:
+    runs: dict[int, list[str]] = {}
+    for a, g in zip(asins, groups, strict=True):
+        runs.setdefault(g, []).append(a)
+    return tuple(a for g in sorted(runs) for a in keyed_order(runs[g], key))
 
-    def __init__(self, catalog: Catalog, search_anywhere: bool = True):
+
+class Engine:
+    """The page machine over one catalog. Stateless: every method takes the ``State``.
+
+    ``tie_key``: 0 lists equally scored results in catalog order (Lucene's index order); another value
+    permutes each run of equal scores by that key (the env sets its episode key: docs/envs-seeds.md).
+    """
+
+    def __init__(self, catalog: Catalog, search_anywhere: bool = True, tie_key: int = 0):
         self.catalog = catalog
         self.search_anywhere = search_anywhere
+        self.tie_key = tie_key
 
     def results(self, state: State) -> tuple[str, ...]:
-        return self.catalog.search.search(state.keywords)
+        asins, groups = self.catalog.search.ranked(state.keywords)
+        return _tie_order(asins, groups, self.tie_key) if self.tie_key else asins
 
     def page_items(self, state: State) -> tuple[str, ...]:
         start = (state.page_num - 1) * PAGE_SIZE

@@ -15,6 +15,8 @@ Contract (on top of ``aem_envs.TextEnv``):
 * ``version``: which shipped catalog (``v1``, the default and ``aem/WebShop-v1``; ``v0``, the first and easier
   one, is ``aem/WebShop-v0``; see docs/webshop.md). Same rules and reward on both.
 * ``data_dir``: load upstream's original data files instead of the generated catalog (``original.py``).
+* The reset seed orders search results of equal BM25 score (upstream: index order); nothing else about an
+  episode depends on it once ``instance_id`` is given (docs/envs-seeds.md).
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class WebShopEnv(TextEnv):
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         self.goal = dict(task)
         self.state, self.visited, self.last_score = State(), set(), None
+        self.engine.tie_key = self.episode_key  # equally ranked search results in this seed's order
         return self._observe(), {"instruction": self.goal["instruction_text"]}
 
     def _task_type(self, task: Any) -> str:

@@ -5,7 +5,8 @@ Lucene's English analyzer (stopwords removed, Porter stemming) and ranks with BM
 returning the top 50. We do the same with ``bm25s`` (method ``lucene``) and PyStemmer's Porter stemmer.
 Two deliberate details: only documents that contain at least one query term are returned (as Lucene does;
 a query of unknown words gives zero results), and ties are broken by catalog order so the ranking never
-depends on the sort routine.
+depends on the sort routine. ``ranked`` also says which results tie (equal BM25 scores): Lucene orders
+those by index position, an arbitrary order, which the env may permute by its seed (``Engine.tie_key``).
 
 The index is built once per catalog (keyed by the task manifest's hash) and shared by every env in the
 process; searches are memoised, so the repeated queries of RL rollouts cost a dict lookup.
@@ -72,12 +73,20 @@ class SearchEngine:
         self._bm25.index(corpus, show_progress=False)
         self._vocab = self._bm25.vocab_dict
         self._order = np.arange(len(self.asins))
-        self.search = lru_cache(maxsize=16384)(self._search)  # per instance, thread-safe
+        self.ranked = lru_cache(maxsize=16384)(self._ranked)  # per instance, thread-safe
+
+    def search(self, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        """The ranked asins (memoised)."""
+        return self.ranked(keywords)[0]
 
     def _search(self, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        return self._ranked(keywords)[0]
+
+    def _ranked(self, keywords: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """``(asins, tie groups)``: results best first, and per result the index of its run of equal scores."""
         terms = [t for t in tokenize(" ".join(keywords)) if t in self._vocab]
         if not terms or not self.asins:
-            return ()
+            return (), ()
         scores = self._bm25.get_scores(terms)
         hits = np.flatnonzero(scores > 0)
         if hits.size > TOP_K:
@@ -85,4 +94,6 @@ class SearchEngine:
             cut = np.partition(scores[hits], hits.size - TOP_K)[hits.size - TOP_K]
             hits = hits[scores[hits] >= cut]
         ranked = hits[np.lexsort((self._order[hits], -scores[hits]))][:TOP_K]
-        return tuple(self.asins[i] for i in ranked)
+        top = scores[ranked]
+        groups = np.concatenate(([0], np.cumsum(top[1:] != top[:-1]))) if len(top) else top
+        return tuple(self.asins[i] for i in ranked), tuple(int(g) for g in groups)

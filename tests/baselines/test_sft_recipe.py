@@ -85,7 +85,10 @@ def test_eval_tasks_cover_every_task_type():
     assert len(picks) == 24 and len({i for i, _ in picks}) == 24
     assert {env.unwrapped.tasks.get(i)["task_type"] for i, _ in picks} == types
     many = eval_tasks(cfg, cfg.env.eval_split, len(ids) + 5)
-    assert [i for i, _ in many[:len(ids)]] == list(ids) and {s for _, s in many[len(ids):]} == {1001}
+    from aem_envs.subsets import split_order
+
+    assert [i for i, _ in many[:len(ids)]] == split_order(env, cfg.env.eval_split)  # every id once, stratified
+    assert sorted(i for i, _ in many[:len(ids)]) == sorted(ids) and {s for _, s in many[len(ids):]} == {1001}
     env.close()
 
 

@@ -60,7 +60,7 @@ def make_engine(kind: str, *tasks: dict):
     if kind == "native":
         from aem_envs.household.env import HouseholdEnv
 
-        env = HouseholdEnv()
+        env = HouseholdEnv(admissible_order="sorted")  # ALFWorld's own order, as the real engine lists
     else:
         if not HAS_ALFWORLD:
             pytest.skip("needs the household extra (alfworld + textworld)")
