@@ -34,14 +34,14 @@ FUZZY_THRESHOLD = 85  # strictly greater than, as upstream
 
 # Alphabetical on purpose: normalize_color returns the FIRST entry found as a substring.
 COLOR_SET = (
-    "almond", "amber", "apricot", "aqua", "ash", "azure", "beige", "berry", "black", "blonde", "blue", "blush",
-    "bronze", "brown", "burgundy", "camel", "champagne", "charcoal", "cherry", "chocolate", "cinnamon", "clear",
-    "coffee", "copper", "coral", "cream", "crimson", "cyan", "dark", "denim", "emerald", "fuchsia", "gold",
-    "gray", "green", "grey", "honey", "indigo", "ivory", "jade", "khaki", "lavender", "lemon", "light", "lilac",
-    "lime", "magenta", "mahogany", "maroon", "mauve", "mint", "mocha", "multi", "mustard", "natural", "navy",
-    "neon", "nude", "oak", "olive", "orange", "peach", "pearl", "pink", "plum", "purple", "red", "rose", "ruby",
-    "rust", "sage", "salmon", "sand", "sapphire", "silver", "sky", "slate", "tan", "taupe", "teal", "turquoise",
-    "violet", "walnut", "wheat", "white", "wine", "yellow",
+    "almond", "amber", "apricot", "aqua", "ash", "azure", "beige", "berry", "black", "blonde", "blue",
+    "blush", "bronze", "brown", "burgundy", "camel", "champagne", "charcoal", "cherry", "chocolate",
+    "cinnamon", "clear", "coffee", "copper", "coral", "cream", "crimson", "cyan", "dark", "denim", "emerald",
+    "fuchsia", "gold", "gray", "green", "grey", "honey", "indigo", "ivory", "jade", "khaki", "lavender",
+    "lemon", "light", "lilac", "lime", "magenta", "mahogany", "maroon", "mauve", "mint", "mocha", "multi",
+    "mustard", "natural", "navy", "neon", "nude", "oak", "olive", "orange", "peach", "pearl", "pink", "plum",
+    "purple", "red", "rose", "ruby", "rust", "sage", "salmon", "sand", "sapphire", "silver", "sky", "slate",
+    "tan", "taupe", "teal", "turquoise", "violet", "walnut", "wheat", "white", "wine", "yellow",
 )
 
 # The pinned "tagger": every title word that is not one of these counts as a noun. Titles are title-cased
@@ -150,7 +150,8 @@ def option_matches(bought_values: Iterable[str], goal_options: Sequence[Any] | M
     return sum(any(fuzzy(_option_key(g), b) > FUZZY_THRESHOLD for b in bought) for g in goal_list)
 
 
-def score(bought: Mapping[str, Any], price: float, options: Mapping[str, str], goal: Mapping[str, Any]) -> Score:
+def score(bought: Mapping[str, Any], price: float, options: Mapping[str, str],
+          goal: Mapping[str, Any]) -> Score:
     """Score buying ``bought`` at hidden ``price`` with ``options`` (group -> value) against ``goal``.
 
     ``bought`` needs ``name, query, product_category, attributes, bullets, description``; ``goal`` needs

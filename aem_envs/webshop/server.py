@@ -135,14 +135,16 @@ class WebShopSite:
         items = "".join(f'<li><a href="/{quote(i)}">{i}</a></li>' for i in ids)
         body = ('<h1 class="logo">WebShop</h1><p>Pick a task, or open <code>/&lt;task id&gt;</code> or '
                 f"<code>/fixed_&lt;i&gt;</code>.</p><ul>{items}</ul>")
-        return Response(HTTPStatus.OK, f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>WebShop</title>"
-                                       f"</head><body>{body}</body></html>")
+        page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>WebShop</title></head>"
+                f"<body>{body}</body></html>")
+        return Response(HTTPStatus.OK, page)
 
     @staticmethod
     def _message(text: str) -> str:
         from html import escape
 
-        return f"<!DOCTYPE html><html><body><h1>WebShop</h1><p>{escape(text)}</p><a href='/'>Home</a></body></html>"
+        return (f"<!DOCTYPE html><html><body><h1>WebShop</h1><p>{escape(text)}</p>"
+                "<a href='/'>Home</a></body></html>")
 
 
 def make_server(site: WebShopSite, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:

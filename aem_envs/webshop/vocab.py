@@ -32,8 +32,8 @@ def _t(category: str, query: str, crumbs: str, nouns: str, asks: str, attrs: str
 
 
 COLORS = ("black;white;navy blue;grey;heather grey;red;burgundy;wine red;pink;light pink;hot pink;purple;"
-          "lavender;blue;light blue;royal blue;sky blue;teal;green;olive green;army green;mint;yellow;mustard;"
-          "orange;coral;beige;khaki;brown;coffee;camel;ivory;cream;silver;gold;rose gold;multicolor;"
+          "lavender;blue;light blue;royal blue;sky blue;teal;green;olive green;army green;mint;yellow;"
+          "mustard;orange;coral;beige;khaki;brown;coffee;camel;ivory;cream;silver;gold;rose gold;multicolor;"
           "black | white;navy | white;red | black;leopard;floral;charcoal;denim blue;apricot")
 APPAREL_SIZES = "x-small;small;medium;large;x-large;xx-large;3x-large"
 SHOE_SIZES = "5;5.5;6;6.5;7;7.5;8;8.5;9;9.5;10;10.5;11;12;13"
@@ -45,7 +45,8 @@ TYPES: tuple[ProductType, ...] = (
        "dress;summer dress;dress for women;casual dress",
        "machine wash;hand wash;short sleeve;long sleeve;v-neck;floral print;polyester spandex;pockets;"
        "high waist;button closure;elastic waist;loose fit;cotton blend;tie waist",
-       {"color": COLORS, "size": APPAREL_SIZES}, (14.99, 59.99), "daily wear;beach vacation;cocktail party;office"),
+       {"color": COLORS, "size": APPAREL_SIZES}, (14.99, 59.99),
+       "daily wear;beach vacation;cocktail party;office"),
     _t("fashion", "men's t-shirts", "Clothing, Shoes & Jewelry; Men; Clothing; Shirts; T-Shirts",
        "Crew Neck T-Shirt;Graphic Tee;Performance Tee;Pocket T-Shirt;Henley Shirt",
        "t-shirt;tee shirt;men's t-shirt;shirt",
@@ -78,7 +79,8 @@ TYPES: tuple[ProductType, ...] = (
        "high waist;tummy control;butt lifting;moisture wicking;four-way stretch;squat proof;pockets;"
        "polyester spandex;machine wash;fleece lined",
        {"color": COLORS, "size": APPAREL_SIZES}, (12.99, 39.99), "yoga;running;gym workout;daily wear"),
-    _t("fashion", "winter hats", "Clothing, Shoes & Jewelry; Women; Accessories; Hats & Caps; Skullies & Beanies",
+    _t("fashion", "winter hats",
+       "Clothing, Shoes & Jewelry; Women; Accessories; Hats & Caps; Skullies & Beanies",
        "Knit Beanie;Cuffed Beanie;Slouchy Beanie Hat;Pom Pom Beanie;Fleece Skull Cap",
        "beanie;winter hat;knit hat;warm hat",
        "soft;warm;acrylic;fleece lined;one size;stretchy;cable knit;hand wash;unisex",
@@ -87,7 +89,8 @@ TYPES: tuple[ProductType, ...] = (
        "Athletic Crew Socks;Ankle Socks;Cushioned Sport Socks;No Show Socks;Compression Socks",
        "socks;crew socks;ankle socks;athletic socks",
        "cotton;moisture wicking;cushioned;arch support;breathable;machine wash;reinforced heel",
-       {"color": "black;white;grey;assorted;navy;black | grey", "size": "shoe size 6-9;shoe size 9-12;shoe size 12-15",
+       {"color": "black;white;grey;assorted;navy;black | grey",
+        "size": "shoe size 6-9;shoe size 9-12;shoe size 12-15",
         "count": "6 pairs;10 pairs;12 pairs"}, (9.99, 29.99), "running;hiking;everyday"),
     # ---- beauty -------------------------------------------------------------------------------------
     _t("beauty", "face moisturizer", "Beauty & Personal Care; Skin Care; Face; Creams & Moisturizers",
@@ -114,21 +117,28 @@ TYPES: tuple[ProductType, ...] = (
        "Eau de Parfum Spray;Eau de Toilette;Fragrance Mist;Perfume Spray",
        "perfume;eau de parfum;fragrance;bottle of perfume",
        "long lasting;floral scent;fresh scent;travel size;alcohol free;woody scent;vanilla;musk",
-       {"size": "1 fl oz;1.7 fl oz;3.4 fl oz;6.76 fl oz", "scent": "original;intense;amber;citrus bloom;midnight"},
+       {"size": "1 fl oz;1.7 fl oz;3.4 fl oz;6.76 fl oz",
+        "scent": "original;intense;amber;citrus bloom;midnight"},
        (19.99, 129.0), "date night;everyday;gift"),
-    _t("beauty", "hair extensions", "Beauty & Personal Care; Hair Care; Hair Extensions, Wigs & Accessories; Extensions",
+    _t("beauty", "hair extensions",
+       "Beauty & Personal Care; Hair Care; Hair Extensions, Wigs & Accessories; Extensions",
        "Clip in Hair Extensions;Tape in Hair Extensions;Ponytail Extension;Synthetic Wig;Human Hair Bundle",
        "hair extensions;clip in extensions;wig",
-       "human hair;synthetic hair;natural looking;heat resistant;straight;body wave;easy to apply;tangle free",
-       {"color": "#1 jet black;#1b natural black;#2 dark brown;#4 medium brown;#27 honey blonde;#613 bleach blonde;ombre",
-        "length": "14 inch;16 inch;18 inch;20 inch;22 inch;24 inch"}, (15.99, 99.0), "daily wear;party;cosplay"),
-    _t("beauty", "nail polish", "Beauty & Personal Care; Foot, Hand & Nail Care; Nail Art & Polish; Nail Polish",
+       "human hair;synthetic hair;natural looking;heat resistant;straight;body wave;easy to apply;"
+       "tangle free",
+       {"color": "#1 jet black;#1b natural black;#2 dark brown;#4 medium brown;#27 honey blonde;"
+                 "#613 bleach blonde;ombre",
+        "length": "14 inch;16 inch;18 inch;20 inch;22 inch;24 inch"}, (15.99, 99.0),
+       "daily wear;party;cosplay"),
+    _t("beauty", "nail polish",
+       "Beauty & Personal Care; Foot, Hand & Nail Care; Nail Art & Polish; Nail Polish",
        "Gel Nail Polish;Quick Dry Nail Polish;Nail Lacquer;Gel Polish Set",
        "nail polish;gel polish;nail lacquer",
        "long lasting;quick dry;non toxic;cruelty free;high gloss;chip resistant;vegan;easy to use",
        {"color": "cherry red;nude;glitter silver;baby pink;midnight blue;mint green;lilac;black",
         "set": "single bottle;set of 6;set of 12"}, (3.99, 29.99), "home manicure;salon;gift"),
-    _t("beauty", "body wash", "Beauty & Personal Care; Personal Care; Bath & Bathing Accessories; Body Washes",
+    _t("beauty", "body wash",
+       "Beauty & Personal Care; Personal Care; Bath & Bathing Accessories; Body Washes",
        "Moisturizing Body Wash;Shower Gel;Exfoliating Body Wash;Foaming Body Wash",
        "body wash;shower gel;bottle of body wash",
        "natural ingredients;sulfate free;sensitive skin;essential oils;paraben free;shea butter;"
@@ -136,7 +146,8 @@ TYPES: tuple[ProductType, ...] = (
        {"scent": "eucalyptus mint;coconut;lavender;oatmeal;sandalwood;fresh rain",
         "size": "12 fl oz;16 fl oz;22 fl oz;32 fl oz"}, (5.99, 24.99), "dry skin;daily shower;men"),
     # ---- electronics --------------------------------------------------------------------------------
-    _t("electronics", "wireless earbuds", "Electronics; Headphones, Earbuds & Accessories; Headphones & Earbuds; Earbud Headphones",
+    _t("electronics", "wireless earbuds",
+       "Electronics; Headphones, Earbuds & Accessories; Headphones & Earbuds; Earbud Headphones",
        "Wireless Earbuds;True Wireless Earphones;Bluetooth Earbuds;Sport Earbuds;Noise Cancelling Earbuds",
        "wireless earbuds;bluetooth earbuds;earphones",
        "noise cancelling;bluetooth 5.3;charging case;waterproof;built-in microphone;touch control;"
@@ -156,24 +167,30 @@ TYPES: tuple[ProductType, ...] = (
        "fast charging;nylon braided;data transfer;durable;tangle free;60w;usb 3.0",
        {"color": "black;white;grey;red;blue", "length": "1 ft;3 ft;6 ft;10 ft",
         "quantity": "1 pack;2 pack;3 pack;5 pack"}, (5.99, 21.99), "car;office;travel"),
-    _t("electronics", "power banks", "Electronics; Cell Phones & Accessories; Chargers & Power Adapters; Portable Power Banks",
+    _t("electronics", "power banks",
+       "Electronics; Cell Phones & Accessories; Chargers & Power Adapters; Portable Power Banks",
        "Portable Charger;Power Bank;Magnetic Battery Pack;Slim Power Bank",
        "power bank;portable charger;battery pack",
        "fast charging;usb c;led display;high capacity;compact;dual output;wireless charging;lightweight",
        {"color": "black;white;blue;pink", "capacity": "5000mah;10000mah;20000mah;26800mah"},
        (14.99, 69.99), "travel;camping;emergencies"),
-    _t("electronics", "bluetooth speakers", "Electronics; Portable Audio & Video; Portable Speakers & Docks; Portable Bluetooth Speakers",
+    _t("electronics", "bluetooth speakers",
+       "Electronics; Portable Audio & Video; Portable Speakers & Docks; Portable Bluetooth Speakers",
        "Bluetooth Speaker;Portable Speaker;Waterproof Speaker;Party Speaker",
        "bluetooth speaker;portable speaker;wireless speaker",
-       "waterproof;deep bass;long battery life;stereo sound;built-in microphone;dustproof;lightweight;led lights",
+       "waterproof;deep bass;long battery life;stereo sound;built-in microphone;dustproof;lightweight;"
+       "led lights",
        {"color": "black;blue;red;grey;camo;teal"}, (19.99, 129.99), "outdoor;shower;party;camping"),
-    _t("electronics", "memory cards", "Electronics; Computers & Accessories; Data Storage; Memory Cards; Micro SD Cards",
+    _t("electronics", "memory cards",
+       "Electronics; Computers & Accessories; Data Storage; Memory Cards; Micro SD Cards",
        "microSDXC Memory Card;SD Card;High Speed Memory Card;Micro SD Card with Adapter",
        "memory card;micro sd card;sd card",
        "high speed;adapter included;4k video;waterproof;class 10;shockproof;a2 rated",
        {"capacity": "32gb;64gb;128gb;256gb;512gb", "pack": "single;2 pack;4 pack"}, (6.99, 59.99),
        "cameras;nintendo switch;dash cams"),
-    _t("electronics", "computer mice", "Electronics; Computers & Accessories; Computer Accessories & Peripherals; Keyboards, Mice & Accessories; Mice",
+    _t("electronics", "computer mice",
+       "Electronics; Computers & Accessories; Computer Accessories & Peripherals; "
+       "Keyboards, Mice & Accessories; Mice",
        "Wireless Mouse;Ergonomic Mouse;Gaming Mouse;Silent Click Mouse;Vertical Mouse",
        "computer mouse;wireless mouse;mouse",
        "wireless;ergonomic;silent click;rechargeable;adjustable dpi;usb receiver;rgb lighting;bluetooth",
@@ -184,12 +201,15 @@ TYPES: tuple[ProductType, ...] = (
        "adjustable height;aluminum;foldable;portable;ergonomic;heat dissipation;non slip",
        {"color": "silver;space grey;black;rose gold"}, (15.99, 49.99), "desk;home office;travel"),
     # ---- grocery ------------------------------------------------------------------------------------
-    _t("grocery", "ground coffee", "Grocery & Gourmet Food; Beverages; Coffee, Tea & Cocoa; Coffee; Ground Coffee",
+    _t("grocery", "ground coffee",
+       "Grocery & Gourmet Food; Beverages; Coffee, Tea & Cocoa; Coffee; Ground Coffee",
        "Ground Coffee;Medium Roast Coffee;Dark Roast Ground Coffee;Whole Bean Coffee;Cold Brew Coffee",
        "ground coffee;coffee;bag of coffee",
-       "medium roast;dark roast;light roast;organic;fair trade;arabica;low acid;decaf;single origin;gluten free",
+       "medium roast;dark roast;light roast;organic;fair trade;arabica;low acid;decaf;single origin;"
+       "gluten free",
        {"flavor": "original;french vanilla;hazelnut;caramel;mocha;breakfast blend;colombian",
-        "size": "12 ounce;12 ounce (pack of 2);2 pound;32 ounce"}, (7.99, 34.99), "drip coffee makers;french press"),
+        "size": "12 ounce;12 ounce (pack of 2);2 pound;32 ounce"}, (7.99, 34.99),
+       "drip coffee makers;french press"),
     _t("grocery", "protein bars", "Grocery & Gourmet Food; Snack Foods; Bars; Protein Bars",
        "Protein Bars;Keto Snack Bars;Plant Based Protein Bar;High Protein Snack Bar",
        "protein bars;snack bars;protein snacks",
@@ -201,20 +221,25 @@ TYPES: tuple[ProductType, ...] = (
        "herbal tea;tea bags;box of tea",
        "caffeine free;organic;non gmo;gluten free;kosher;natural ingredients;sugar free",
        {"flavor": "chamomile;peppermint;ginger;lemon;hibiscus;rooibos;green tea",
-        "size": "20 count (pack of 6);16 count;40 count;100 count"}, (4.99, 24.99), "bedtime;digestion;relaxing"),
+        "size": "20 count (pack of 6);16 count;40 count;100 count"}, (4.99, 24.99),
+       "bedtime;digestion;relaxing"),
     _t("grocery", "mixed nuts", "Grocery & Gourmet Food; Snack Foods; Nuts & Seeds; Mixed Nuts",
        "Mixed Nuts;Roasted Cashews;Almonds;Trail Mix;Pistachios",
        "mixed nuts;nuts;trail mix",
        "roasted;unsalted;lightly salted;gluten free;non gmo;kosher;resealable bag;high protein;keto friendly",
-       {"flavor": "sea salt;honey roasted;unsalted;smoked;chili lime", "size": "8 ounce;16 ounce;1.5 pound;3 pound"},
+       {"flavor": "sea salt;honey roasted;unsalted;smoked;chili lime",
+        "size": "8 ounce;16 ounce;1.5 pound;3 pound"},
        (6.99, 29.99), "snacking;baking;road trips"),
     _t("grocery", "chocolate candy", "Grocery & Gourmet Food; Candy & Chocolate; Chocolate; Chocolate Bars",
        "Dark Chocolate Bar;Milk Chocolate Candy;Chocolate Truffles;Chocolate Covered Almonds",
        "chocolate;chocolate bars;candy",
-       "dark chocolate;milk chocolate;individually wrapped;gluten free;fair trade;non gmo;sugar free;gift box",
-       {"flavor": "sea salt caramel;mint;raspberry;orange;plain;toffee", "count": "3 bars;6 bars;12 bars;24 pieces"},
+       "dark chocolate;milk chocolate;individually wrapped;gluten free;fair trade;non gmo;sugar free;"
+       "gift box",
+       {"flavor": "sea salt caramel;mint;raspberry;orange;plain;toffee",
+        "count": "3 bars;6 bars;12 bars;24 pieces"},
        (4.99, 34.99), "gifts;valentine's day;parties"),
-    _t("grocery", "olive oil", "Grocery & Gourmet Food; Pantry Staples; Cooking Oils, Vinegars & Sprays; Oils; Olive",
+    _t("grocery", "olive oil",
+       "Grocery & Gourmet Food; Pantry Staples; Cooking Oils, Vinegars & Sprays; Oils; Olive",
        "Extra Virgin Olive Oil;Cold Pressed Olive Oil;Organic Olive Oil;Olive Oil Spray",
        "olive oil;extra virgin olive oil;bottle of olive oil",
        "extra virgin;cold pressed;organic;non gmo;first cold press;kosher;glass bottle;single origin",
@@ -224,7 +249,8 @@ TYPES: tuple[ProductType, ...] = (
        "Beef Jerky;Beef Sticks;Grass Fed Jerky;Meat Snack Sticks",
        "beef jerky;jerky;meat sticks",
        "high protein;grass fed;low sugar;gluten free;keto friendly;no preservatives;resealable bag",
-       {"flavor": "original;teriyaki;peppered;sweet and hot;smoked", "size": "2.85 ounce;3.25 ounce;10 ounce;16 ounce"},
+       {"flavor": "original;teriyaki;peppered;sweet and hot;smoked",
+        "size": "2.85 ounce;3.25 ounce;10 ounce;16 ounce"},
        (5.99, 34.99), "hiking;snacking;road trips"),
     # ---- furniture ----------------------------------------------------------------------------------
     _t("furniture", "sofas and couches", "Home & Kitchen; Furniture; Living Room Furniture; Sofas & Couches",
@@ -244,12 +270,15 @@ TYPES: tuple[ProductType, ...] = (
        "Bookshelf;Ladder Shelf;Cube Storage Organizer;Industrial Bookcase;Corner Shelf",
        "bookshelf;bookcase;shelf",
        "easy assembly;engineered wood;metal frame;storage;industrial style;anti-tip;living room;open shelves",
-       {"color": "rustic brown;black;white;oak;walnut;grey wash", "size": "3-tier;4-tier;5-tier;6-cube;9-cube"},
+       {"color": "rustic brown;black;white;oak;walnut;grey wash",
+        "size": "3-tier;4-tier;5-tier;6-cube;9-cube"},
        (39.99, 229.99), "living room;home office;kids room"),
-    _t("furniture", "bed frames", "Home & Kitchen; Furniture; Bedroom Furniture; Beds, Frames & Bases; Bed Frames",
+    _t("furniture", "bed frames",
+       "Home & Kitchen; Furniture; Bedroom Furniture; Beds, Frames & Bases; Bed Frames",
        "Platform Bed Frame;Upholstered Bed Frame;Metal Bed Frame;Wood Bed Frame with Headboard",
        "bed frame;platform bed;bed",
-       "easy assembly;no box spring needed;under bed storage;noise free;solid wood;headboard;heavy duty;metal frame",
+       "easy assembly;no box spring needed;under bed storage;noise free;solid wood;headboard;"
+       "heavy duty;metal frame",
        {"color": "black;grey;white;walnut;beige", "size": "twin;full;queen;king;california king"},
        (99.0, 599.0), "bedroom;guest room"),
     _t("furniture", "dining chairs", "Home & Kitchen; Furniture; Kitchen & Dining Room Furniture; Chairs",
@@ -258,13 +287,17 @@ TYPES: tuple[ProductType, ...] = (
        "solid wood;upholstered;easy assembly;metal legs;velvet;faux leather;dining room;high back",
        {"color": "grey;green;navy;cream;black;cognac", "quantity": "set of 2;set of 4;set of 6"},
        (79.0, 459.0), "dining room;kitchen;restaurant"),
-    _t("furniture", "tv stands", "Home & Kitchen; Furniture; Living Room Furniture; TV & Media Furniture; Television Stands & Entertainment Centers",
+    _t("furniture", "tv stands",
+       "Home & Kitchen; Furniture; Living Room Furniture; TV & Media Furniture; "
+       "Television Stands & Entertainment Centers",
        "TV Stand;Entertainment Center;Media Console;Farmhouse TV Cabinet",
        "tv stand;entertainment center;media console",
-       "storage;living room;cable management;engineered wood;easy assembly;open shelves;led lights;sliding barn door",
+       "storage;living room;cable management;engineered wood;easy assembly;open shelves;led lights;"
+       "sliding barn door",
        {"color": "black;white;rustic oak;espresso;grey", "size": "55 inch;65 inch;70 inch;80 inch"},
        (79.99, 399.99), "living room;bedroom"),
-    _t("furniture", "shoe racks", "Home & Kitchen; Storage & Organization; Clothing & Closet Storage; Shoe Organizers",
+    _t("furniture", "shoe racks",
+       "Home & Kitchen; Storage & Organization; Clothing & Closet Storage; Shoe Organizers",
        "Shoe Rack;Shoe Storage Cabinet;Stackable Shoe Organizer;Entryway Shoe Bench",
        "shoe rack;shoe organizer;shoe storage",
        "easy assembly;metal frame;space saving;stackable;entryway;storage;bamboo;non-woven fabric",
@@ -272,10 +305,11 @@ TYPES: tuple[ProductType, ...] = (
        (15.99, 89.99), "entryway;closet;garage"),
 )
 
-BRAND_HEADS = ("lum", "vex", "bri", "cor", "ald", "nov", "zen", "kal", "mar", "ost", "pel", "rav", "sol", "tam",
-               "ul", "wyn", "hal", "jor", "fen", "dar", "quin", "sab", "ter", "vel", "yor", "ber", "cal", "mi")
-BRAND_TAILS = ("ora", "ton", "ix", "well", "ette", "ly", "io", "ar", "ex", "ana", "ova", "crest", "field", "hive",
-               "mark", "wood", "stone", "lane", "nest", "vale")
+BRAND_HEADS = ("lum", "vex", "bri", "cor", "ald", "nov", "zen", "kal", "mar", "ost", "pel", "rav", "sol",
+               "tam", "ul", "wyn", "hal", "jor", "fen", "dar", "quin", "sab", "ter", "vel", "yor", "ber",
+               "cal", "mi")
+BRAND_TAILS = ("ora", "ton", "ix", "well", "ette", "ly", "io", "ar", "ex", "ana", "ova", "crest", "field",
+               "hive", "mark", "wood", "stone", "lane", "nest", "vale")
 
 # Sentences for descriptions. Slots: {brand} {noun} {a} {b} {use} {ask}.
 DESCRIPTION = (
@@ -347,8 +381,10 @@ REVIEW_TITLES = {
 }
 REVIEW_BODIES = {
     5: ("I use it for {use} and the {a} really shows.", "Bought this for my sister and she loves the {a}.",
-        "Arrived fast, works perfectly, and the {a} is as described.", "Second one I've bought. The {a} is the best part."),
-    4: ("Good {ask} overall. The {a} is nice, shipping was a bit slow.", "Does what it says; {a} as advertised.",
+        "Arrived fast, works perfectly, and the {a} is as described.",
+        "Second one I've bought. The {a} is the best part."),
+    4: ("Good {ask} overall. The {a} is nice, shipping was a bit slow.",
+        "Does what it says; {a} as advertised.",
         "Solid for {use}, though the colour is slightly different from the photos."),
     3: ("It's fine for the price. The {a} is okay but not amazing.", "Works, but I expected better {a}."),
     2: ("The {a} wore off quickly.", "Not what I hoped for {use}."),

@@ -13,7 +13,8 @@ from aem_envs.webshop.original import load_original, parse_pricing
 def raw(asin, name, query, options=None, pricing="$19.99", **kw):
     return {"asin": asin, "name": name, "category": "fashion", "query": f"  {query.title()} ",
             "product_category": "Clothing, Shoes & Jewelry › Men › Shirts",
-            "full_description": f"{name}. Soft cotton.", "small_description": [f"{name} bullet", "Machine wash"],
+            "full_description": f"{name}. Soft cotton.",
+            "small_description": [f"{name} bullet", "Machine wash"],
             "pricing": pricing, "customization_options": options, "images": ["http://img/1.jpg"],
             "brand": "dropped", **kw}
 
@@ -28,14 +29,17 @@ def data_dir(tmp_path):
         raw("B01SHIRT02", "Duplicate asin is dropped", "x"),
         raw("nan", "No asin", "x"),
         raw("B0TOOLONG1234", "Asin too long", "x"),
-        raw("B07HOODIE1", "Zip Up Hoodie", "men's hoodies", {"Size": [{"value": "Large"}, {"value": "X-Large"}]},
+        raw("B07HOODIE1", "Zip Up Hoodie", "men's hoodies",
+            {"Size": [{"value": "Large"}, {"value": "X-Large"}]},
             "$45"),
     ]
-    ins = {"B09ABC1234": {"attributes": ["slim fit", "button down"], "instruction": "Find me slim fit men's shirts",
+    ins = {"B09ABC1234": {"attributes": ["slim fit", "button down"],
+                          "instruction": "Find me slim fit men's shirts",
                           "instruction_attributes": ["slim fit"]},
            "B01SHIRT02": {"attributes": []}}
     human = {"B09ABC1234": [{"instruction": "i want a slim fit white shirt in small.",
-                             "instruction_attributes": ["slim fit"], "instruction_options": ["white", "small"]},
+                             "instruction_attributes": ["slim fit"],
+                             "instruction_options": ["white", "small"]},
                             {"instruction": "no attributes: skipped", "instruction_attributes": [],
                              "instruction_options": []}],
              "B07HOODIE1": [{"instruction": "a large zip up hoodie", "instruction_attributes": ["zip up"],
@@ -60,7 +64,8 @@ def test_products_are_processed_like_load_products(data_dir):
     assert shirt["options"] == {"color": ["white", "navy blue | white"], "size": ["small"]}
     assert shirt["query"] == "men's shirts" and shirt["reviews"] == []
     assert 19.99 <= shirt["price"] <= 29.99 and shirt["pricing"] == [19.99, 29.99]
-    assert catalog.by_asin["B01SHIRT02"]["pricing"] == [100.0] and catalog.by_asin["B01SHIRT02"]["attributes"] == []
+    assert (catalog.by_asin["B01SHIRT02"]["pricing"] == [100.0]
+            and catalog.by_asin["B01SHIRT02"]["attributes"] == [])
     assert catalog.by_asin["B07HOODIE1"]["attributes"] == ["DUMMY_ATTR"]  # not in the attributes file
     assert "brand" not in shirt
 
@@ -70,7 +75,8 @@ def test_human_goals(data_dir):
     goals = [tasks.get(i) for i in tasks.ids("test")]
     assert len(goals) == 2 and tasks.ids("eval") == [] and tasks.ids("train") == []
     shirt = next(g for g in goals if g["asin"] == "B09ABC1234")
-    assert shirt["instruction_text"].startswith("i want a slim fit white shirt in small, and price lower than ")
+    prefix = "i want a slim fit white shirt in small, and price lower than "
+    assert shirt["instruction_text"].startswith(prefix)
     assert shirt["goal_options"] == ["white", "small"] and shirt["attributes"] == ["slim fit"]
     again, _ = load_original(data_dir)
     assert [again.get(i) for i in again.ids("test")] == goals  # seeded: same texts every run
