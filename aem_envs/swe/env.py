@@ -10,6 +10,11 @@
 * ``<submit/>``: grading in a fresh sandbox (``grading``; docs/swe-grader.md says what it guarantees);
   reward 1.0 if resolved else 0.0, ``terminated=True``, ``info["grading"]`` the per-test report.
 * Limits per sandbox: ``memory_mb``, ``disk_mb`` (the work tree), ``command_timeout`` (seconds).
+* ``instances_source``: our bundled set (default), a task folder, a SWE-bench file/folder or a cached HF
+  dataset (``instances``); rows of every vintage are checked and completed at make() (``rows``), with
+  ``image_naming`` ("harness", "local", a format string) and ``specs`` for repos swebench 4.1.0 does not
+  know. Rows without a bundled repository run in their harness image (runtime docker); a missing image
+  is an ``images.ImageMissing`` error at reset() naming the command that gets it (docs/swe-rows.md).
 * ``oracle_action()``: the next tool call of a scripted solver that applies the gold patch through
   the tools (replace per changed block, create where that cannot be done uniquely) and then submits.
 
@@ -18,6 +23,7 @@ If the chosen runtime cannot run here, construction raises ``RuntimeUnavailable`
 
 from __future__ import annotations
 
+import base64
 import difflib
 import logging
 import os
@@ -26,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from aem_envs.core import StepResult, TextEnv
-from aem_envs.swe import grading, instances, repos, tools
+from aem_envs.swe import grading, images, instances, repos, tools
 from aem_envs.swe.sandbox import (
     Limits,
     RuntimeUnavailable,
@@ -39,7 +45,7 @@ from aem_envs.swe.sandbox import (
 log = logging.getLogger(__name__)
 INTRO = """You are working in a Python repository at /testbed (a git repository at the base commit).
 Fix the issue below by editing the source code; the hidden tests that check the fix are not in the
-repository yet. Do not edit tests: changes to test files and test configuration are discarded.
+repository yet. Do not edit tests: changes to test files and test configuration are discarded.{setup}
 
 Issue:
 {problem}
@@ -51,12 +57,14 @@ Tools (one per reply):
 class SWERepairEnv(TextEnv):
     def __init__(self, split: str = "train", runtime: str | None = None, instances_source: str | None = None,
                  command_timeout: float = 30.0, grade_timeout: float = 300.0, max_output_chars: int = 8000,
-                 memory_mb: int = 1024, disk_mb: int = 512, render_mode: str | None = None):
+                 memory_mb: int = 1024, disk_mb: int = 512, render_mode: str | None = None,
+                 image_naming: str | None = None, specs: Any = None):
         self.runtime = runtime or os.environ.get("AEM_SWE_RUNTIME", "bwrap")
         reason = runtime_status(self.runtime)
         if reason is not None:
             raise RuntimeUnavailable(f"aem/SWERepair-v0 cannot use runtime {self.runtime!r}: {reason}")
-        taskset = instances.load(instances_source)
+        taskset = instances.load(instances_source, image_naming=image_naming, specs=specs)
+        self.instances_source = instances_source
         if split not in taskset.splits():
             split = taskset.splits()[0]
         super().__init__(taskset, split=split, render_mode=render_mode)
@@ -82,15 +90,25 @@ class SWERepairEnv(TextEnv):
         self._close_sandbox()
         self.row = dict(task)
         self.source_dir = self._source_dir(self.row)
-        if self.source_dir is None and self.runtime != "docker":
-            raise RuntimeUnavailable(f"{self.row['instance_id']} has no bundled repository; SWE-bench rows need "
-                                     "runtime='docker' and their harness image loaded locally")
+        if self.source_dir is None:
+            self._require_image()
         self.sandbox = create_sandbox(self.runtime, SandboxSpec(
             self.row["instance_id"], source_dir=self.source_dir,
             image=self.row.get("image") if self.source_dir is None else None, limits=self.limits))
         self.done, self.last_grade, self._gold = False, None, None
-        obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP)
+        obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP,
+                           setup=_setup_hint(self.row))
         return obs, {"runtime": self.runtime, "repo": self.row.get("repo", "")}
+
+    def _require_image(self) -> None:
+        """A row without a bundled repository runs in its harness image: runtime docker, image present."""
+        iid = self.row["instance_id"]
+        if self.runtime != "docker":
+            raise RuntimeUnavailable(
+                f"{iid} has no bundled repository (no 'bundle' field): its /testbed lives in the Docker image "
+                f"{self.row['image']!r}, so it needs runtime='docker' (or AEM_SWE_RUNTIME=docker). Rows with "
+                "a 'bundle' (a git bundle next to the rows: `aem swe add`, docs/swe-rows.md) run on bwrap too.")
+        images.require(self.row, str(self.instances_source) if self.instances_source else None)
 
     def _step(self, action: str) -> StepResult:
         if self.done or self.sandbox is None:
@@ -125,10 +143,10 @@ class SWERepairEnv(TextEnv):
 
     # -- the scripted gold-patch solver ------------------------------------------------------------
     def oracle_action(self) -> str | None:
-        if self.done or self.sandbox is None or self.source_dir is None:
+        if self.done or self.sandbox is None:
             return None
         if self._gold is None:
-            self._gold = repos.apply_patch_files(self.source_dir, self.row["patch"])
+            self._gold = repos.apply_patch_files(self.source_dir or self._read_bytes, self.row["patch"])
         for rel, want in self._gold.items():
             if want is None:
                 if self._exists(rel):
@@ -149,6 +167,10 @@ class SWERepairEnv(TextEnv):
         r = self.sandbox.exec(f"cat -- '{rel}'", timeout=30)
         return r.output.encode() if r.exit_code == 0 else None
 
+    def _read_bytes(self, rel: str) -> bytes | None:
+        r = self.sandbox.exec(f"base64 -w0 -- '{rel}'", timeout=30)
+        return base64.b64decode(r.output) if r.exit_code == 0 else None
+
     def _exists(self, rel: str) -> bool:
         return self.sandbox.exec(f"test -e '{rel}'", timeout=30).exit_code == 0
 
@@ -160,6 +182,14 @@ class SWERepairEnv(TextEnv):
     def close(self) -> None:
         self._close_sandbox()
         super().close()
+
+
+def _setup_hint(row: dict[str, Any]) -> str:
+    """How to reach the tests' environment, for rows whose eval script activates one (harness images)."""
+    if "conda activate" not in str(row.get("eval_script", "")):
+        return ""
+    return ("\nThe tests' Python environment: `source /opt/miniconda3/bin/activate && conda activate testbed` "
+            "(in the same command as what needs it).")
 
 
 def _blocks(a: str, b: str) -> list[tuple[str, str]]:

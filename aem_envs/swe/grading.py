@@ -32,7 +32,7 @@ from typing import Any
 
 from aem_envs.swe import canary, changes, integrity
 from aem_envs.swe.instances import as_list
-from aem_envs.swe.sandbox import Limits, Sandbox, SandboxError, SandboxSpec, create_sandbox
+from aem_envs.swe.sandbox import Limits, OverlayError, Sandbox, SandboxError, SandboxSpec, create_sandbox
 from aem_envs.swe.test_spec import END_TEST_OUTPUT, START_TEST_OUTPUT, patch_files, split_eval_script
 
 SNAPSHOT_FILE_CAP = 8 << 20
@@ -153,6 +153,8 @@ def grade(row: Mapping[str, Any], agent: Sandbox, runtime: str, source_dir: Path
     res = GradeResult(row["instance_id"], False, 0.0, "")
     try:
         _grade(row, agent, runtime, source_dir, limits or Limits(timeout_s=timeout), timeout, res)
+    except OverlayError as e:  # the agent's own changes do not fit the tree: graded, not a broken runtime
+        res.resolved, res.reason = False, f"the changed files could not be written for grading: {e}"
     except (SandboxError, OSError) as e:
         res.resolved, res.infra_error, res.reason = False, True, f"grading sandbox failed: {e}"
     res.reward = 1.0 if res.resolved else 0.0

@@ -50,6 +50,11 @@ class SandboxError(RuntimeError):
     """The runtime failed (not the command): no daemon, no rootfs, a container that vanished."""
 
 
+class OverlayError(SandboxError):
+    """The files a sandbox was asked to start with (``SandboxSpec.overlay``: the agent's accepted changes)
+    could not be written into its work tree: a graded outcome of the agent's changes, not a broken runtime."""
+
+
 class RuntimeUnavailable(SandboxError):
     """A runtime cannot run on this machine; the message says how to set it up."""
 

@@ -27,6 +27,7 @@ from aem_envs.swe.sandbox.base import (
     SANDBOX_ENV,
     WORKDIR,
     ExecResult,
+    OverlayError,
     Sandbox,
     SandboxError,
     SandboxSpec,
@@ -92,10 +93,18 @@ class BwrapSandbox(Sandbox):
         self.mounted = hostfs.mount_tmpfs(self.work, self.limits.disk_mb, self.host_uid, self.host_gid)
         try:
             shutil.copytree(spec.source_dir, self.work, symlinks=True, dirs_exist_ok=True)
-            if hostfs.apply_overlay(self.work, spec.overlay):
-                raise SandboxError("overlay paths must be plain relative paths")
+            try:
+                refused = hostfs.apply_overlay(self.work, spec.overlay)
+            except OSError as e:  # e.g. the quota: the agent's files do not fit
+                raise OverlayError(f"cannot write the changed files into the work tree: {e}") from e
+            if refused:
+                raise OverlayError(f"cannot write {', '.join(refused[:5])} into the work tree (not a plain path "
+                                   "below /testbed, or a directory is in the way)")
             os.chmod(self.work, 0o755)
             hostfs.chown_tree(self.work, self.host_uid, self.host_gid)
+        except OverlayError:
+            self.close()
+            raise
         except OSError as e:
             self.close()
             raise SandboxError(f"could not prepare the work tree: {e}") from e

@@ -36,6 +36,7 @@ from aem_envs.swe.sandbox.base import (
     SUITE_LABEL,
     WORKDIR,
     ExecResult,
+    OverlayError,
     Sandbox,
     SandboxError,
     SandboxSpec,
@@ -180,7 +181,7 @@ class DockerSandbox(Sandbox):
         """The work tree: our repo (plus overlay) into the tmpfs, or the image's made writable for us."""
         if self.own_tree:
             tar = _tree_tar(self.spec.source_dir, self.spec.overlay)
-            self._check(self.exec(f"tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300))
+            self._check(self.exec(f"tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300), bool(self.spec.overlay))
             src = self.spec.source_dir
             self.baseline = dict(_source_baseline(str(src), os.stat(src).st_mtime_ns))
             for rel, data in self.spec.overlay.items():
@@ -188,20 +189,31 @@ class DockerSandbox(Sandbox):
                 if data is not None:
                     self.baseline[rel] = snapshot.digest(data)
             return
-        # uid 0 without capabilities may still chmod what it owns: the image's /testbed.
-        chmod = f"chmod -R a+rwX {WORKDIR} 2>/dev/null; true"
-        self._check(self._exec_raw(chmod, b"", 300, 1 << 20, "0:0")[0])
-        if self.spec.overlay:
+        self._open_image_tree()
+        if self.spec.overlay:  # deletions first: a deleted file may make room for a directory of that name
             gone = [shlex.quote(p) for p, d in self.spec.overlay.items() if d is None]
-            rm = f" && rm -f -- {' '.join(gone)}" if gone else ""
+            rm = f"rm -f -- {' '.join(gone)} && " if gone else ""
             tar = _tree_tar(None, self.spec.overlay)
-            self._check(self.exec(f"tar -x -f - -C {WORKDIR}{rm}", stdin=tar, timeout=300))
+            self._check(self.exec(f"{rm}tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300), True)
         self.baseline = self._scan(None, 1 << 62, 1 << 62, base=True)
 
+    def _open_image_tree(self) -> None:
+        """Make the image's ``/testbed`` writable for the sandbox user (harness images keep it root-owned).
+        Without capabilities only a file's owner may chmod it, so each owner does its own files."""
+        owners, _ = self._exec_raw(f"find {WORKDIR} -xdev -printf '%U:%G\\n' | sort -u", b"", 120, 1 << 20, "0:0")
+        self._check(owners)
+        for owner in ["0:0", *sorted(set(owners.output.split()) - {"0:0"})]:
+            uid = owner.split(":")[0]
+            if not (uid.isdigit() and owner.split(":")[1].isdigit()):
+                continue
+            chmod = f"find {WORKDIR} -xdev -user {uid} -exec chmod a+rwX {{}} + 2>/dev/null; true"
+            self._check(self._exec_raw(chmod, b"", 300, 1 << 20, owner)[0])
+
     @staticmethod
-    def _check(r: ExecResult) -> None:
+    def _check(r: ExecResult, overlay: bool = False) -> None:
         if r.exit_code:
-            raise SandboxError(f"preparing /testbed failed ({r.exit_code}): {r.output[-500:]}")
+            err = OverlayError if overlay else SandboxError
+            raise err(f"preparing /testbed failed ({r.exit_code}): {r.output[-500:]}")
 
     def _close(self) -> None:
         # Closing stdin ends `cat`, so the container stops and the engine removes it (auto-remove); the
