@@ -35,6 +35,7 @@ HF_ALIASES = {"swe-bench": "SWE-bench/SWE-bench", "swebench": "SWE-bench/SWE-ben
               "lite": "SWE-bench/SWE-bench_Lite", "swe-bench-lite": "SWE-bench/SWE-bench_Lite",
               "verified": "SWE-bench/SWE-bench_Verified", "swe-bench-verified": "SWE-bench/SWE-bench_Verified"}
 _ORGS = ("SWE-bench/", "princeton-nlp/")
+_SAVED = ("dataset_dict.json", "dataset_info.json", "state.json")  # datasets' save_to_disk metadata
 _SHARD = re.compile(r"^(.+?)-\d{5}-of-\d{5}$")
 
 
@@ -134,18 +135,18 @@ def load_dir(folder: Path, **kw: Any) -> InstanceList:
     """A folder of split files (``<split>.parquet|jsonl|json``) or a ``datasets.save_to_disk`` folder."""
     if (folder / MANIFEST_NAME).is_file():
         return load_task_folder(folder, **kw)
+    if any((folder / n).is_file() for n in _SAVED):
+        from datasets import DatasetDict, load_from_disk
+
+        ds = load_from_disk(str(folder))
+        splits = ds if isinstance(ds, DatasetDict) else {"test": ds}
+        return _from_splits({k: [dict(r) for r in v] for k, v in splits.items()}, folder.name, folder, **kw)
     files = sorted(p for p in folder.iterdir() if p.suffix in ROW_SUFFIXES and p.is_file())
     if files:
         by_split: dict[str, list[dict]] = {}
         for p in files:
             by_split.setdefault(split_name(p), []).extend(read_rows(p))
         return _from_splits(by_split, folder.name, folder, **kw)
-    if any((folder / n).is_file() for n in ("dataset_dict.json", "dataset_info.json", "state.json")):
-        from datasets import DatasetDict, load_from_disk
-
-        ds = load_from_disk(str(folder))
-        splits = ds if isinstance(ds, DatasetDict) else {"test": ds}
-        return _from_splits({k: [dict(r) for r in v] for k, v in splits.items()}, folder.name, folder, **kw)
     raise rowcheck.InvalidInstances(
         f"folder {folder} holds no SWE rows: expected a manifest.json (a task folder), files named by split "
         "(test.jsonl, test.parquet, ...) or a datasets save_to_disk folder")
@@ -153,7 +154,7 @@ def load_dir(folder: Path, **kw: Any) -> InstanceList:
 
 def _from_splits(by_split: Mapping[str, list[dict]], name: str, folder: Path | None, **kw: Any) -> InstanceList:
     allrows = [r for rs in by_split.values() for r in rs]
-    splits = {s: [r.get("instance_id") for r in rs] for s, rs in by_split.items()}
+    splits = {s: [r.get("instance_id") if isinstance(r, dict) else None for r in rs] for s, rs in by_split.items()}
     return InstanceList(allrows, name=name, folder=folder, splits=splits, **kw)
 
 
@@ -188,7 +189,7 @@ def _hf_snapshot(name: str) -> dict[str, list[dict]] | None:
         return None
     by_split: dict[str, list[dict]] = {}
     for p in sorted(root.rglob("*")):
-        if p.suffix in ROW_SUFFIXES and p.is_file() and p.name not in ("dataset_info.json", "state.json"):
+        if p.suffix in ROW_SUFFIXES and p.is_file() and p.name not in _SAVED:
             split = split_name(p) if p.parent == root or p.parent.name == "data" else p.parent.name
             by_split.setdefault(split, []).extend(read_rows(p))
     return by_split or None
@@ -219,15 +220,16 @@ def looks_like_path(source: str) -> bool:
             or os.sep != "/" and os.sep in source or (len(p.parts) > 1 and Path(p.parts[0]).is_dir()))
 
 
-def _missing_path(p: Path) -> str:
+def _missing_path(given: str, p: Path) -> str:
+    p = p.absolute()
     parent = next((a for a in p.parents if a.is_dir()), None)
     near = ""
     if parent is not None and parent != p.parent:
-        near = f"; {parent} exists, {p.relative_to(parent).parts[0]!r} does not"
+        near = f"; {parent} exists, {p.relative_to(parent).parts[0]!r} in it does not"
     elif parent is not None:
         names = sorted(x.name for x in parent.iterdir() if x.suffix in ROW_SUFFIXES or x.is_dir())[:8]
         near = f"; {parent} holds {names}" if names else f"; {parent} holds no row files"
-    return f"instances_source {str(p)!r}: no such file or folder{near}"
+    return f"instances_source {given!r}: no such file or folder ({p}){near}"
 
 
 def load(source: str | Path | None, image_naming: str | Callable | None = None, specs: Any = None) -> Any:
@@ -242,5 +244,5 @@ def load(source: str | Path | None, image_naming: str | Callable | None = None, 
     if p.is_file():
         return load_file(p, **kw)
     if looks_like_path(str(source)):
-        raise FileNotFoundError(_missing_path(p))
+        raise FileNotFoundError(_missing_path(str(source), p))
     return load_hf(str(source), **kw)
