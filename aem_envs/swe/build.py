@@ -44,7 +44,9 @@ from aem_envs.swe import derive, harness_image, repos, rows
 from aem_envs.swe.test_spec import is_protected, make_eval_script
 from aem_envs.tasks import MANIFEST_NAME, TaskSet, write_manifest
 
-ACTIVATE = "if [ -f /opt/miniconda3/bin/activate ]; then source /opt/miniconda3/bin/activate testbed; fi"
+# Rows with requirements run in their harness image, whose test environment is the conda-style env; rows
+# without run on the sandbox's own Python (Debian's python3 and pytest), in the image too.
+ACTIVATE = "source /opt/miniconda3/bin/activate testbed"
 LICENSES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENSE.rst", "COPYING", "LICENCE")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -144,7 +146,8 @@ def run_tests(spec: Spec, tree: Path, image: str | None, applied: Sequence[str])
             prep = "".join(f"git apply --whitespace=nowarn - <<'AEM_PATCH_{i}'\n{p}\nAEM_PATCH_{i}\n"
                            for i, p in enumerate(applied))
         with create_sandbox(runtime, sb_spec) as sb:
-            r = sb.exec(f"{prep}{ACTIVATE}\n{spec.test_cmd}", timeout=600)
+            activate = f"{ACTIVATE}\n" if image else ""
+            r = sb.exec(f"{prep}{activate}{spec.test_cmd}", timeout=600)
     return _parse(r.output, spec.log_parser), r.exit_code, r.output
 
 
@@ -241,7 +244,7 @@ def build(spec: Spec) -> dict[str, Any]:
             "patch": fix, "test_patch": tests, "FAIL_TO_PASS": json.dumps(res.f2p),
             "PASS_TO_PASS": json.dumps(res.p2p),
             "image": image or derive.image_name({"instance_id": iid}, "local"),
-            "eval_script": make_eval_script(base, tests, spec.test_cmd, setup=[ACTIVATE]),
+            "eval_script": make_eval_script(base, tests, spec.test_cmd, setup=[ACTIVATE] if image else []),
             "log_parser": spec.log_parser, "eval_type": "pass_and_fail", "gold_exit_code": res.gold_exit_code,
             "split": spec.split, "flaky_tests": res.flaky,
         }

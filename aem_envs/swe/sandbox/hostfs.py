@@ -173,7 +173,9 @@ def apply_overlay(root: Path, overlay) -> list[str]:
         target = parent / rel.rsplit("/", 1)[-1]
         if os.path.islink(target) or os.path.isfile(target):
             os.unlink(target)
-        elif os.path.lexists(target):  # a directory or a special file: not ours to replace
+        elif os.path.isdir(target) and data is not None and not os.listdir(target):
+            os.rmdir(target)  # emptied by the overlay's deletions: a package turned into a module
+        elif os.path.lexists(target):  # a directory with files, or a special file: not ours to replace
             refused.append(rel)
             continue
         if data is not None:
