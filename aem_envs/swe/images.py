@@ -48,9 +48,9 @@ def how_to_get(row: Mapping[str, Any], source: str | None) -> str:
     src = shlex.quote(str(source)) if source else "<instances source>"
     pull = (f"  docker pull {image}   (where Docker Hub is reachable; then `docker save {image} | gzip > img.tgz`"
             " and here `docker load -i img.tgz`)\n") if "/" in image.split(":")[0] else ""
-    build_from = "--bundle " + shlex.quote(row["bundle"]) if row.get("bundle") else \
-        f"--repo <a clone of https://github.com/{row['repo']}>"
-    return (f"{pull}  python -m aem_envs.swe.images build --instances {src} --instance-id {iid} {build_from} "
+    build_from = "" if row.get("bundle") or row.get("source_bundle") else \
+        f" --repo <a clone of https://github.com/{row['repo']}>"
+    return (f"{pull}  python -m aem_envs.swe.images build --instances {src} --instance-id {iid}{build_from} "
             f"--tag {image}   (a harness-layout image built here; add -r REQUIREMENT for test dependencies "
             "the row's spec does not list; docs/swe-rows.md)")
 
@@ -89,12 +89,15 @@ def _build(args) -> int:
 
     row = dict(_rows(args).get(args.instance_id))
     tag = args.tag or row["image"]
+    given = args.bundle or row.get("bundle") or row.get("source_bundle")  # rows we write name their bundle
     with tempfile.TemporaryDirectory() as tmp:
-        if args.bundle:
-            bundle = Path(args.bundle)
+        if given and not args.repo:
+            bundle = Path(given).expanduser()
             if not bundle.is_absolute() and not bundle.is_file():
-                bundle = Path(args.instances).parent / args.bundle if Path(args.instances).is_file() \
-                    else Path(args.instances) / args.bundle
+                src = Path(args.instances).expanduser()
+                bundle = (src.parent if src.is_file() else src) / given
+            if not bundle.is_file():
+                raise SystemExit(f"bundle {given!r} not found (relative paths are next to the rows)")
         elif args.repo:
             bundle = repos.one_commit_bundle(Path(args.repo).expanduser(), row["base_commit"], Path(tmp) / "r.bundle")
         else:
