@@ -73,7 +73,8 @@ def golden(rows_path: str, out_path: str) -> None:
             continue
         row = json.loads(line)
         specs = MAP_REPO_VERSION_TO_SPECS[row["repo"]][row["version"]]
-        lines = make_eval_script_list(row, specs, "testbed", "/testbed", row["base_commit"], row["test_patch"])
+        lines = make_eval_script_list(row, specs, "testbed", "/testbed", row["base_commit"],
+                                      row["test_patch"])
         spec = TestSpec(instance_id=row["instance_id"], repo=row["repo"], version=row["version"],
                         repo_script_list=[], eval_script_list=lines, env_script_list=[], arch="x86_64",
                         FAIL_TO_PASS=[], PASS_TO_PASS=[], language=MAP_REPO_TO_EXT[row["repo"]],
@@ -81,7 +82,8 @@ def golden(rows_path: str, out_path: str) -> None:
         local = TestSpec(**{**spec.__dict__, "namespace": None})
         out[row["instance_id"]] = {"eval_script": spec.eval_script,
                                    "log_parser": MAP_REPO_TO_PARSER[row["repo"]].__name__,
-                                   "image_harness": spec.instance_image_key, "image_local": local.instance_image_key}
+                                   "image_harness": spec.instance_image_key,
+                                   "image_local": local.instance_image_key}
     Path(out_path).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     print(f"wrote {out_path} ({len(out)} rows)")
 

@@ -115,8 +115,8 @@ def patches(spec: Spec, base: str) -> tuple[str, str]:
 
     touched = [f for f in sum(patch_files(fix), []) if is_protected(f)]
     if touched:
-        raise BuildError(f"the fix changes test files or test configuration {touched[:5]}: those belong in --tests "
-                         "(the grader discards an agent's changes to them)")
+        raise BuildError(f"the fix changes test files or test configuration {touched[:5]}: those belong in "
+                         "--tests (the grader discards an agent's changes to them)")
     return fix, tests
 
 
@@ -127,7 +127,8 @@ def _parse(output: str, parser: str) -> dict[str, str]:
     return PARSER_REGISTRY[parser](output, None)
 
 
-def run_tests(spec: Spec, tree: Path, image: str | None, applied: Sequence[str]) -> tuple[dict[str, str], int, str]:
+def run_tests(spec: Spec, tree: Path, image: str | None,
+              applied: Sequence[str]) -> tuple[dict[str, str], int, str]:
     """One run of ``spec.test_cmd`` on ``tree`` (or in ``image``) with ``applied`` patches: (statuses by
     test id, exit code, output)."""
     from aem_envs.swe.sandbox import Limits, SandboxSpec, create_sandbox
@@ -159,7 +160,8 @@ class Outcome:
     gold_exit_code: int | None
 
 
-def classify(before: Sequence[dict[str, str]], after: Sequence[dict[str, str]], after_rcs: Sequence[int]) -> Outcome:
+def classify(before: Sequence[dict[str, str]], after: Sequence[dict[str, str]],
+             after_rcs: Sequence[int]) -> Outcome:
     """FAIL_TO_PASS / PASS_TO_PASS from repeated runs without and with the fix; tests whose status differs
     between runs of the same tree are flaky and left out."""
     ids = sorted(set().union(*before, *after))
@@ -227,17 +229,19 @@ def build(spec: Spec) -> dict[str, Any]:
             image = harness_image.build(recipe, bundle, derive.image_name(row0, "local"))
         before, after, rcs = [], [], []
         for i in range(spec.runs):
-            _log(f"[{iid}] run {i + 1}/{spec.runs}: tests without the fix, then with it ({spec.runtime if image is None else image})")
+            where = spec.runtime if image is None else image
+            _log(f"[{iid}] run {i + 1}/{spec.runs}: tests without the fix, then with it ({where})")
             before.append(run_tests(spec, tree, image, [tests])[0])
             status, rc, log = run_tests(spec, tree, image, [tests, fix])
             after.append(status)
             rcs.append(rc)
         if not after[0]:
-            raise BuildError(f"the test command reported no tests ({spec.log_parser}); its output ends:\n{log[-1500:]}")
+            raise BuildError(f"the test command reported no tests ({spec.log_parser}); its output ends:\n"
+                             f"{log[-1500:]}")
         res = classify(before, after, rcs)
         if not res.f2p:
-            raise BuildError("no test fails without the fix and passes with it: the tests do not show the bug "
-                             f"(with the fix: {sorted(set(after[0].values()))}; flaky: {res.flaky[:10]})")
+            raise BuildError("no test fails without the fix and passes with it: the tests do not show the "
+                             f"bug (with the fix: {sorted(set(after[0].values()))}; flaky: {res.flaky[:10]})")
         row = {
             "instance_id": iid, "repo": name, "base_commit": base, "environment_setup_commit": base,
             "problem_statement": spec.problem, "hints_text": "", "created_at": "", "version": "",
@@ -251,8 +255,8 @@ def build(spec: Spec) -> dict[str, Any]:
         row["bundle" if image is None else "source_bundle"] = f"bundles/{iid}.bundle"
         lic = next((spec.repo / n for n in LICENSES if (spec.repo / n).is_file()), None)
         write_folder(spec.out.expanduser(), row, bundle, spec.split, lic)
-    _log(f"[{iid}] FAIL_TO_PASS {len(res.f2p)}, PASS_TO_PASS {len(res.p2p)}, flaky left out {len(res.flaky)}; "
-         f"written to {spec.out}")
+    _log(f"[{iid}] FAIL_TO_PASS {len(res.f2p)}, PASS_TO_PASS {len(res.p2p)}, "
+         f"flaky left out {len(res.flaky)}; written to {spec.out}")
     return row
 
 
@@ -284,8 +288,9 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
     if args.runs < 2:
         raise BuildError("--runs must be at least 2 (flaky tests are found by repeating runs)")
     return Spec(repo=args.repo, base=args.base, fix=args.fix, tests=args.tests, test_cmd=args.test_cmd,
-                problem=problem, out=args.out, instance_id=args.instance_id, runtime=args.runtime, runs=args.runs,
-                requirements=args.requirement, log_parser=args.log_parser, split=args.split, repo_name=args.repo_name)
+                problem=problem, out=args.out, instance_id=args.instance_id, runtime=args.runtime,
+                runs=args.runs, requirements=args.requirement, log_parser=args.log_parser, split=args.split,
+                repo_name=args.repo_name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,9 +57,10 @@ def load_extra(extra: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
             extra = json.loads(p.read_text())
         except json.JSONDecodeError as e:
             raise DeriveError(f"specs file {p} is not valid JSON: {e}") from None
-    if not isinstance(extra, Mapping) or not all(isinstance(v, Mapping) and isinstance(v.get("versions"), Mapping)
-                                                 for v in extra.values()):
-        raise DeriveError('specs must map repo -> {"versions": {version: {"test_cmd": ...}}, "log_parser": ...}')
+    if not isinstance(extra, Mapping) or not all(
+            isinstance(v, Mapping) and isinstance(v.get("versions"), Mapping) for v in extra.values()):
+        raise DeriveError('specs must map repo -> {"versions": {version: {"test_cmd": ...}}, '
+                          '"log_parser": ...}')
     return dict(extra)
 
 
@@ -74,8 +75,8 @@ def repo_spec(repo: str, version: Any, extra: Mapping[str, Any] | None = None) -
     spec = versions.get(version if isinstance(version, str) else str(version)) or versions.get("*")
     if spec is None:
         known = ", ".join(sorted(versions)[:40])
-        why = " (version must be a string: a JSON number loses digits, 0.20 -> 0.2)" if not isinstance(version, str) \
-            else ""
+        why = "" if isinstance(version, str) else \
+            " (version must be a string: a JSON number loses digits, 0.20 -> 0.2)"
         raise DeriveError(f"no spec for {repo} version {version!r}{why}; known versions: {known}")
     if "test_cmd" not in spec:
         raise DeriveError(f"the spec of {repo} {version} has no test_cmd")
@@ -127,8 +128,8 @@ def _python_lines(row: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
 def _common_lines(row: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
     reset, apply = _reset_and_apply(row, "--verbose --reject", 'echo "No test files to reset"')
     cmds = [spec["test_cmd"]] if isinstance(spec["test_cmd"], str) else list(spec["test_cmd"])
-    return [f"cd {WORKDIR}", f"git config --global --add safe.directory {WORKDIR}", f"cd {WORKDIR}", reset, apply,
-            *spec.get("build", []), f": '{START_TEST_OUTPUT}'", *cmds, f": '{END_TEST_OUTPUT}'", reset]
+    return [f"cd {WORKDIR}", f"git config --global --add safe.directory {WORKDIR}", f"cd {WORKDIR}", reset,
+            apply, *spec.get("build", []), f": '{START_TEST_OUTPUT}'", *cmds, f": '{END_TEST_OUTPUT}'", reset]
 
 
 def _js_lines(row: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:

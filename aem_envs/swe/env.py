@@ -105,9 +105,10 @@ class SWERepairEnv(TextEnv):
         iid = self.row["instance_id"]
         if self.runtime != "docker":
             raise RuntimeUnavailable(
-                f"{iid} has no bundled repository (no 'bundle' field): its /testbed lives in the Docker image "
-                f"{self.row['image']!r}, so it needs runtime='docker' (or AEM_SWE_RUNTIME=docker). Rows with "
-                "a 'bundle' (a git bundle next to the rows: `aem swe add`, docs/swe-rows.md) run on bwrap too.")
+                f"{iid} has no bundled repository (no 'bundle' field): its /testbed lives in the Docker "
+                f"image {self.row['image']!r}, so it needs runtime='docker' (or AEM_SWE_RUNTIME=docker). "
+                "Rows with a 'bundle' (a git bundle next to the rows: `aem swe add`, docs/swe-rows.md) run "
+                "on bwrap too.")
         images.require(self.row, str(self.instances_source) if self.instances_source else None)
 
     def _step(self, action: str) -> StepResult:
@@ -188,8 +189,8 @@ def _setup_hint(row: dict[str, Any]) -> str:
     """How to reach the tests' environment, for rows whose eval script activates one (harness images)."""
     if "conda activate" not in str(row.get("eval_script", "")):
         return ""
-    return ("\nThe tests' Python environment: `source /opt/miniconda3/bin/activate && conda activate testbed` "
-            "(in the same command as what needs it).")
+    return ("\nThe tests' Python environment: `source /opt/miniconda3/bin/activate && conda activate "
+            "testbed` (in the same command as what needs it).")
 
 
 def _blocks(a: str, b: str) -> list[tuple[str, str]]:

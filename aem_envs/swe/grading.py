@@ -40,7 +40,8 @@ SNAPSHOT_TOTAL_CAP = 64 << 20
 LOG_CAP = 32 << 20
 # pytest's exit codes for runs that never reached its summary (interrupted, internal error, usage error -
 # a conftest that fails to import is one -, no tests collected). Still not resolved; only the reason differs.
-PYTEST_DID_NOT_RUN = {2: "interrupted", 3: "internal error", 4: "usage or import error", 5: "no tests collected"}
+PYTEST_DID_NOT_RUN = {2: "interrupted", 3: "internal error", 4: "usage or import error",
+                      5: "no tests collected"}
 APPLY_FAILED = 90  # the script's own exit code before any agent code runs: the test patch does not apply
 # One exec: record the model patch, check the test patch applies (it arrives on stdin), print a fresh
 # random mark, then the eval script's own steps with all their output in a file (agent-controlled text
@@ -141,8 +142,9 @@ def _verdict(row: Mapping[str, Any], res: GradeResult, output: str, run: canary.
     counts = {t: integrity.times_reported(summary, t) for t in targets}
     ok, res.status, res.tests_status, res.reason = grade_log(row, graded, counts)
     if res.integrity and summary.problems and rc in PYTEST_DID_NOT_RUN:
-        ok = False  # pytest stopped before reporting (e.g. the package no longer imports): not a tampering sign
-        res.reason = f"the tests did not run: pytest exited {rc} ({PYTEST_DID_NOT_RUN[rc]}) without its summary"
+        ok = False  # pytest stopped before reporting (the package no longer imports, ...): not tampering
+        res.reason = (f"the tests did not run: pytest exited {rc} ({PYTEST_DID_NOT_RUN[rc]}) "
+                      "without its summary")
     elif res.integrity:
         res.tampered, ok = True, False
         res.reason = f"test runner tampered: {res.integrity[0]}"

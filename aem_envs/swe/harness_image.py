@@ -41,7 +41,8 @@ from aem_envs.swe.sandbox.base import SUITE_LABEL
 CONDA = "/opt/miniconda3"
 ENV_PREFIX = f"{CONDA}/envs/testbed"
 BUILD_BASICS = ("pip==24.2", "setuptools==70.0.0", "wheel==0.43.0")
-SHIM_ACTIVATE = r"""# aem-gym's stand-in for conda's activation (aem_envs/swe/harness_image.py): SWE-bench eval scripts run
+SHIM_ACTIVATE = r"""# aem-gym's stand-in for conda's activation (aem_envs/swe/harness_image.py).
+# SWE-bench eval scripts run
 #   source /opt/miniconda3/bin/activate; conda activate testbed
 # Environments are Python venvs in /opt/miniconda3/envs/NAME; "base" is /opt/miniconda3.
 conda() {
@@ -94,7 +95,7 @@ class Recipe:
     base_commit: str
     version: str = ""
     requirements: tuple[str, ...] = ()        # installed into the env (pip requirement strings)
-    build_requirements: tuple[str, ...] = ()  # downloaded only: the eval script's `pip install -e .` needs them
+    build_requirements: tuple[str, ...] = ()  # downloaded only: for the eval script's `pip install -e .`
     pre_install: tuple[str, ...] = ()
     install: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
@@ -188,7 +189,8 @@ def dockerfile(recipe: Recipe, base_image: str, digest: str) -> str:
             f"ENV PATH={CONDA}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
             "WORKDIR /testbed\n"
             "STOPSIGNAL SIGKILL\n"
-            f'LABEL aem.suite="{SUITE_LABEL}" aem.harness-image="{digest}" aem.instance="{recipe.instance_id}"\n')
+            f'LABEL aem.suite="{SUITE_LABEL}" aem.harness-image="{digest}" '
+            f'aem.instance="{recipe.instance_id}"\n')
 
 
 def _context(recipe: Recipe, bundle: Path, base_image: str, digest: str, ctx: Path, progress: bool) -> None:

@@ -46,8 +46,8 @@ def how_to_get(row: Mapping[str, Any], source: str | None) -> str:
     """The commands that put ``row["image"]`` into the local engine (pull, or build from a clone)."""
     image, iid = row["image"], row["instance_id"]
     src = shlex.quote(str(source)) if source else "<instances source>"
-    pull = (f"  docker pull {image}   (where Docker Hub is reachable; then `docker save {image} | gzip > img.tgz`"
-            " and here `docker load -i img.tgz`)\n") if "/" in image.split(":")[0] else ""
+    pull = (f"  docker pull {image}   (where Docker Hub is reachable; then `docker save {image} | gzip > "
+            "img.tgz` and here `docker load -i img.tgz`)\n") if "/" in image.split(":")[0] else ""
     build_from = "" if row.get("bundle") or row.get("source_bundle") else \
         f" --repo <a clone of https://github.com/{row['repo']}>"
     return (f"{pull}  python -m aem_envs.swe.images build --instances {src} --instance-id {iid}{build_from} "
@@ -59,7 +59,8 @@ def require(row: Mapping[str, Any], source: str | None = None) -> None:
     """ImageMissing unless ``row["image"]`` is in the local engine."""
     if not present(row["image"]):
         raise ImageMissing(f"{row['instance_id']}: Docker image {row['image']!r} is not in the local engine "
-                           f"(images are never pulled while an env runs). Get it with:\n{how_to_get(row, source)}")
+                           "(images are never pulled while an env runs). Get it with:\n"
+                           f"{how_to_get(row, source)}")
 
 
 # -- command line -----------------------------------------------------------------------------------------
@@ -99,7 +100,8 @@ def _build(args) -> int:
             if not bundle.is_file():
                 raise SystemExit(f"bundle {given!r} not found (relative paths are next to the rows)")
         elif args.repo:
-            bundle = repos.one_commit_bundle(Path(args.repo).expanduser(), row["base_commit"], Path(tmp) / "r.bundle")
+            bundle = repos.one_commit_bundle(Path(args.repo).expanduser(), row["base_commit"],
+                                             Path(tmp) / "r.bundle")
         else:
             raise SystemExit("give --repo (a local clone of the row's repository) or --bundle")
         recipe = harness_image.recipe_for(row, bundle, requirements=args.requirement, specs=args.specs)

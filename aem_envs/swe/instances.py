@@ -1,4 +1,4 @@
-"""Where SWE instances come from (``instances_source=`` of ``aem/SWERepair-v0``), every one a ``TaskProvider``:
+"""Where SWE instances come from (``instances_source=`` of ``aem/SWERepair-v0``), each a ``TaskProvider``:
 
 * ``None`` / ``"swe-mini"``: our bundled set (tasks/swe-mini/v0, verified against its manifest);
 * a task folder with a ``manifest.json`` (``python -m aem_envs.swe.build`` / ``aem swe add`` write them);
@@ -31,9 +31,10 @@ BUNDLED = ("swe-mini", "v0")
 REQUIRED = rowcheck.REQUIRED
 ROW_SUFFIXES = (".jsonl", ".json", ".parquet")
 # swebench's own aliases, and the datasets' two homes on the Hub (renamed from princeton-nlp to SWE-bench).
-HF_ALIASES = {"swe-bench": "SWE-bench/SWE-bench", "swebench": "SWE-bench/SWE-bench", "full": "SWE-bench/SWE-bench",
-              "lite": "SWE-bench/SWE-bench_Lite", "swe-bench-lite": "SWE-bench/SWE-bench_Lite",
-              "verified": "SWE-bench/SWE-bench_Verified", "swe-bench-verified": "SWE-bench/SWE-bench_Verified"}
+HF_ALIASES = {"swe-bench": "SWE-bench/SWE-bench", "swebench": "SWE-bench/SWE-bench",
+              "full": "SWE-bench/SWE-bench", "lite": "SWE-bench/SWE-bench_Lite",
+              "swe-bench-lite": "SWE-bench/SWE-bench_Lite", "verified": "SWE-bench/SWE-bench_Verified",
+              "swe-bench-verified": "SWE-bench/SWE-bench_Verified"}
 _ORGS = ("SWE-bench/", "princeton-nlp/")
 _SAVED = ("dataset_dict.json", "dataset_info.json", "state.json")  # datasets' save_to_disk metadata
 _SHARD = re.compile(r"^(.+?)-\d{5}-of-\d{5}$")
@@ -85,7 +86,7 @@ def load_bundled() -> TaskSet:
 
 # -- files and folders -------------------------------------------------------------------------------------
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of one ``.jsonl`` / ``.json`` / ``.parquet`` file (ValueError naming the file if unreadable)."""
+    """The rows of one ``.jsonl`` / ``.json`` / ``.parquet`` file (an error naming the file if unreadable)."""
     try:
         if path.suffix == ".jsonl":
             out = []
@@ -152,9 +153,11 @@ def load_dir(folder: Path, **kw: Any) -> InstanceList:
         "(test.jsonl, test.parquet, ...) or a datasets save_to_disk folder")
 
 
-def _from_splits(by_split: Mapping[str, list[dict]], name: str, folder: Path | None, **kw: Any) -> InstanceList:
+def _from_splits(by_split: Mapping[str, list[dict]], name: str, folder: Path | None,
+                 **kw: Any) -> InstanceList:
     allrows = [r for rs in by_split.values() for r in rs]
-    splits = {s: [r.get("instance_id") if isinstance(r, dict) else None for r in rs] for s, rs in by_split.items()}
+    splits = {s: [r.get("instance_id") if isinstance(r, dict) else None for r in rs]
+              for s, rs in by_split.items()}
     return InstanceList(allrows, name=name, folder=folder, splits=splits, **kw)
 
 
@@ -205,8 +208,8 @@ def load_hf(name: str = "SWE-bench/SWE-bench_Verified", **kw: Any) -> InstanceLi
         if by_split:
             return _from_splits(by_split, cand.split("/")[-1], None, **kw)
     raise UnknownTaskError(
-        f"{name!r} is not a local path, and the Hugging Face dataset {' / '.join(map(repr, tried))} is not in "
-        "the local cache (nothing is downloaded here). Download it where the Hub is reachable, e.g. "
+        f"{name!r} is not a local path, and the Hugging Face dataset {' / '.join(map(repr, tried))} is not "
+        "in the local cache (nothing is downloaded here). Download it where the Hub is reachable, e.g. "
         f"`huggingface-cli download --repo-type dataset {tried[0]}`, or pass a .jsonl/.json/.parquet file "
         "or a folder")
 

@@ -63,7 +63,7 @@ def _field_problems(row: Mapping[str, Any]) -> list[str]:
             out.append(f"{k} must be a list of test ids (a JSON string or a list of strings)")
     if "FAIL_TO_PASS" not in missing and _json_list(row["FAIL_TO_PASS"]) == []:
         out.append("FAIL_TO_PASS is empty (every patch would resolve it)")
-    if "gold_exit_code" in row and row["gold_exit_code"] is not None and not isinstance(row["gold_exit_code"], int):
+    if row.get("gold_exit_code") is not None and not isinstance(row["gold_exit_code"], int):
         out.append("gold_exit_code must be an integer")
     return out
 
@@ -119,7 +119,8 @@ def prepare(rows: Iterable[Mapping[str, Any]], *, source: str, folder: Path | No
         seen.add(iid)
         needs = [k for k in ("eval_script", "log_parser") if not row.get(k)]
         if not errs and needs and not isinstance(row.get("version"), str):
-            errs.append(f"version (a string, e.g. \"3.0\") is needed to derive {needs}, got {row.get('version')!r}")
+            errs.append(f"version (a string, e.g. \"3.0\") is needed to derive {needs}, "
+                        f"got {row.get('version')!r}")
         row.setdefault("version", "")
         if not errs:
             try:
@@ -129,8 +130,9 @@ def prepare(rows: Iterable[Mapping[str, Any]], *, source: str, folder: Path | No
         if not errs:
             errs += _v5_problems(row, parsers)
         bundle = row.get("bundle")
-        if bundle is not None and (folder is None or not isinstance(bundle, str) or not (folder / bundle).is_file()):
-            errs.append(f"bundle {bundle!r} is not a file next to the rows" + (f" (in {folder})" if folder else ""))
+        if bundle is not None and not (folder and isinstance(bundle, str) and (folder / bundle).is_file()):
+            where = f" (in {folder})" if folder else ""
+            errs.append(f"bundle {bundle!r} is not a file next to the rows{where}")
         if errs:
             problems.append(f"{iid}: " + "; ".join(errs))
         out.append(row)

@@ -23,11 +23,11 @@ from pathlib import Path
 from aem_envs import paths
 
 PIP_WHEEL = "pip-24.2-py3-none-any.whl"
-PIP_URL = ("https://files.pythonhosted.org/packages/d4/55/90db48d85f7689ec6f81c0db0622d704306c5284850383c090e6c7"
-           "195a5c/pip-24.2-py3-none-any.whl")
+PIP_URL = ("https://files.pythonhosted.org/packages/d4/55/"
+           "90db48d85f7689ec6f81c0db0622d704306c5284850383c090e6c7195a5c/pip-24.2-py3-none-any.whl")
 PIP_SHA256 = "2cd581cf58ab7fcfca4ce8efa6dcacd0de5bf8d0a3eb9ec927e07405f4d9e2a2"
 # This interpreter must match the image's (CPython 3.11, x86_64 Linux): sdists (packages without a cp311
-# wheel, e.g. MarkupSafe 2.1.1) are kept as sdists and built in the image, pure-Python where it has no compiler.
+# wheel, e.g. MarkupSafe 2.1.1) are kept as sdists and built in the image (pure Python: it has no compiler).
 TARGET = ("--prefer-binary",)
 
 
@@ -61,8 +61,9 @@ def fetch(requirements: Sequence[str], progress: bool = False) -> Path:
     """A folder holding wheels (or sdists) for ``requirements`` and their dependencies (cached by their
     digest); WheelError if this interpreter is not the images' CPython 3.11 on x86_64 Linux."""
     if sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() != "x86_64":
-        raise WheelError("wheels for the images (CPython 3.11, x86_64 Linux) must be fetched by CPython 3.11 on "
-                         f"x86_64 Linux, not {sys.version.split()[0]} on {sys.platform} {platform.machine()}")
+        raise WheelError("wheels for the images (CPython 3.11, x86_64 Linux) must be fetched by CPython "
+                         f"3.11 on x86_64 Linux, not {sys.version.split()[0]} on {sys.platform} "
+                         f"{platform.machine()}")
     reqs = sorted(dict.fromkeys(r.strip() for r in requirements if r.strip()))
     key = hashlib.sha256("\n".join([*TARGET, PIP_WHEEL, *reqs]).encode()).hexdigest()[:20]
     dest = cache() / f"house-{key}"

@@ -98,8 +98,8 @@ class BwrapSandbox(Sandbox):
             except OSError as e:  # e.g. the quota: the agent's files do not fit
                 raise OverlayError(f"cannot write the changed files into the work tree: {e}") from e
             if refused:
-                raise OverlayError(f"cannot write {', '.join(refused[:5])} into the work tree (not a plain path "
-                                   "below /testbed, or a directory is in the way)")
+                raise OverlayError(f"cannot write {', '.join(refused[:5])} into the work tree (not a plain "
+                                   "path below /testbed, or a directory is in the way)")
             os.chmod(self.work, 0o755)
             hostfs.chown_tree(self.work, self.host_uid, self.host_gid)
         except OverlayError:

@@ -181,7 +181,8 @@ class DockerSandbox(Sandbox):
         """The work tree: our repo (plus overlay) into the tmpfs, or the image's made writable for us."""
         if self.own_tree:
             tar = _tree_tar(self.spec.source_dir, self.spec.overlay)
-            self._check(self.exec(f"tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300), bool(self.spec.overlay))
+            untar = self.exec(f"tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300)
+            self._check(untar, bool(self.spec.overlay))
             src = self.spec.source_dir
             self.baseline = dict(_source_baseline(str(src), os.stat(src).st_mtime_ns))
             for rel, data in self.spec.overlay.items():
@@ -200,7 +201,8 @@ class DockerSandbox(Sandbox):
     def _open_image_tree(self) -> None:
         """Make the image's ``/testbed`` writable for the sandbox user (harness images keep it root-owned).
         Without capabilities only a file's owner may chmod it, so each owner does its own files."""
-        owners, _ = self._exec_raw(f"find {WORKDIR} -xdev -printf '%U:%G\\n' | sort -u", b"", 120, 1 << 20, "0:0")
+        find = f"find {WORKDIR} -xdev -printf '%U:%G\\n' | sort -u"
+        owners, _ = self._exec_raw(find, b"", 120, 1 << 20, "0:0")
         self._check(owners)
         for owner in ["0:0", *sorted(set(owners.output.split()) - {"0:0"})]:
             uid = owner.split(":")[0]

@@ -68,9 +68,10 @@ def user_repo(tmp_path) -> dict:
 
 
 def _spec(user_repo: dict, out: Path, **kw) -> build.Spec:
-    args = {"repo": user_repo["repo"], "base": user_repo["base"], "fix": user_repo["pr"], "tests": user_repo["pr"],
-            "test_cmd": CMD, "problem": "shorten() returns strings longer than width when it cuts them.",
-            "out": out, "instance_id": "acme__textkit-7", "repo_name": "acme/textkit"}
+    args = {"repo": user_repo["repo"], "base": user_repo["base"], "fix": user_repo["pr"],
+            "tests": user_repo["pr"], "test_cmd": CMD, "out": out,
+            "problem": "shorten() returns strings longer than width when it cuts them.",
+            "instance_id": "acme__textkit-7", "repo_name": "acme/textkit"}
     return build.Spec(**{**args, **kw})
 
 
@@ -97,7 +98,8 @@ def test_a_merged_pr_becomes_a_validated_task_folder(user_repo, tmp_path, bwrap,
     assert json.loads(row["PASS_TO_PASS"]) == ["tests/test_wrap.py::test_short_text_unchanged"]
     assert row["gold_exit_code"] == 0 and row["flaky_tests"] == []
     assert "tests/test_wrap.py" in row["test_patch"] and "tests/" not in row["patch"]
-    assert row["image"] == "sweb.eval.x86_64.acme__textkit-7:latest" and row["log_parser"] == "parse_log_pytest"
+    assert row["image"] == "sweb.eval.x86_64.acme__textkit-7:latest"
+    assert row["log_parser"] == "parse_log_pytest"
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert names == ["bundles/acme__textkit-7.LICENSE", "bundles/acme__textkit-7.bundle", "manifest.json",
                      "tasks.jsonl.gz"]
@@ -116,7 +118,8 @@ def test_a_merged_pr_becomes_a_validated_task_folder(user_repo, tmp_path, bwrap,
 
 def test_patch_files_separate_commits_and_adding_to_a_folder(user_repo, tmp_path, bwrap):
     fix = tmp_path / "fix.patch"
-    fix.write_text(repos.git("diff", user_repo["base"], user_repo["pr"], "--", "textkit", cwd=user_repo["repo"]))
+    fix.write_text(repos.git("diff", user_repo["base"], user_repo["pr"], "--", "textkit",
+                             cwd=user_repo["repo"]))
     out = tmp_path / "tasks"
     build.build(_spec(user_repo, out, fix=str(fix), tests=str(user_repo["tests_patch"])))
     build.build(_spec(user_repo, out, instance_id="acme__textkit-8"))
@@ -156,14 +159,16 @@ def test_aem_swe_add_on_either_runtime(user_repo, tmp_path, runtime):
     from aem_gym.cli.main import main
 
     out = tmp_path / "tasks"
-    rc = main(["swe", "add", "--repo", str(user_repo["repo"]), "--base", user_repo["base"], "--fix", user_repo["pr"],
-               "--tests", user_repo["pr"], "--test-cmd", CMD, "--problem", "shorten() is too long",
-               "--out", str(out), "--instance-id", "acme__textkit-7", "--runtime", runtime])
+    rc = main(["swe", "add", "--repo", str(user_repo["repo"]), "--base", user_repo["base"],
+               "--fix", user_repo["pr"], "--tests", user_repo["pr"], "--test-cmd", CMD,
+               "--problem", "shorten() is too long", "--out", str(out), "--instance-id", "acme__textkit-7",
+               "--runtime", runtime])
     assert rc == 0
     reward, _ = _play(out, runtime, [], gold=True)
     assert reward == 1.0
     # a package turned into a module of the same name (deletions are written before files): graded as is
-    reward, grading = _play(out, runtime, ["<bash>rm -r textkit/sub && echo 'x = 1' > textkit/sub</bash>"], True)
+    to_module = "<bash>rm -r textkit/sub && echo 'x = 1' > textkit/sub</bash>"
+    reward, grading = _play(out, runtime, [to_module], True)
     assert reward == 1.0 and "textkit/sub" in grading["applied_files"], grading["reason"]
     # a change the grading tree cannot take (a file where a directory keeps files) is graded, not raised
     from aem_envs.swe import grading as grader
@@ -211,12 +216,14 @@ def test_swebench_grades_rows_the_project_writes(user_repo, tmp_path):
                   "model_patch": r["patch"] if kind == "gold" else ""} for r in dataset]
         (tmp_path / f"{kind}.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds))
         run_id = f"aembyo{kind}{os.getpid()}{int(time.time())}"
-        r = subprocess.run([sys.executable, "-m", "swebench.harness.run_evaluation", "-d", str(tmp_path / "rows.jsonl"),
-                            "-p", str(tmp_path / f"{kind}.jsonl"), "-id", run_id, "--max_workers", "2"],
+        r = subprocess.run([sys.executable, "-m", "swebench.harness.run_evaluation",
+                            "-d", str(tmp_path / "rows.jsonl"), "-p", str(tmp_path / f"{kind}.jsonl"),
+                            "-id", run_id, "--max_workers", "2"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=900)
         summary = json.loads((tmp_path / f"{kind}.{run_id}.json").read_text())
         want = [d["instance_id"] for d in dataset] if kind == "gold" else []
-        assert sorted(summary["resolved_ids"]) == sorted(want), (kind, summary, r.stdout[-2000:], r.stderr[-2000:])
+        assert sorted(summary["resolved_ids"]) == sorted(want), (kind, summary, r.stdout[-2000:],
+                                                                 r.stderr[-2000:])
 
 
 def test_rows_the_builder_writes_pass_the_checks(user_repo, tmp_path, bwrap):

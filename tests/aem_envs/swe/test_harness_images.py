@@ -105,12 +105,13 @@ def swebench_results(images, tmp_path_factory):
                    "noop": {iid: _noop_patch(r, work) for iid, r in images.items()},
                    "empty": dict.fromkeys(images, "")}
         for kind, by_id in patches.items():
-            preds = [{"instance_id": iid, "model_name_or_path": kind, "model_patch": p} for iid, p in by_id.items()]
+            preds = [{"instance_id": iid, "model_name_or_path": kind, "model_patch": p}
+                     for iid, p in by_id.items()]
             (work / f"{kind}.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds))
             run_id = f"aem{kind}{os.getpid()}{int(time.time())}"
             main(dataset_name=str(work / "rows.jsonl"), split="test", instance_ids=None,
-                 predictions_path=str(work / f"{kind}.jsonl"), max_workers=2, open_file_limit=4096, run_id=run_id,
-                 timeout=600, rewrite_reports=False, modal=False, report_dir=str(work))
+                 predictions_path=str(work / f"{kind}.jsonl"), max_workers=2, open_file_limit=4096,
+                 run_id=run_id, timeout=600, rewrite_reports=False, modal=False, report_dir=str(work))
             summary = json.loads((work / f"{kind}.{run_id}.json").read_text())
             for iid in images:
                 rep = work / "logs" / "run_evaluation" / run_id / kind / iid / "report.json"
@@ -151,8 +152,9 @@ def test_the_agent_edits_testbed_as_an_unprivileged_user(images):
     env = _env(FLASK)
     try:
         env.reset(options={"instance_id": FLASK})
-        obs = env.step("<bash>id -u; id -g; grep CapEff /proc/self/status; touch src/flask/new_mod.py && echo "
-                       "WROTE; echo x >> src/flask/config.py && echo EDITED; touch /etc/aem 2>&1 | tail -1</bash>")[0]
+        obs = env.step("<bash>id -u; id -g; grep CapEff /proc/self/status; touch src/flask/new_mod.py && "
+                       "echo WROTE; echo x >> src/flask/config.py && echo EDITED; touch /etc/aem 2>&1 | "
+                       "tail -1</bash>")[0]
         assert "1000\n1000\n" in obs and "CapEff:\t0000000000000000" in obs, obs
         assert "WROTE" in obs and "EDITED" in obs and ("Read-only" in obs or "Permission denied" in obs), obs
     finally:
@@ -164,7 +166,8 @@ def test_deletions_and_renames_grade_from_the_images_tree(images):
               "sed -i 's/from .json.tag import/from .json.tags import/' src/flask/sessions.py</bash>")
     res = play(FLASK, [rename], gold=True)
     assert res.resolved, (res.reason, res.log[-1500:])
-    assert {"src/flask/json/tag.py", "src/flask/json/tags.py", "src/flask/sessions.py"} <= set(res.applied_files)
+    moved = {"src/flask/json/tag.py", "src/flask/json/tags.py", "src/flask/sessions.py"}
+    assert moved <= set(res.applied_files)
     assert "rename from src/flask/json/tag.py\nrename to src/flask/json/tags.py" in res.model_patch
     res = play(FLASK, ["<bash>rm src/flask/json/tag.py</bash>"], gold=True)
     assert not res.resolved and "src/flask/json/tag.py" in res.applied_files, res.reason

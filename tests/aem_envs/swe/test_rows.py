@@ -105,7 +105,8 @@ def test_every_local_format_loads_the_same_rows(tmp_path):
         split = ts.splits()[0]
         assert ts.ids(split) == want, kind
         row = ts.get("pallets__flask-4992")
-        assert instances.as_list(row["FAIL_TO_PASS"]) == ["tests/test_config.py::test_config_from_file_toml"], kind
+        f2p = instances.as_list(row["FAIL_TO_PASS"])
+        assert f2p == ["tests/test_config.py::test_config_from_file_toml"], kind
         assert row["image"] == "swebench/sweb.eval.x86_64.pallets_1776_flask-4992:latest", kind
 
 
@@ -124,8 +125,8 @@ def test_cached_hf_datasets_load_offline(tmp_path, monkeypatch):
     pq = tmp_path / "lite.parquet"
     pd.DataFrame(V5).to_parquet(pq)
     # 1. the datasets cache, as load_dataset("SWE-bench/SWE-bench_Lite") leaves it
-    b = Parquet(dataset_name="swe-bench_lite", config_name="default", data_files={"test": str(pq)}, hash="aem",
-                cache_dir=str(home / "datasets"))
+    b = Parquet(dataset_name="swe-bench_lite", config_name="default", data_files={"test": str(pq)},
+                hash="aem", cache_dir=str(home / "datasets"))
     b.download_and_prepare()
     dest = home / "datasets" / "SWE-bench___swe-bench_lite" / "default" / "0.0.0" / "aem"
     dest.parent.mkdir(parents=True)
@@ -141,13 +142,14 @@ def test_cached_hf_datasets_load_offline(tmp_path, monkeypatch):
                  "princeton-nlp/SWE-bench_Verified", "SWE-bench/SWE-bench_Verified", "verified"):
         ts = instances.load(name)
         assert ts.ids("test") == want, name
-    with pytest.raises(UnknownTaskError, match=r"not in the local cache.*huggingface-cli download --repo-type "
-                                               r"dataset SWE-bench/SWE-bench\b"):
+    want_msg = r"not in the local cache.*huggingface-cli download --repo-type dataset SWE-bench/SWE-bench\b"
+    with pytest.raises(UnknownTaskError, match=want_msg):
         instances.load("SWE-bench/SWE-bench")
 
 
 def test_a_mistyped_path_is_reported_as_a_path(tmp_path):
-    for bad, why in ((str(DATA / "lite-v5.jsnol"), "holds .*'lite-v5.jsonl'"), ("./rows/test.jsonl", "'rows' in it"),
+    for bad, why in ((str(DATA / "lite-v5.jsnol"), "holds .*'lite-v5.jsonl'"),
+                     ("./rows/test.jsonl", "'rows' in it"),
                      (str(tmp_path / "missing" / "x.parquet"), "'missing' in it does not"),
                      ("~/nowhere/rows.json", "'nowhere' in it does not")):
         with pytest.raises(FileNotFoundError, match=f"no such file or folder.*{why}"):
@@ -167,9 +169,9 @@ def test_every_problem_of_every_row_in_one_message(tmp_path):
     ok = dict(CLASSIC[2])
     bad = [
         {"instance_id": "a__b-1", "repo": "a/b"},                                     # most fields missing
-        {**ok, "instance_id": "x__y-1", "FAIL_TO_PASS": "[]", "base_commit": "main"},  # vacuous F2P, not a hash
+        {**ok, "instance_id": "x__y-1", "FAIL_TO_PASS": "[]", "base_commit": "main"},  # vacuous F2P; no hash
         {**ok, "instance_id": "x__y-2", "version": 8.0},                               # JSON number version
-        {**ok, "instance_id": "x__y-3", "repo": "getmoto/moto"},                       # no spec (SWE-Gym-style)
+        {**ok, "instance_id": "x__y-3", "repo": "getmoto/moto"},                       # SWE-Gym-style
         {**ok, "instance_id": "x__y-4", "eval_script": "pytest", "log_parser": "parse_log_nope",
          "eval_type": "both", "image": "i"},
         {**ok, "instance_id": "x__y-5", "test_patch": "not a diff", "PASS_TO_PASS": "oops", "bundle": "dir"},
@@ -182,7 +184,8 @@ def test_every_problem_of_every_row_in_one_message(tmp_path):
     msg = str(e.value)
     for part in ("7 of 8 rows", "a__b-1: missing fields ['base_commit', 'problem_statement', 'patch', "
                  "'test_patch', 'FAIL_TO_PASS', 'PASS_TO_PASS']", "FAIL_TO_PASS is empty",
-                 "base_commit must be a git commit hash", "version (a string", "no specs for repo 'getmoto/moto'",
+                 "base_commit must be a git commit hash", "version (a string",
+                 "no specs for repo 'getmoto/moto'",
                  "specs=", "no ': '>>>>> End Test Output'' line", "'parse_log_nope' is not in swebench",
                  "eval_type must be", "test_patch is not a unified diff", "PASS_TO_PASS must be a list",
                  "bundle 'dir' is not a file", f"{ok['instance_id']}: instance_id appears twice"):
@@ -190,7 +193,7 @@ def test_every_problem_of_every_row_in_one_message(tmp_path):
 
 
 def test_swe_gym_style_rows_with_specs(tmp_path):
-    """Rows of repos swebench 4.1.0 does not know (SWE-Gym's, your own) derive from specs of the same shape."""
+    """Rows of repos swebench 4.1.0 does not know (SWE-Gym's, yours) derive from specs of the same shape."""
     row = {**CLASSIC[2], "repo": "getmoto/moto", "instance_id": "getmoto__moto-1", "version": "4.1"}
     specs = {"getmoto/moto": {"log_parser": "parse_log_pytest",
                               "versions": {"*": {"test_cmd": "pytest -n0 -rA", "install": "make init"}}}}
@@ -232,16 +235,16 @@ def test_rows_without_a_repository_need_docker_and_say_so(tmp_path):
 def test_a_missing_image_is_one_error_at_reset_naming_the_commands(docker_rt):
     from aem_envs.swe.images import ImageMissing
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime="docker", instances_source=str(DATA / "lite-classic.jsonl"),
-                        image_naming="harness")
+    env = aem_envs.make("aem/SWERepair-v0", runtime="docker",
+                        instances_source=str(DATA / "lite-classic.jsonl"), image_naming="harness")
     try:
         with pytest.raises(ImageMissing) as e:
             env.reset(options={"instance_id": "pytest-dev__pytest-11143"})
         msg = str(e.value)
         assert "docker pull swebench/sweb.eval.x86_64.pytest-dev_1776_pytest-11143:latest" in msg
-        assert ("python -m aem_envs.swe.images build --instances " in msg
-                and "--instance-id pytest-dev__pytest-11143 --repo <a clone of https://github.com/pytest-dev/pytest>"
-                in msg)
+        assert "python -m aem_envs.swe.images build --instances " in msg
+        assert "--instance-id pytest-dev__pytest-11143 --repo <a clone of " \
+            "https://github.com/pytest-dev/pytest>" in msg
         assert env.unwrapped.sandbox is None  # nothing started: no empty /testbed
     finally:
         env.close()
