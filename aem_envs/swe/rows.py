@@ -83,6 +83,18 @@ def _v5_problems(row: Mapping[str, Any], parsers: set[str] | None) -> list[str]:
     return out
 
 
+def _bundle_problems(bundle: Any, folder: Path | None) -> list[str]:
+    """A ``bundle`` must be a git bundle file next to the rows (``git bundle create``; not a folder)."""
+    where = f" (in {folder})" if folder else ""
+    if not (folder and isinstance(bundle, str) and (folder / bundle).is_file()):
+        return [f"bundle {bundle!r} is not a file next to the rows{where}"]
+    with open(folder / bundle, "rb") as f:
+        head = f.read(20)
+    if not head.startswith((b"# v2 git bundle", b"# v3 git bundle")):
+        return [f"bundle {bundle!r} is not a git bundle (make one with `git bundle create`, or `aem swe add`)"]
+    return []
+
+
 def _parsers() -> set[str] | None:
     try:
         from swebench.harness.log_parsers import PARSER_REGISTRY
@@ -130,9 +142,8 @@ def prepare(rows: Iterable[Mapping[str, Any]], *, source: str, folder: Path | No
         if not errs:
             errs += _v5_problems(row, parsers)
         bundle = row.get("bundle")
-        if bundle is not None and not (folder and isinstance(bundle, str) and (folder / bundle).is_file()):
-            where = f" (in {folder})" if folder else ""
-            errs.append(f"bundle {bundle!r} is not a file next to the rows{where}")
+        if bundle is not None:
+            errs += _bundle_problems(bundle, folder)
         if errs:
             problems.append(f"{iid}: " + "; ".join(errs))
         out.append(row)

@@ -175,20 +175,22 @@ def test_every_problem_of_every_row_in_one_message(tmp_path):
         {**ok, "instance_id": "x__y-4", "eval_script": "pytest", "log_parser": "parse_log_nope",
          "eval_type": "both", "image": "i"},
         {**ok, "instance_id": "x__y-5", "test_patch": "not a diff", "PASS_TO_PASS": "oops", "bundle": "dir"},
+        {**ok, "instance_id": "x__y-6", "bundle": "rows.jsonl"},
         ok, ok,
     ]
+    (tmp_path / "dir").mkdir()
     p = tmp_path / "rows.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in bad))
     with pytest.raises(rows.InvalidInstances) as e:
         aem_envs.make("aem/SWERepair-v0", runtime="bwrap", instances_source=str(p))
     msg = str(e.value)
-    for part in ("7 of 8 rows", "a__b-1: missing fields ['base_commit', 'problem_statement', 'patch', "
+    for part in ("8 of 9 rows", "a__b-1: missing fields ['base_commit', 'problem_statement', 'patch', "
                  "'test_patch', 'FAIL_TO_PASS', 'PASS_TO_PASS']", "FAIL_TO_PASS is empty",
                  "base_commit must be a git commit hash", "version (a string",
                  "no specs for repo 'getmoto/moto'",
                  "specs=", "no ': '>>>>> End Test Output'' line", "'parse_log_nope' is not in swebench",
                  "eval_type must be", "test_patch is not a unified diff", "PASS_TO_PASS must be a list",
-                 "bundle 'dir' is not a file", f"{ok['instance_id']}: instance_id appears twice"):
+                 "bundle 'dir' is not a file", "bundle 'rows.jsonl' is not a git bundle", f"{ok['instance_id']}: instance_id appears twice"):
         assert part in msg, (part, msg)
 
 
