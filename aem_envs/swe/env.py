@@ -65,6 +65,7 @@ class SWERepairEnv(TextEnv):
         self.sandbox: Sandbox | None = None
         self.row: dict[str, Any] = {}
         self.source_dir: Path | None = None
+        self.ro_binds: tuple[tuple[str, str], ...] = ()
         self.done = False
         self.last_grade: grading.GradeResult | None = None
         self._gold: dict[str, bytes | None] | None = None
@@ -72,22 +73,30 @@ class SWERepairEnv(TextEnv):
     def _task_type(self, task: Any) -> str:
         return str(task.get("task_type") or "swe")
 
-    def _source_dir(self, row: dict[str, Any]) -> Path | None:
+    def _source_dir(self, row: dict[str, Any]) -> tuple[Path | None, tuple[tuple[str, str], ...]]:
+        """(host checkout copied to /testbed, read-only mounts): a git bundle of the task set, a release
+        set up from its sdist with its test environment (swe-real), or neither (a SWE-bench image)."""
+        if row.get("sdist"):
+            from aem_envs.swe.real import sources
+
+            repo, site = sources.prepared(self.tasks.path("sources.json").parent, row["sdist"])
+            return repo, ((str(site), sources.SITE_MOUNT),)
         bundle = row.get("bundle")
         if not bundle:
-            return None  # a SWE-bench row: /testbed lives in its image (docker runtime)
-        return repos.checkout(self.tasks.path(bundle), row["base_commit"])
+            return None, ()  # a SWE-bench row: /testbed lives in its image (docker runtime)
+        return repos.checkout(self.tasks.path(bundle), row["base_commit"]), ()
 
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         self._close_sandbox()
         self.row = dict(task)
-        self.source_dir = self._source_dir(self.row)
+        self.source_dir, self.ro_binds = self._source_dir(self.row)
         if self.source_dir is None and self.runtime != "docker":
             raise RuntimeUnavailable(f"{self.row['instance_id']} has no bundled repository; SWE-bench rows need "
                                      "runtime='docker' and their harness image loaded locally")
         self.sandbox = create_sandbox(self.runtime, SandboxSpec(
             self.row["instance_id"], source_dir=self.source_dir,
-            image=self.row.get("image") if self.source_dir is None else None, limits=self.limits))
+            image=self.row.get("image") if self.source_dir is None else None, limits=self.limits,
+            ro_binds=self.ro_binds))
         self.done, self.last_grade, self._gold = False, None, None
         obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP)
         return obs, {"runtime": self.runtime, "repo": self.row.get("repo", "")}
@@ -115,7 +124,8 @@ class SWERepairEnv(TextEnv):
 
     def _submit(self) -> StepResult:
         res = grading.grade(self.row, self.sandbox, self.runtime, self.source_dir,
-                            replace(self.limits, timeout_s=self.grade_timeout), self.grade_timeout)
+                            replace(self.limits, timeout_s=self.grade_timeout), self.grade_timeout,
+                            ro_binds=self.ro_binds)
         self.done, self.last_grade = True, res
         self._close_sandbox()
         verdict = "RESOLVED" if res.resolved else "NOT RESOLVED"

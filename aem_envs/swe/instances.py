@@ -12,6 +12,10 @@ from aem_envs.error import UnknownTaskError
 from aem_envs.tasks import TaskSet, tasks_root
 
 BUNDLED = ("swe-mini", "v0")
+# Task sets shipped in tasks/: name -> version. "swe-real" (real projects' bugs, docs/swe-real.md) is the
+# default; "swe-mini" (32 synthetic repos) is the fast smoke set.
+SHIPPED = {"swe-real": "v0", "swe-mini": "v0"}
+DEFAULT = "swe-real"
 REQUIRED = ("instance_id", "repo", "base_commit", "patch", "test_patch", "FAIL_TO_PASS", "PASS_TO_PASS")
 
 
@@ -53,9 +57,9 @@ class InstanceList:
         return self.folder / name
 
 
-def load_bundled() -> TaskSet:
-    """tasks/swe-mini/v0, verified against its manifest."""
-    return TaskSet(tasks_root() / BUNDLED[0] / BUNDLED[1])
+def load_bundled(name: str = "swe-mini") -> TaskSet:
+    """A task set shipped in tasks/ (``SHIPPED``), verified against its manifest."""
+    return TaskSet(tasks_root() / name / SHIPPED[name])
 
 
 def load_file(path: str | Path, split: str = "test") -> InstanceList:
@@ -91,9 +95,11 @@ def load_hf(name: str = "SWE-bench/SWE-bench_Verified", split: str = "test") -> 
 
 
 def load(source: str | Path | None) -> Any:
-    """``None``/"swe-mini" → bundled; an existing file → ``load_file``; else an HF dataset id."""
-    if source in (None, "swe-mini"):
-        return load_bundled()
+    """``None`` → ``DEFAULT``; a ``SHIPPED`` name → that task set; an existing file → ``load_file``; else an HF
+    dataset id."""
+    source = DEFAULT if source is None else source
+    if source in SHIPPED:
+        return load_bundled(str(source))
     if Path(source).exists():
         return load_file(source)
     return load_hf(str(source))
