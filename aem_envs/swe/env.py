@@ -57,6 +57,11 @@ class SWERepairEnv(TextEnv):
         if reason is not None:
             raise RuntimeUnavailable(f"aem/SWERepair-v0 cannot use runtime {self.runtime!r}: {reason}")
         taskset = instances.load(instances_source)
+        folder = getattr(taskset, "folder", None)
+        if folder is not None and (Path(folder) / "sources.json").is_file():  # a task set built from sdists
+            from aem_envs.swe.real import sources
+
+            sources.require(Path(folder))  # fail at make(), not at the first reset, when not set up
         if split not in taskset.splits():
             split = taskset.splits()[0]
         super().__init__(taskset, split=split, render_mode=render_mode)

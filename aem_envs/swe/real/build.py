@@ -13,6 +13,9 @@
    to ``tasks.jsonl.gz`` (gzip mtime 0); licences to ``licenses/``; attribution to ``ATTRIBUTION.md``;
    splits and hashes to the manifest. Timings and sizes go to ``src/build-report.json`` (outside ``v0``,
    so the hashed task data is the same on every rebuild).
+4. Through the grader, on bwrap and docker: the gold patch resolves every task and the empty patch does
+   not (``validate``; report in ``tasks/swe-real/validation-v0.json``). ``--no-validate`` skips it; the
+   same check alone is ``python -m aem_envs.swe.real.validate``.
 """
 
 from __future__ import annotations
@@ -238,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build tasks/swe-real/v0 (see the module docstring).")
     ap.add_argument("--only", nargs="*", default=None, help="trial-build these ids (writes a report only)")
     ap.add_argument("--trial", action="store_true", help="validate every task, write a report only")
+    ap.add_argument("--no-validate", action="store_true", help="skip step 4 (gold/empty through the grader)")
     a = ap.parse_args(argv)
     rows = build(set(a.only) if a.only else None, trial=a.trial)
     print(f"built {len(rows)} tasks")
-    return 0
+    if a.only or a.trial or a.no_validate:
+        return 0
+    from aem_envs.swe.real import validate
+
+    return validate.main([])
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ The commits' changes are taken onto the release's tag: applied as they are when 
 cherry-picked with git's 3-way merge (a conflict is an error: such a fix needs a hand-made backport). Of
 the result, files under the test folders become ``test.patch`` (the regression test), files of the
 package become ``fix.patch`` (the gold patch), and everything else (changelog, docs, CI) is dropped and
-listed. ``task.toml`` records the provenance; its problem statement is left for a person to fill in
-from the issue the fix closed (or a symptom-only bug report), never from the fix.
+listed. ``task.toml`` records the provenance; its problem statement is left for a person to write:
+the symptom and the expected behaviour as the issue the fix closed reports them (restated, with the
+issue's address), never the fix. The build refuses a task whose statement is still a TODO.
 """
 
 from __future__ import annotations
@@ -23,20 +24,21 @@ from pathlib import Path
 from aem_envs.tasks import tasks_root
 
 TEST_DIR = re.compile(r"(^|/)(tests?|testing)/")
-SKELETON = '''project = "{project}"
+SKELETON = """project = "{project}"
 task_type = "real-bug"
 upstream_commits = [{commits}]
 upstream_url = "https://github.com/{repo}/commit/{head}"
 issue_url = ""
 created_at = "{date}"
 backport = "{how}"
-# Where the problem statement comes from: "issue #N by @author" (the issue's text, lightly trimmed) or
-# "bug report written from the symptom" (no issue exists). Never describe the fix.
+# The problem statement describes the symptom (and the expected behaviour), never the fix.
+# problem_statement_source: "restates issue #N of owner/repo (URL); written for this task, not quoted" or
+# "describes the bug fixed by pull request #N of owner/repo (URL); written for this task".
 problem_statement_source = "TODO"
-problem_statement = """
+problem_statement = '''
 TODO
-"""
 '''
+"""
 
 
 def git(git_dir: Path | None, *args: str, cwd: Path | None = None, input: str | None = None,

@@ -81,7 +81,9 @@ def dump_projects(projects: dict[str, Project]) -> str:
 
 
 def cache_root() -> Path:
-    return repos.cache_dir() / "real"
+    """``$AEM_SWE_REAL_CACHE``, else ``real/`` in the SWE cache (``repos.cache_dir``)."""
+    env = os.environ.get("AEM_SWE_REAL_CACHE")
+    return Path(env) if env else repos.cache_dir() / "real"
 
 
 def _sha256(path: Path) -> str:
@@ -267,6 +269,12 @@ def prepared(folder: Path, key: str) -> tuple[Path, Path]:
     with _lock:
         _ready_cache[cache_key] = (repo, site)
     return repo, site
+
+
+def require(folder: Path) -> None:
+    """Raise ``RuntimeUnavailable`` (naming ``make system``) unless every project of ``folder`` is set up."""
+    for key in load_projects(folder):
+        prepared(folder, key)
 
 
 def _ready_count(folder: Path) -> int:
