@@ -154,9 +154,11 @@ class SWERepairEnv(TextEnv):
                 continue
             text, gold = (cur or b"").decode(), want.decode()
             if cur is not None:
-                for old, new in _blocks(text, gold):
-                    if old and text.count(old) == 1:
-                        return tools.ToolCall("replace", {"path": rel}, f"<old>{old}</old><new>{new}</new>").render()
+                for context in (1, 3, 8):  # more context until a changed block is unique in the file
+                    for old, new in _blocks(text, gold, context):
+                        if old and text.count(old) == 1:
+                            return tools.ToolCall("replace", {"path": rel},
+                                                  f"<old>{old}</old><new>{new}</new>").render()
             return tools.ToolCall("create", {"path": rel}, gold).render()
         return "<submit/>"
 
@@ -177,12 +179,12 @@ class SWERepairEnv(TextEnv):
         super().close()
 
 
-def _blocks(a: str, b: str) -> list[tuple[str, str]]:
-    """Changed regions of ``a`` → ``b`` with a line of context, as (old, new) text: replace-tool edits.
-    Applied one at a time, re-planned from the file's current content after each."""
+def _blocks(a: str, b: str, context: int = 1) -> list[tuple[str, str]]:
+    """Changed regions of ``a`` → ``b`` with ``context`` lines around, as (old, new) text: replace-tool
+    edits. Applied one at a time, re-planned from the file's current content after each."""
     al, bl = a.splitlines(keepends=True), b.splitlines(keepends=True)
     out = []
-    for group in difflib.SequenceMatcher(None, al, bl, autojunk=False).get_grouped_opcodes(1):
+    for group in difflib.SequenceMatcher(None, al, bl, autojunk=False).get_grouped_opcodes(context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         out.append(("".join(al[i1:i2]), "".join(bl[j1:j2])))
     return out

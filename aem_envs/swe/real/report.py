@@ -36,7 +36,7 @@ def _cell(x: Any) -> str:
     if x is None:
         return "—"
     if isinstance(x, float):
-        return f"{x:.2f}" if x % 1 else f"{x:.0f}"
+        return f"{x:.2f}"
     return str(x)
 
 
@@ -85,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Write the swe-real difficulty table into a docs page.")
     ap.add_argument("--docs", type=Path, default=Path("docs/swe-real.md"))
     ap.add_argument("--eval", action="append", default=[], metavar="NAME=DIR",
-                    help="an `aem eval` results directory to add as a column (e.g. oracle=runs/eval/x)")
+                    help="an `aem eval` results directory as a column (e.g. oracle=runs/eval/x); repeatable")
     a = ap.parse_args(argv)
     evals = {}
     for spec in a.eval:
         name, _, folder = spec.partition("=")
-        evals[name] = eval_results(Path(folder))
+        evals.setdefault(name, {}).update(eval_results(Path(folder)))  # a name may repeat (one per split)
     write_docs(a.docs, table(evals))
     print(f"wrote the table into {a.docs}")
     return 0
