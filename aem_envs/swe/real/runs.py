@@ -3,7 +3,8 @@
 The build's validation (docs/swe-real.md): the test files of the test patch run in the bwrap sandbox with
 the project's test environment mounted, twice at the base (release + test patch) and twice with the gold
 patch. FAIL_TO_PASS: PASSED in both gold runs and in neither base run; PASS_TO_PASS: PASSED in all four.
-A test whose status differs between two runs of the same tree is flaky and is left out; tests that fail
+A test whose status differs between two runs of the same tree is flaky and is left out, as is one whose
+id the log parser cannot tell apart from another's (``Run.ambiguous``); tests that fail
 with the gold patch (or are flaky) are deselected in the test command, so the gold run exits 0 — which
 the grader then requires (``gold_exit_code``). XFAIL and SKIPPED never count as passing.
 """
@@ -24,12 +25,29 @@ TEST_CMD = "python3 -m pytest -rA -p no:cacheprovider --color=no"
 RUN_TIMEOUT_S = 600.0
 
 
+STATUSES = ("PASSED", "FAILED", "SKIPPED", "ERROR", "XFAIL", "XPASS")
+
+
 @dataclass
 class Run:
     status: dict[str, str]
     exit_code: int
     seconds: float
     output: str = field(repr=False, default="")
+
+    @property
+    def ambiguous(self) -> set[str]:
+        """Ids that name more than one summary line as the grader reads them: swebench's parser cuts an id
+        at its first space, so ``t[a b]`` and ``t[a c]`` both read ``t[a``, and a cut id matches every
+        line it prefixes (``integrity.times_reported``). Such a test cannot be reported exactly once."""
+        seen = [ln.split()[1] for ln in self.output.splitlines()
+                if ln.startswith(STATUSES) and len(ln.split()) > 1 and ln.split()[0] in STATUSES]
+        out = set()
+        for tid in set(seen):
+            cut = tid.count("[") > tid.count("]")
+            if sum(1 for t in seen if t == tid or cut and t.startswith(tid)) > 1:
+                out.add(tid)
+        return out
 
 
 @dataclass
@@ -80,7 +98,8 @@ def derive(base: Sequence[Run], gold: Sequence[Run]) -> Derived:
     """FAIL_TO_PASS, PASS_TO_PASS, the ids to deselect and the flaky ids (see the module docstring)."""
     ids = sorted({t for r in (*base, *gold) for t in r.status})
     flaky = [t for t in ids if len({r.status.get(t) for r in base}) > 1 or len({r.status.get(t) for r in gold}) > 1]
-    passed = {t for t in ids if all(r.status.get(t) == "PASSED" for r in gold)} - set(flaky)
+    ambiguous = set().union(*(r.ambiguous for r in (*base, *gold)))
+    passed = {t for t in ids if all(r.status.get(t) == "PASSED" for r in gold)} - set(flaky) - ambiguous
     f2p = sorted(t for t in passed if all(r.status.get(t) != "PASSED" for r in base))
     p2p = sorted(t for t in passed if all(r.status.get(t) == "PASSED" for r in base))
     # Deselect what can fail with the gold patch, where the id is stable (an id made from the clock, say,

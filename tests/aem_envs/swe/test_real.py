@@ -171,6 +171,16 @@ def test_derive_sets_flaky_and_deselected():
     assert len(bad) == 4, bad
 
 
+def test_ids_the_parser_cannot_tell_apart_are_never_targets():
+    out = "PASSED t::x[a b]\nPASSED t::x[a c]\nPASSED t::y[1]\nPASSED t::y[12]\nFAILED t::z - boom\n"
+    status = {"t::x[a": "PASSED", "t::y[1]": "PASSED", "t::y[12]": "PASSED", "t::z": "FAILED"}
+    base = [runs.Run({**status, "t::z": "FAILED"}, 1, 0.1, out)] * 2
+    gold = [runs.Run({**status, "t::z": "PASSED"}, 0, 0.1, out.replace("FAILED t::z - boom", "PASSED t::z"))] * 2
+    assert base[0].ambiguous == {"t::x[a"}
+    d = runs.derive(base, gold)
+    assert d.f2p == ["t::z"] and set(d.p2p) == {"t::y[1]", "t::y[12]"}
+
+
 def test_test_command_and_modules():
     patch = ("diff --git a/tests/test_a.py b/tests/test_a.py\n--- a/tests/test_a.py\n+++ b/tests/test_a.py\n"
              "diff --git a/tests/helpers.py b/tests/helpers.py\n--- a/tests/helpers.py\n+++ b/tests/helpers.py\n")
