@@ -81,12 +81,42 @@ def write_docs(docs: Path, body: str) -> None:
     docs.write_text(f"{pre}{START}\n{body}{END}{post}")
 
 
+def plot(path: Path) -> None:
+    """Grading time per task and runtime (the validation report), and the gold patch's size: a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ts = instances.load_bundled("swe-real")
+    built = json.loads((build.src_dir() / "build-report.json").read_text())
+    checked = json.loads(validate.default_report().read_text())["runtimes"]
+    ids = sorted(built, key=lambda i: (built[i]["project"], i))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.22 * len(ids) + 1.5), sharey=True)
+    y = range(len(ids))
+    for k, (rt, res) in enumerate(r for r in checked.items() if "unavailable" not in r[1]):
+        ax1.barh([i + 0.4 * k for i in y], [res[i]["grade_s"] for i in ids], height=0.4, label=rt)
+    ax1.set_xlabel("grading time per submit (s)")
+    ax1.legend(loc="lower right")
+    ax2.barh(list(y), [built[i]["gold"]["lines"] for i in ids], color="gray")
+    ax2.set_xlabel("lines changed by the gold patch")
+    ax1.set_yticks(list(y), [f"{i} ({ts.split_of(i)})" for i in ids], fontsize=6)
+    ax1.invert_yaxis()
+    fig.suptitle(f"swe-real {ts.version}: {len(ids)} tasks")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Write the swe-real difficulty table into a docs page.")
     ap.add_argument("--docs", type=Path, default=Path("docs/swe-real.md"))
     ap.add_argument("--eval", action="append", default=[], metavar="NAME=DIR",
                     help="an `aem eval` results directory as a column (e.g. oracle=runs/eval/x); repeatable")
+    ap.add_argument("--plot", type=Path, default=None, help="also draw grading times and patch sizes (PNG)")
     a = ap.parse_args(argv)
+    if a.plot:
+        plot(a.plot)
     evals = {}
     for spec in a.eval:
         name, _, folder = spec.partition("=")
