@@ -65,6 +65,11 @@ class SWERepairEnv(TextEnv):
             raise RuntimeUnavailable(f"aem/SWERepair-v0 cannot use runtime {self.runtime!r}: {reason}")
         taskset = instances.load(instances_source, image_naming=image_naming, specs=specs)
         self.instances_source = instances_source
+        folder = getattr(taskset, "folder", None)
+        if folder is not None and (Path(folder) / "sources.json").is_file():  # a task set built from sdists
+            from aem_envs.swe.real import sources
+
+            sources.require(Path(folder))  # fail at make(), not at the first reset, when not set up
         if split not in taskset.splits():
             split = taskset.splits()[0]
         super().__init__(taskset, split=split, render_mode=render_mode)
@@ -73,6 +78,7 @@ class SWERepairEnv(TextEnv):
         self.sandbox: Sandbox | None = None
         self.row: dict[str, Any] = {}
         self.source_dir: Path | None = None
+        self.ro_binds: tuple[tuple[str, str], ...] = ()
         self.done = False
         self.last_grade: grading.GradeResult | None = None
         self._gold: dict[str, bytes | None] | None = None
@@ -80,21 +86,29 @@ class SWERepairEnv(TextEnv):
     def _task_type(self, task: Any) -> str:
         return str(task.get("task_type") or "swe")
 
-    def _source_dir(self, row: dict[str, Any]) -> Path | None:
+    def _source_dir(self, row: dict[str, Any]) -> tuple[Path | None, tuple[tuple[str, str], ...]]:
+        """(host checkout copied to /testbed, read-only mounts): a git bundle of the task set, a release
+        set up from its sdist with its test environment (swe-real), or neither (a SWE-bench image)."""
+        if row.get("sdist"):
+            from aem_envs.swe.real import sources
+
+            repo, site = sources.prepared(self.tasks.path("sources.json").parent, row["sdist"])
+            return repo, ((str(site), sources.SITE_MOUNT),)
         bundle = row.get("bundle")
         if not bundle:
-            return None  # a SWE-bench row: /testbed lives in its image (docker runtime)
-        return repos.checkout(self.tasks.path(bundle), row["base_commit"])
+            return None, ()  # a SWE-bench row: /testbed lives in its image (docker runtime)
+        return repos.checkout(self.tasks.path(bundle), row["base_commit"]), ()
 
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         self._close_sandbox()
         self.row = dict(task)
-        self.source_dir = self._source_dir(self.row)
+        self.source_dir, self.ro_binds = self._source_dir(self.row)
         if self.source_dir is None:
             self._require_image()
         self.sandbox = create_sandbox(self.runtime, SandboxSpec(
             self.row["instance_id"], source_dir=self.source_dir,
-            image=self.row.get("image") if self.source_dir is None else None, limits=self.limits))
+            image=self.row.get("image") if self.source_dir is None else None, limits=self.limits,
+            ro_binds=self.ro_binds))
         self.done, self.last_grade, self._gold = False, None, None
         obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP,
                            setup=_setup_hint(self.row))
@@ -134,7 +148,8 @@ class SWERepairEnv(TextEnv):
 
     def _submit(self) -> StepResult:
         res = grading.grade(self.row, self.sandbox, self.runtime, self.source_dir,
-                            replace(self.limits, timeout_s=self.grade_timeout), self.grade_timeout)
+                            replace(self.limits, timeout_s=self.grade_timeout), self.grade_timeout,
+                            ro_binds=self.ro_binds)
         self.done, self.last_grade = True, res
         self._close_sandbox()
         verdict = "RESOLVED" if res.resolved else "NOT RESOLVED"
@@ -158,9 +173,11 @@ class SWERepairEnv(TextEnv):
                 continue
             text, gold = (cur or b"").decode(), want.decode()
             if cur is not None:
-                for old, new in _blocks(text, gold):
-                    if old and text.count(old) == 1:
-                        return tools.ToolCall("replace", {"path": rel}, f"<old>{old}</old><new>{new}</new>").render()
+                for context in (1, 3, 8):  # more context until a changed block is unique in the file
+                    for old, new in _blocks(text, gold, context):
+                        if old and text.count(old) == 1:
+                            return tools.ToolCall("replace", {"path": rel},
+                                                  f"<old>{old}</old><new>{new}</new>").render()
             return tools.ToolCall("create", {"path": rel}, gold).render()
         return "<submit/>"
 
@@ -193,12 +210,12 @@ def _setup_hint(row: dict[str, Any]) -> str:
             "testbed` (in the same command as what needs it).")
 
 
-def _blocks(a: str, b: str) -> list[tuple[str, str]]:
-    """Changed regions of ``a`` → ``b`` with a line of context, as (old, new) text: replace-tool edits.
-    Applied one at a time, re-planned from the file's current content after each."""
+def _blocks(a: str, b: str, context: int = 1) -> list[tuple[str, str]]:
+    """Changed regions of ``a`` → ``b`` with ``context`` lines around, as (old, new) text: replace-tool
+    edits. Applied one at a time, re-planned from the file's current content after each."""
     al, bl = a.splitlines(keepends=True), b.splitlines(keepends=True)
     out = []
-    for group in difflib.SequenceMatcher(None, al, bl, autojunk=False).get_grouped_opcodes(1):
+    for group in difflib.SequenceMatcher(None, al, bl, autojunk=False).get_grouped_opcodes(context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         out.append(("".join(al[i1:i2]), "".join(bl[j1:j2])))
     return out

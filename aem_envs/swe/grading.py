@@ -154,13 +154,15 @@ def _verdict(row: Mapping[str, Any], res: GradeResult, output: str, run: canary.
 
 
 def grade(row: Mapping[str, Any], agent: Sandbox, runtime: str, source_dir: Path | None,
-          limits: Limits | None = None, timeout: float = 300.0) -> GradeResult:
-    """Grade the agent's sandbox ``agent`` for ``row`` in a fresh sandbox of ``runtime`` (see module doc).
+          limits: Limits | None = None, timeout: float = 300.0,
+          ro_binds: tuple[tuple[str, str], ...] = ()) -> GradeResult:
+    """Grade the agent's sandbox ``agent`` for ``row`` in a fresh sandbox of ``runtime`` (see module doc);
+    ``ro_binds``: the task's read-only mounts (its test environment, swe-real), as in the agent's sandbox.
     A broken sandbox gives ``infra_error=True`` and not resolved, never an exception."""
     t0 = time.monotonic()
     res = GradeResult(row["instance_id"], False, 0.0, "")
     try:
-        _grade(row, agent, runtime, source_dir, limits or Limits(timeout_s=timeout), timeout, res)
+        _grade(row, agent, runtime, source_dir, limits or Limits(timeout_s=timeout), timeout, res, ro_binds)
     except OverlayError as e:  # the agent's own changes do not fit the tree: graded, not a broken runtime
         res.resolved, res.reason = False, f"the changed files could not be written for grading: {e}"
     except (SandboxError, OSError) as e:
@@ -171,7 +173,7 @@ def grade(row: Mapping[str, Any], agent: Sandbox, runtime: str, source_dir: Path
 
 
 def _grade(row, agent: Sandbox, runtime: str, source_dir: Path | None, limits: Limits, timeout: float,
-           res: GradeResult) -> None:
+           res: GradeResult, ro_binds: tuple[tuple[str, str], ...] = ()) -> None:
     modified, created = patch_files(row["test_patch"])
     snap = agent.snapshot(SNAPSHOT_FILE_CAP, SNAPSHOT_TOTAL_CAP)
     picked = changes.select(snap, agent.baseline, modified + created)
@@ -182,10 +184,11 @@ def _grade(row, agent: Sandbox, runtime: str, source_dir: Path | None, limits: L
     limits = replace(limits, max_output_bytes=LOG_CAP)
     image = row.get("image") if source_dir is None else None
     spec = SandboxSpec(res.instance_id, source_dir=source_dir, image=image, limits=limits,
-                       overlay=picked.overlay)
+                       overlay=picked.overlay, ro_binds=ro_binds)
     pre, test_cmd = split_eval_script(row["eval_script"])
     run = canary.plan(row, test_cmd)
-    env = "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1\n" if row.get("bundle") else ""
+    ours = row.get("bundle") or row.get("sdist")  # our rows (swe-mini, swe-real) need no plugin autoload
+    env = "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1\n" if ours else ""
     mark = f"AEM-TESTS-{secrets.token_hex(16)}"
     script = _SCRIPT.format(base=row["base_commit"], code=APPLY_FAILED, mark=mark, pre=pre, setup=run.setup,
                             env=env, test_cmd=run.test_cmd)

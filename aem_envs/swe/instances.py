@@ -1,6 +1,7 @@
 """Where SWE instances come from (``instances_source=`` of ``aem/SWERepair-v0``), each a ``TaskProvider``:
 
-* ``None`` / ``"swe-mini"``: our bundled set (tasks/swe-mini/v0, verified against its manifest);
+* ``None`` / a ``SHIPPED`` name: a task set shipped in tasks/, verified against its manifest: ``"swe-real"``
+  (the default: real projects' bugs, docs/swe-real.md) or ``"swe-mini"`` (the fast smoke set);
 * a task folder with a ``manifest.json`` (``python -m aem_envs.swe.build`` / ``aem swe add`` write them);
 * a local file: ``.jsonl``, ``.json`` (a list, or a dict keyed by instance id) or ``.parquet``;
 * a local folder of such files named by split (``test.parquet``, ``dev.jsonl``, as ``swebench dataset
@@ -27,7 +28,10 @@ from aem_envs.error import UnknownTaskError
 from aem_envs.swe import rows as rowcheck
 from aem_envs.tasks import MANIFEST_NAME, TaskSet, tasks_root
 
-BUNDLED = ("swe-mini", "v0")
+# Task sets shipped in tasks/: name -> version. "swe-real" (real projects' bugs, docs/swe-real.md) is the
+# default; "swe-mini" (32 synthetic repos) is the fast smoke set.
+SHIPPED = {"swe-real": "v0", "swe-mini": "v0"}
+DEFAULT = "swe-real"
 REQUIRED = rowcheck.REQUIRED
 ROW_SUFFIXES = (".jsonl", ".json", ".parquet")
 # swebench's own aliases, and the datasets' two homes on the Hub (renamed from princeton-nlp to SWE-bench).
@@ -79,9 +83,9 @@ class InstanceList:
         return self.folder / name
 
 
-def load_bundled() -> TaskSet:
-    """tasks/swe-mini/v0, verified against its manifest."""
-    return TaskSet(tasks_root() / BUNDLED[0] / BUNDLED[1])
+def load_bundled(name: str = "swe-mini") -> TaskSet:
+    """A task set shipped in tasks/ (``SHIPPED``), verified against its manifest."""
+    return TaskSet(tasks_root() / name / SHIPPED[name])
 
 
 # -- files and folders -------------------------------------------------------------------------------------
@@ -239,8 +243,9 @@ def load(source: str | Path | None, image_naming: str | Callable | None = None, 
     """Any source of the module docstring, as a ``TaskProvider``. ``image_naming`` and ``specs`` go to
     ``rows.prepare`` (how images are named; specs for repos swebench 4.1.0 does not know)."""
     kw = {"image_naming": image_naming, "specs": specs}
-    if source is None or source == "swe-mini":
-        return load_bundled()
+    source = DEFAULT if source is None else source
+    if source in SHIPPED:
+        return load_bundled(str(source))
     p = Path(source).expanduser()
     if p.is_dir():
         return load_dir(p, **kw)

@@ -88,6 +88,10 @@ class SandboxSpec:
     limits: Limits = field(default_factory=Limits)
     run_id: str = ""
     overlay: Mapping[str, bytes | None] = field(default_factory=dict)
+    # Host folders mounted read-only, as (host path, sandbox path): a task's test environment over the
+    # sandbox python's site directory (swe-real, docs/swe-real.md). The sandbox path must exist in the
+    # rootfs/image (bwrap cannot create mount points on a read-only root).
+    ro_binds: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

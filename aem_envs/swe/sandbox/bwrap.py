@@ -79,8 +79,10 @@ class BwrapSandbox(Sandbox):
         reaper.reap_once("bwrap", reaper.reap_bwrap)
         try:
             self.rootfs = hostfs.reachable_rootfs(rootfs_path())
+            self.ro_binds = [(hostfs.reachable_readonly(Path(h)), inside) for h, inside in spec.ro_binds]
         except OSError as e:
-            raise SandboxError(f"the sandbox uid cannot reach the rootfs: {e}; set AEM_SWE_ROOTFS") from e
+            raise SandboxError(f"the sandbox uid cannot reach the rootfs or a read-only mount: {e}; "
+                               "set AEM_SWE_ROOTFS") from e
         self._bwrap, self._setpriv = shutil.which("bwrap"), shutil.which("setpriv")
         self.host_uid, self.host_gid = hostfs.host_ids()
         self.root = reaper.state_dir() / self.run_id
@@ -139,6 +141,8 @@ class BwrapSandbox(Sandbox):
                 "--bind", str(self.work), WORKDIR, "--unshare-all", "--die-with-parent", "--new-session",
                 "--unshare-user", "--uid", str(uid), "--gid", str(gid), "--disable-userns",
                 "--cap-drop", "ALL", "--clearenv"]
+        for host, inside in self.ro_binds:
+            argv += ["--ro-bind", str(host), inside]
         for k, v in SANDBOX_ENV.items():
             argv += ["--setenv", k, v]
         argv += ["--chdir", cwd, *command.argv(self.limits.disk_mb, _WATCH.format(fd=life_fd))]

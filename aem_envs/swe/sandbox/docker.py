@@ -30,6 +30,8 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from docker.types import Mount
+
 from aem_envs.swe.sandbox import command, docker_io, reaper, snapshot
 from aem_envs.swe.sandbox.base import (
     SANDBOX_ENV,
@@ -145,7 +147,9 @@ class DockerSandbox(Sandbox):
             network_mode="none", mem_limit=f"{lim.memory_mb}m", memswap_limit=f"{lim.memory_mb}m",
             pids_limit=lim.pids, cap_drop=["ALL"], security_opt=["no-new-privileges"],
             read_only=self.own_tree,
-            tmpfs=tmpfs, auto_remove=True, init=True, ulimits=[{"Name": "core", "Soft": 0, "Hard": 0}])
+            tmpfs=tmpfs, auto_remove=True, init=True, ulimits=[{"Name": "core", "Soft": 0, "Hard": 0}],
+            mounts=[Mount(target=inside, source=str(host), type="bind", read_only=True)
+                    for host, inside in self.spec.ro_binds])
         labels = {"aem.suite": SUITE_LABEL, "aem.run": self.run_id,
                   "aem.instance": self.spec.instance_id[:200], "aem.owner": reaper.owner_token(),
                   "aem.boot": reaper.boot_id()}

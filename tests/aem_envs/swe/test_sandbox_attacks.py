@@ -149,7 +149,8 @@ def test_one_exit_code_convention(make_sb):
 def test_observation_names_timeout_oom_and_signal(runtime):
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, command_timeout=2, memory_mb=128)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini", command_timeout=2,
+                        memory_mb=128)
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         obs, *_ = env.step("<bash>sleep 20</bash>")
@@ -196,7 +197,7 @@ def test_reaper_removes_dead_owners_containers_in_every_state(tmp_path):
 def test_long_command_runs(runtime):
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini")
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         obs, _, _, _, info = env.step(f"<bash>: '{'x' * (200 << 10)}'; echo long-ok</bash>")
@@ -213,7 +214,7 @@ def test_long_command_runs(runtime):
 def test_sandbox_failure_is_an_invalid_action(runtime, monkeypatch):
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini")
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         sb = env.unwrapped.sandbox
