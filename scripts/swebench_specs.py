@@ -57,7 +57,7 @@ def specs() -> None:
         "repos": repos,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    OUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {OUT} ({sum(len(r['versions']) for r in repos.values())} repo versions)")
 
 
@@ -68,7 +68,7 @@ def golden(rows_path: str, out_path: str) -> None:
     from swebench.harness.test_spec.test_spec import TestSpec
 
     out = {}
-    for line in Path(rows_path).read_text().splitlines():
+    for line in Path(rows_path).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
@@ -84,7 +84,7 @@ def golden(rows_path: str, out_path: str) -> None:
                                    "log_parser": MAP_REPO_TO_PARSER[row["repo"]].__name__,
                                    "image_harness": spec.instance_image_key,
                                    "image_local": local.instance_image_key}
-    Path(out_path).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    Path(out_path).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {out_path} ({len(out)} rows)")
 
 

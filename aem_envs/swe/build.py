@@ -102,7 +102,7 @@ def patches(spec: Spec, base: str) -> tuple[str, str]:
                             (spec.tests, "--tests", is_protected)):
         p = Path(arg).expanduser()
         if p.is_file():
-            out.append(p.read_text())
+            out.append(p.read_text(encoding="utf-8"))
         else:
             rev = _resolve(spec.repo, arg, what)
             same = spec.fix == spec.tests
@@ -284,7 +284,7 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
         path = Path(problem[1:]).expanduser()
         if not path.is_file():
             raise BuildError(f"--problem {problem}: no such file")
-        problem = path.read_text()
+        problem = path.read_text(encoding="utf-8")
     if args.runs < 2:
         raise BuildError("--runs must be at least 2 (flaky tests are found by repeating runs)")
     return Spec(repo=args.repo, base=args.base, fix=args.fix, tests=args.tests, test_cmd=args.test_cmd,

@@ -41,7 +41,7 @@ class DeriveError(ValueError):
 
 @lru_cache(maxsize=1)
 def specs_data() -> dict[str, Any]:
-    return json.loads(tasks_root().joinpath(*SPECS_FILE).read_text())
+    return json.loads(tasks_root().joinpath(*SPECS_FILE).read_text(encoding="utf-8"))
 
 
 def load_extra(extra: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def load_extra(extra: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
         if not p.is_file():
             raise DeriveError(f"specs file {str(extra)!r} does not exist")
         try:
-            extra = json.loads(p.read_text())
+            extra = json.loads(p.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise DeriveError(f"specs file {p} is not valid JSON: {e}") from None
     if not isinstance(extra, Mapping) or not all(

@@ -197,15 +197,15 @@ def _context(recipe: Recipe, bundle: Path, base_image: str, digest: str, ctx: Pa
     conda = ctx / "miniconda3"
     (conda / "bin").mkdir(parents=True)
     (conda / "envs").mkdir()
-    (conda / "bin" / "activate").write_text(SHIM_ACTIVATE)
-    (conda / "bin" / "conda").write_text(SHIM_CONDA)
+    (conda / "bin" / "activate").write_text(SHIM_ACTIVATE, encoding="utf-8")
+    (conda / "bin" / "conda").write_text(SHIM_CONDA, encoding="utf-8")
     (conda / "bin" / "conda").chmod(0o755)
     house = wheels.fetch([*BUILD_BASICS, *recipe.requirements, *recipe.build_requirements], progress=progress)
     shutil.copytree(house, conda / "pkgs")
     (ctx / "aem").mkdir()
-    (ctx / "aem" / "requirements.txt").write_text("\n".join(env_requirements(recipe)) + "\n")
+    (ctx / "aem" / "requirements.txt").write_text("\n".join(env_requirements(recipe)) + "\n", encoding="utf-8")
     shutil.copy(bundle, ctx / "aem" / "repo.bundle")
-    (ctx / "Dockerfile").write_text(dockerfile(recipe, base_image, digest))
+    (ctx / "Dockerfile").write_text(dockerfile(recipe, base_image, digest), encoding="utf-8")
 
 
 def image_digest(client, tag: str) -> str | None:

@@ -73,7 +73,7 @@ def unbundle(bundle: Path, commit: str, dest: Path) -> None:
     as ``git clone --depth 1`` leaves it). No remote, no reflog: nothing names the host."""
     dest.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=dest)
-    (dest / ".git" / "shallow").write_text(commit + "\n")  # parents past the commit may be absent
+    (dest / ".git" / "shallow").write_text(commit + "\n", encoding="utf-8")  # parents past the commit may be absent
     git("fetch", "-q", "--no-tags", str(Path(bundle).resolve()), "+refs/*:refs/bundle/*", cwd=dest)
     git("checkout", "-q", "-B", "main", commit, cwd=dest)
     for ref in git("for-each-ref", "--format=%(refname)", "refs/bundle", cwd=dest).split():

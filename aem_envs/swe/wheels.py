@@ -80,7 +80,7 @@ def fetch(requirements: Sequence[str], progress: bool = False) -> Path:
         if r.returncode:
             raise WheelError(f"pip download failed for {reqs}:\n{(r.stdout + r.stderr)[-3000:]}")
         shutil.copy(pip, tmp / PIP_WHEEL)
-        (tmp / ".complete").write_text("\n".join(reqs) + "\n")
+        (tmp / ".complete").write_text("\n".join(reqs) + "\n", encoding="utf-8")
         try:
             os.rename(tmp, dest)
         except OSError:  # another process finished first

@@ -56,19 +56,19 @@ def load_sources(src: Path, only: set[str] | None = None, draft: bool = False) -
     for d in sorted((src / "tasks").iterdir()):
         if only and d.name not in only:
             continue
-        meta = tomllib.loads((d / "task.toml").read_text())
+        meta = tomllib.loads((d / "task.toml").read_text(encoding="utf-8"))
         if meta.get("task_type") not in TASK_TYPES:
             raise ValueError(f"{d.name}: task_type must be one of {TASK_TYPES}")
         todo = "TODO" in meta.get("problem_statement", "TODO") or "TODO" in meta.get("problem_statement_source", "")
         if todo and not draft:
             raise ValueError(f"{d.name}: write its problem statement (and its source) in task.toml first")
-        out.append(TaskSource(d.name, meta, (d / "fix.patch").read_text(), (d / "test.patch").read_text()))
+        out.append(TaskSource(d.name, meta, (d / "fix.patch").read_text(encoding="utf-8"), (d / "test.patch").read_text(encoding="utf-8")))
     return out
 
 
 def resolve_projects(src: Path, out: Path) -> dict[str, sources.Project]:
     """Pins of ``projects.toml`` as ``Project``s, their requirement files written to ``out/envs``."""
-    cfg = tomllib.loads((src / "projects.toml").read_text())
+    cfg = tomllib.loads((src / "projects.toml").read_text(encoding="utf-8"))
     (out / "envs").mkdir(parents=True, exist_ok=True)
     projects = {}
     for name, p in cfg["projects"].items():
@@ -100,7 +100,7 @@ def _compile(requirements: list[str], own: str, exclude_newer: str, dest: Path) 
     if r.returncode:
         raise RuntimeError(f"resolving {own}'s test requirements failed: {r.stderr[-1500:]}")
     # uv writes the temp input's path into the "# via -r <file>" annotations: keep the file machine-free.
-    dest.write_text("".join(ln for ln in dest.read_text().splitlines(keepends=True) if f.name not in ln))
+    dest.write_text("".join(ln for ln in dest.read_text(encoding="utf-8").splitlines(keepends=True) if f.name not in ln))
 
 
 def build_task(t: TaskSource, p: sources.Project, repo: Path, site: Path, work: Path) -> tuple[dict, dict]:
@@ -177,7 +177,7 @@ def write_attribution(out: Path, projects: dict[str, sources.Project], rows: lis
     lines += ["", "| task | upstream fix | issue | problem statement |", "|---|---|---|---|"]
     lines += [f"| {r['instance_id']} | {r['upstream_url']} | {r['issue_url'] or '—'} | "
               f"{r['problem_statement_source']} |" for r in rows]
-    (out / "ATTRIBUTION.md").write_text("\n".join(lines) + "\n")
+    (out / "ATTRIBUTION.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def build(only: set[str] | None = None, trial: bool = False, progress: bool = True) -> list[dict]:
@@ -188,13 +188,13 @@ def build(only: set[str] | None = None, trial: bool = False, progress: bool = Tr
     partial = trial or only is not None
     tasks = load_sources(src, only, draft=partial)
     projects = resolve_projects(src, out)
-    (out / "sources.json").write_text(sources.dump_projects(projects))
+    (out / "sources.json").write_text(sources.dump_projects(projects), encoding="utf-8")
     repos_ = {}
     for key, p in projects.items():
         repo, commit = sources.ensure_repo(p)
         projects[key] = sources.Project(**{**p.__dict__, "base_commit": commit})
         repos_[key] = repo
-    (out / "sources.json").write_text(sources.dump_projects(projects))
+    (out / "sources.json").write_text(sources.dump_projects(projects), encoding="utf-8")
     sites = {k: sources.ensure_site(p, out, repos_[k]) for k, p in projects.items()}
     by_name = {p.name: p for p in projects.values()}
     rows, report, failed = [], {}, {}
@@ -221,7 +221,7 @@ def build(only: set[str] | None = None, trial: bool = False, progress: bool = Tr
 def _write_outputs(src: Path, out: Path, projects: dict, repos_: dict, rows: list[dict], report: dict,
                    swebench: str, partial: bool) -> None:
     if partial:  # a trial build of some tasks: report only, the task data stays as it was
-        (src / "build-report.partial.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        (src / "build-report.partial.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         return
     rows.sort(key=lambda r: (r["repo"], _id_number(r["instance_id"])))
     write_rows(out, rows)
@@ -234,7 +234,7 @@ def _write_outputs(src: Path, out: Path, projects: dict, repos_: dict, rows: lis
         splits[split_of(n)].append(r["instance_id"])
     write_manifest(out, "swe-real", VERSION, splits, backends={"swebench": swebench},
                    extra={"projects": sorted(projects), "task_types": sorted({r["task_type"] for r in rows})})
-    (src / "build-report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    (src / "build-report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

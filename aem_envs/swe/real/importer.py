@@ -79,7 +79,7 @@ def take_onto(git_dir: Path, tag: str, commits: list[str], work: Path, keep) -> 
 
 
 def import_task(git_dir: Path, project: str, number: int, commits: list[str], src: Path) -> Path:
-    projects = tomllib.loads((src / "projects.toml").read_text())["projects"]
+    projects = tomllib.loads((src / "projects.toml").read_text(encoding="utf-8"))["projects"]
     p = projects[project]
     owner, name = p["repo"].split("/")
     iid = f"{owner}__{name}-{number}"
@@ -108,12 +108,12 @@ def import_task(git_dir: Path, project: str, number: int, commits: list[str], sr
     if set(patches) != {"fix", "test"}:
         raise RuntimeError(f"{iid}: needs both a source change and a test change, got {sorted(patches)}")
     out.mkdir(parents=True)
-    (out / "fix.patch").write_text(patches["fix"])
-    (out / "test.patch").write_text(patches["test"])
+    (out / "fix.patch").write_text(patches["fix"], encoding="utf-8")
+    (out / "test.patch").write_text(patches["test"], encoding="utf-8")
     date = git(git_dir, "log", "-1", "--format=%cI", full[-1]).stdout.strip()
     (out / "task.toml").write_text(SKELETON.format(
         project=project, commits=", ".join(f'"{c}"' for c in full), repo=p["repo"], head=full[-1], date=date,
-        how=how))
+        how=how), encoding="utf-8")
     print(f"{iid}: {how}; fix {sum(v == 'fix' for v in kinds.values())} file(s), test "
           f"{sum(v == 'test' for v in kinds.values())}; dropped {dropped}", file=sys.stderr)
     return out

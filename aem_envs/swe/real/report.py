@@ -25,7 +25,7 @@ START, END = "<!-- swe-real-table:start -->", "<!-- swe-real-table:end -->"
 def eval_results(folder: Path) -> dict[str, float]:
     """{instance id: success rate over seeds} of an ``aem eval`` results directory."""
     won: dict[str, list[bool]] = {}
-    for line in (Path(folder) / "episodes.jsonl").read_text().splitlines():
+    for line in (Path(folder) / "episodes.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
             ep = json.loads(line)
             won.setdefault(ep["instance_id"], []).append(bool(ep["won"]))
@@ -42,9 +42,9 @@ def _cell(x: Any) -> str:
 
 def table(evals: Mapping[str, Mapping[str, float]] | None = None) -> str:
     ts = instances.load_bundled("swe-real")
-    built = json.loads((build.src_dir() / "build-report.json").read_text())
+    built = json.loads((build.src_dir() / "build-report.json").read_text(encoding="utf-8"))
     vpath = validate.default_report()
-    checked = json.loads(vpath.read_text())["runtimes"] if vpath.is_file() else {}
+    checked = json.loads(vpath.read_text(encoding="utf-8"))["runtimes"] if vpath.is_file() else {}
     evals = dict(evals or {})
     rts = [rt for rt, res in checked.items() if "unavailable" not in res]
     head = (["task", "split", "files", "lines", "F2P", "P2P"] + [f"grade s ({rt})" for rt in rts]
@@ -73,12 +73,12 @@ def _verdict(res: Mapping[str, Any] | None) -> str:
 
 
 def write_docs(docs: Path, body: str) -> None:
-    text = docs.read_text() if docs.is_file() else f"# swe-real\n\n{START}\n{END}\n"
+    text = docs.read_text(encoding="utf-8") if docs.is_file() else f"# swe-real\n\n{START}\n{END}\n"
     if START not in text or END not in text:
         text += f"\n{START}\n{END}\n"
     pre, rest = text.split(START, 1)
     post = rest.split(END, 1)[1]
-    docs.write_text(f"{pre}{START}\n{body}{END}{post}")
+    docs.write_text(f"{pre}{START}\n{body}{END}{post}", encoding="utf-8")
 
 
 def plot(path: Path) -> None:
@@ -89,8 +89,8 @@ def plot(path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ts = instances.load_bundled("swe-real")
-    built = json.loads((build.src_dir() / "build-report.json").read_text())
-    checked = json.loads(validate.default_report().read_text())["runtimes"]
+    built = json.loads((build.src_dir() / "build-report.json").read_text(encoding="utf-8"))
+    checked = json.loads(validate.default_report().read_text(encoding="utf-8"))["runtimes"]
     ids = sorted(built, key=lambda i: (built[i]["project"], i))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.22 * len(ids) + 1.5), sharey=True)
     y = range(len(ids))

@@ -45,7 +45,7 @@ WORKDIR = "/testbed"
 COMMIT_DATE = "2026-01-01T00:00:00+00:00"
 SETUP_HINT = "run `make system` (downloads the pinned sdists and builds their test environments, once)"
 _lock = threading.Lock()
-_ready_cache: dict[tuple[str, str], tuple[Path, Path]] = {}
+_ready_cache: dict[tuple[str, str, str], tuple[Path, Path]] = {}
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Project:
 
 
 def load_projects(folder: Path) -> dict[str, Project]:
-    raw = json.loads((Path(folder) / "sources.json").read_text())
+    raw = json.loads((Path(folder) / "sources.json").read_text(encoding="utf-8"))
     return {k: Project(key=k, **v) for k, v in raw["projects"].items()}
 
 
@@ -165,7 +165,7 @@ def commit_message(p: Project) -> str:
 def ensure_repo(p: Project) -> tuple[Path, str]:
     dest = repo_dir(p)
     if _ready(dest).is_file():
-        return dest, _ready(dest).read_text().strip()
+        return dest, _ready(dest).read_text(encoding="utf-8").strip()
     sdist = ensure_sdist(p)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=dest.name + ".", dir=dest.parent) as tmp:
@@ -176,7 +176,7 @@ def ensure_repo(p: Project) -> tuple[Path, str]:
                                f"{p.base_commit}; the task data and this set-up disagree")
         shutil.rmtree(dest, ignore_errors=True)
         os.rename(work, dest)
-    _ready(dest).write_text(commit + "\n")  # beside the tree: the sandboxes copy exactly the sdist
+    _ready(dest).write_text(commit + "\n", encoding="utf-8")  # beside the tree: the sandboxes copy exactly the sdist
     return dest, commit
 
 
@@ -205,8 +205,8 @@ def _dist_info(p: Project, repo: Path, site: Path) -> None:
     d = site / f"{norm}-{p.version}.dist-info"
     d.mkdir()
     shutil.copyfile(repo / "PKG-INFO", d / "METADATA")
-    (d / "INSTALLER").write_text("aem-gym\n")
-    (d / "RECORD").write_text("")
+    (d / "INSTALLER").write_text("aem-gym\n", encoding="utf-8")
+    (d / "RECORD").write_text("", encoding="utf-8")
 
 
 def ensure_site(p: Project, folder: Path, repo: Path) -> Path:
@@ -225,13 +225,13 @@ def ensure_site(p: Project, folder: Path, repo: Path) -> Path:
         if clash:
             raise RuntimeError(f"{p.key}: the test environment holds {clash}, which the release itself "
                                "provides; drop it from the requirements")
-        (site / "aem-testbed.pth").write_text(p.testbed_path + "\n")
+        (site / "aem-testbed.pth").write_text(p.testbed_path + "\n", encoding="utf-8")
         _dist_info(p, repo, site)
         for d in [site, *site.rglob("*")]:  # readable by the sandbox's unprivileged user
             d.chmod(0o755 if d.is_dir() else (d.stat().st_mode | 0o444) & 0o755)
         shutil.rmtree(dest, ignore_errors=True)
         os.rename(site, dest)
-    _ready(dest).write_text(p.key + "\n")
+    _ready(dest).write_text(p.key + "\n", encoding="utf-8")
     return dest
 
 
@@ -251,7 +251,7 @@ def setup(folder: Path, progress: bool = True) -> dict[str, tuple[Path, Path]]:
 def prepared(folder: Path, key: str) -> tuple[Path, Path]:
     """(pristine repo, site folder) of project ``key``, as ``setup()`` left them; never downloads."""
     folder = Path(folder)
-    cache_key = (str(folder.resolve()), key)
+    cache_key = (str(folder.resolve()), key, str(cache_root()))  # the cache dir may change (tests, users)
     with _lock:
         if cache_key in _ready_cache:
             return _ready_cache[cache_key]
@@ -262,7 +262,7 @@ def prepared(folder: Path, key: str) -> tuple[Path, Path]:
     repo, site = repo_dir(p), site_dir(p, folder)
     if not _ready(repo).is_file() or not _ready(site).is_file():
         raise RuntimeUnavailable(f"swe-real project {key} is not set up in {cache_root()}; {SETUP_HINT}")
-    commit = _ready(repo).read_text().strip()
+    commit = _ready(repo).read_text(encoding="utf-8").strip()
     if p.base_commit and commit != p.base_commit:
         raise RuntimeUnavailable(f"{repo} holds commit {commit}, the task data expects {p.base_commit}; "
                                  f"delete it and {SETUP_HINT}")

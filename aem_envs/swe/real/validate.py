@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     report = validate(a.runtime or ["bwrap", "docker"], a.split, a.only)
     path = a.report or default_report()
     if not a.only and a.split == "all":
-        path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         print(f"report: {path}")
     bad = wrong(report)
     print("\n".join(bad) if bad else "every verdict right: gold resolves, empty does not, on every runtime")
