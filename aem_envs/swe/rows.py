@@ -2,7 +2,7 @@
 
 ``prepare(rows, ...)`` takes rows of any vintage (v5 rows with ``image``/``eval_script``/``log_parser``/
 ``eval_type``; classic rows without them; SWE-Gym-style rows of repos swebench's tables do not know, given
-``specs``; our own rows with a ``bundle``), derives what is missing (``derive``), and checks every field
+``specs``; our own rows with a ``bundle`` or an ``sdist``), derives what is missing (``derive``), and checks every field
 the env and the grader will read. Every problem of every row is collected, and one ``InvalidInstances``
 error names them all, so a dataset is fixed in one pass instead of one ``KeyError`` per episode.
 """
@@ -95,6 +95,18 @@ def _bundle_problems(bundle: Any, folder: Path | None) -> list[str]:
     return []
 
 
+def _sdist_problems(sdist: Any, folder: Path | None) -> list[str]:
+    """An ``sdist`` row (swe-real, docs/swe-real.md) names a project of the ``sources.json`` next to it."""
+    try:
+        projects = json.loads((folder / "sources.json").read_text(encoding="utf-8"))["projects"]
+    except (TypeError, OSError, ValueError, KeyError):
+        return [f"sdist {sdist!r}: its task folder's sources.json (the pinned releases) is not next to the rows; "
+                "load the whole task folder, e.g. instances_source=\"swe-real\""]
+    if not isinstance(sdist, str) or sdist not in projects:
+        return [f"sdist {sdist!r} is not a project of {folder / 'sources.json'}"]
+    return []
+
+
 def _parsers() -> set[str] | None:
     try:
         from swebench.harness.log_parsers import PARSER_REGISTRY
@@ -144,6 +156,8 @@ def prepare(rows: Iterable[Mapping[str, Any]], *, source: str, folder: Path | No
         bundle = row.get("bundle")
         if bundle is not None:
             errs += _bundle_problems(bundle, folder)
+        if row.get("sdist") is not None:
+            errs += _sdist_problems(row["sdist"], folder)
         if errs:
             problems.append(f"{iid}: " + "; ".join(errs))
         out.append(row)

@@ -144,6 +144,19 @@ def test_bad_sdists_are_refused(tmp_path, monkeypatch):
         assert not (tmp_path / "evil").exists() and not (tmp_path / "bad").exists()
 
 
+def test_sdist_rows_away_from_their_sources_are_one_message_at_load(rows, tmp_path):
+    from aem_envs.swe.rows import InvalidInstances
+
+    alone = tmp_path / "alone.jsonl"  # rows copied out of their task folder: no sources.json beside them
+    alone.write_text("".join(json.dumps(r) + "\n" for r in rows[:3]), encoding="utf-8")
+    with pytest.raises(InvalidInstances, match="3 of 3 rows") as e:
+        instances.load(str(alone))
+    assert str(e.value).count("sources.json") == 3 and 'instances_source="swe-real"' in str(e.value)
+    (tmp_path / "sources.json").write_text(json.dumps({"projects": {}}), encoding="utf-8")
+    with pytest.raises(InvalidInstances, match="is not a project of"):
+        instances.load(str(alone))
+
+
 def test_missing_setup_names_make_system(tmp_path, monkeypatch):
     import aem_envs
 
