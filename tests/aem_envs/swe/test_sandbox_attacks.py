@@ -193,6 +193,26 @@ def test_reaper_removes_dead_owners_containers_in_every_state(tmp_path):
     assert not left, f"the reaper left containers in states {sorted(left)}"
 
 
+def test_reaper_leaves_containers_it_did_not_create():
+    """Containers inherit their image's labels, and our images carry aem.suite: swebench's harness running a
+    harness image (docs/swe-rows.md) makes such containers, and no sandbox's reaper may remove them."""
+    require("docker")
+    from aem_envs.swe.sandbox.docker import BASE_IMAGE, docker_client, reap_docker
+
+    client = docker_client()
+    foreign = client.containers.create(BASE_IMAGE, ["sleep", "600"], network_mode="none",
+                                       name=f"aem-reaper-foreign-{os.getpid()}")
+    try:
+        assert foreign.labels.get("aem.suite") == "aem-gym"  # inherited from the image
+        gone = reap_docker(client)
+    finally:
+        try:
+            client.api.remove_container(foreign.id, force=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    assert foreign.name not in gone, "the reaper removed a container it did not create"
+
+
 # -- 10. long commands, sandbox failures -----------------------------------------------------------
 def test_long_command_runs(runtime):
     import aem_envs
