@@ -24,7 +24,7 @@ from tqdm import tqdm
 def _env_times(runtime: str, ids: list[str]) -> dict[str, float]:
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini")
     resets, steps, grades, ok = [], [], [], 0
     try:
         for iid in tqdm(ids, desc=runtime):

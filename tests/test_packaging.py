@@ -66,6 +66,9 @@ def fresh(wheel, tmp_path_factory) -> dict:
     from aem_envs.swe.sandbox.bwrap import rootfs_path  # the sandbox rootfs `make system` built, reused
     if rootfs_path().exists():
         env["AEM_SWE_ROOTFS"] = str(rootfs_path())
+        from aem_envs.swe.real.sources import cache_root  # and the swe-real set-up (the default task set)
+
+        env["AEM_SWE_REAL_CACHE"] = str(cache_root())
     _run([str(py), "-m", "installer", str(wheel)], cwd=work, env=env)
     return {"py": py, "aem": venv / "bin" / "aem", "purelib": purelib, "env": env, "work": work}
 

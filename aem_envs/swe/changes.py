@@ -59,14 +59,17 @@ def refusal(rel: str, created: bool, packages: set[str], test_files: Collection[
 
 
 def select(snap: Snapshot, base_paths: Collection[str], test_files: Collection[str]) -> ChangeSet:
-    """The overlay for the grading sandbox and the dropped paths, from the agent's snapshot."""
+    """The overlay for the grading sandbox and the dropped paths, from the agent's snapshot. Deletions
+    come first in the overlay: a file deleted to make room for a directory of its name (a module turned
+    into a package) must be gone before the directory's files are written."""
     packages, out = packages_of(base_paths), ChangeSet()
+    writes: dict[str, bytes | None] = {}
     for rel in sorted(snap.files):
         why = refusal(rel, rel in snap.created, packages, test_files)
         if why:
             out.dropped.append(f"{rel} ({why})")
         else:
-            out.overlay[rel] = snap.files[rel]
+            writes[rel] = snap.files[rel]
     for rel in sorted(snap.deleted):
         why = refusal(rel, False, packages, test_files)
         if why:
@@ -77,5 +80,6 @@ def select(snap: Snapshot, base_paths: Collection[str], test_files: Collection[s
         out.dropped.append(f"{rel} (symlink)")
         if rel in base_paths and refusal(rel, False, packages, test_files) is None:
             out.overlay[rel] = None
+    out.overlay.update(writes)
     out.dropped += snap.skipped  # already "path (reason)"
     return out

@@ -13,6 +13,11 @@
   it stands on the last turn (``info["graded_at_turn_limit"]``): an unsubmitted correct fix still counts.
 * ``split``: ``None`` takes the source's first split; an unknown split is a ``ValueError`` naming them.
 * Limits per sandbox: ``memory_mb``, ``disk_mb`` (the work tree), ``command_timeout`` (seconds).
+* ``instances_source``: our bundled set (default), a task folder, a SWE-bench file/folder or a cached HF
+  dataset (``instances``); rows of every vintage are checked and completed at make() (``rows``), with
+  ``image_naming`` ("harness", "local", a format string) and ``specs`` for repos swebench 4.1.0 does not
+  know. Rows without a bundled repository run in their harness image (runtime docker); a missing image
+  is an ``images.ImageMissing`` error at reset() naming the command that gets it (docs/swe-rows.md).
 * ``oracle_action()``: the next tool call of a scripted solver that applies the gold patch through
   the tools (replace per changed block, create where that cannot be done uniquely) and then submits.
 
@@ -21,6 +26,7 @@ If the chosen runtime cannot run here, construction raises ``RuntimeUnavailable`
 
 from __future__ import annotations
 
+import base64
 import difflib
 import logging
 import os
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from aem_envs.core import StepResult, TextEnv
-from aem_envs.swe import grading, instances, repos, tools
+from aem_envs.swe import grading, images, instances, repos, tools
 from aem_envs.swe.sandbox import (
     Limits,
     RuntimeUnavailable,
@@ -42,7 +48,7 @@ from aem_envs.swe.sandbox import (
 log = logging.getLogger(__name__)
 INTRO = """You are working in a Python repository at /testbed (a git repository at the base commit).
 Fix the issue below by editing the source code; the hidden tests that check the fix are not in the
-repository yet. Do not edit tests: changes to test files and test configuration are discarded.
+repository yet. Do not edit tests: changes to test files and test configuration are discarded.{setup}
 
 Issue:
 {problem}
@@ -64,12 +70,19 @@ class SWERepairEnv(TextEnv):
     def __init__(self, split: str | None = None, runtime: str | None = None,
                  instances_source: str | None = None,
                  command_timeout: float = 30.0, grade_timeout: float = 300.0, max_output_chars: int = 8000,
-                 memory_mb: int = 1024, disk_mb: int = 512, render_mode: str | None = None):
+                 memory_mb: int = 1024, disk_mb: int = 512, render_mode: str | None = None,
+                 image_naming: str | None = None, specs: Any = None):
         self.runtime = runtime or os.environ.get("AEM_SWE_RUNTIME", "bwrap")
         reason = runtime_status(self.runtime)
         if reason is not None:
             raise RuntimeUnavailable(f"aem/SWERepair-v0 cannot use runtime {self.runtime!r}: {reason}")
-        taskset = instances.load(instances_source)
+        taskset = instances.load(instances_source, image_naming=image_naming, specs=specs)
+        self.instances_source = instances_source
+        folder = getattr(taskset, "folder", None)
+        if folder is not None and (Path(folder) / "sources.json").is_file():  # a task set built from sdists
+            from aem_envs.swe.real import sources
+
+            sources.require(Path(folder))  # fail at make(), not at the first reset, when not set up
         # No split named: the source's first ("train" for the bundled set, "test" for a SWE-bench file).
         # A named split must exist (the base class raises, naming the splits there are).
         super().__init__(taskset, split=split or taskset.splits()[0], render_mode=render_mode)
@@ -78,6 +91,7 @@ class SWERepairEnv(TextEnv):
         self.sandbox: Sandbox | None = None
         self.row: dict[str, Any] = {}
         self.source_dir: Path | None = None
+        self.ro_binds: tuple[tuple[str, str], ...] = ()
         self.done = False
         self.last_grade: grading.GradeResult | None = None
         self._gold: dict[str, bytes | None] | None = None
@@ -90,26 +104,44 @@ class SWERepairEnv(TextEnv):
         """Default subsets balance bug kinds first, then projects within a kind (``aem_envs.subsets``)."""
         return (self._task_type(task), str(task.get("repo", "")))
 
-    def _source_dir(self, row: dict[str, Any]) -> Path | None:
+    def _source_dir(self, row: dict[str, Any]) -> tuple[Path | None, tuple[tuple[str, str], ...]]:
+        """(host checkout copied to /testbed, read-only mounts): a git bundle of the task set, a release
+        set up from its sdist with its test environment (swe-real), or neither (a SWE-bench image)."""
+        if row.get("sdist"):
+            from aem_envs.swe.real import sources
+
+            repo, site = sources.prepared(self.tasks.path("sources.json").parent, row["sdist"])
+            return repo, ((str(site), sources.SITE_MOUNT),)
         bundle = row.get("bundle")
         if not bundle:
-            return None  # a SWE-bench row: /testbed lives in its image (docker runtime)
-        return repos.checkout(self.tasks.path(bundle), row["base_commit"])
+            return None, ()  # a SWE-bench row: /testbed lives in its image (docker runtime)
+        return repos.checkout(self.tasks.path(bundle), row["base_commit"]), ()
 
     def _reset_task(self, task: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         self._close_sandbox()
         self.row = dict(task)
-        self.source_dir = self._source_dir(self.row)
-        if self.source_dir is None and self.runtime != "docker":
-            raise RuntimeUnavailable(f"{self.row['instance_id']} has no bundled repository; SWE-bench rows need "
-                                     "runtime='docker' and their harness image loaded locally")
+        self.source_dir, self.ro_binds = self._source_dir(self.row)
+        if self.source_dir is None:
+            self._require_image()
         self.sandbox = create_sandbox(self.runtime, SandboxSpec(
             self.row["instance_id"], source_dir=self.source_dir,
-            image=self.row.get("image") if self.source_dir is None else None, limits=self.limits))
+            image=self.row.get("image") if self.source_dir is None else None, limits=self.limits,
+            ro_binds=self.ro_binds))
         self.done, self.last_grade, self._gold = False, None, None
         obs = INTRO.format(problem=self.row["problem_statement"].strip(), tools=tools.TOOL_HELP,
-                           timeout=self.command_timeout)
+                           timeout=self.command_timeout, setup=_setup_hint(self.row))
         return obs, {"runtime": self.runtime, "repo": self.row.get("repo", "")}
+
+    def _require_image(self) -> None:
+        """A row without a bundled repository runs in its harness image: runtime docker, image present."""
+        iid = self.row["instance_id"]
+        if self.runtime != "docker":
+            raise RuntimeUnavailable(
+                f"{iid} has no bundled repository (no 'bundle' field): its /testbed lives in the Docker "
+                f"image {self.row['image']!r}, so it needs runtime='docker' (or AEM_SWE_RUNTIME=docker). "
+                "Rows with a 'bundle' (a git bundle next to the rows: `aem swe add`, docs/swe-rows.md) run "
+                "on bwrap too.")
+        images.require(self.row, str(self.instances_source) if self.instances_source else None)
 
     def _step(self, action: str) -> StepResult:
         res = self._run(action)
@@ -154,7 +186,8 @@ class SWERepairEnv(TextEnv):
 
     def _submit(self) -> StepResult:
         res = grading.grade(self.row, self.sandbox, self.runtime, self.source_dir,
-                            replace(self.limits, timeout_s=self.grade_timeout), self.grade_timeout)
+                            replace(self.limits, timeout_s=self.grade_timeout), self.grade_timeout,
+                            ro_binds=self.ro_binds)
         self.done, self.last_grade = True, res
         self._close_sandbox()
         verdict = "RESOLVED" if res.resolved else "NOT RESOLVED"
@@ -164,10 +197,10 @@ class SWERepairEnv(TextEnv):
 
     # -- the scripted gold-patch solver ------------------------------------------------------------
     def oracle_action(self) -> str | None:
-        if self.done or self.sandbox is None or self.source_dir is None:
+        if self.done or self.sandbox is None:
             return None
         if self._gold is None:
-            self._gold = repos.apply_patch_files(self.source_dir, self.row["patch"])
+            self._gold = repos.apply_patch_files(self.source_dir or self._read_bytes, self.row["patch"])
         for rel, want in self._gold.items():
             if want is None:
                 if self._exists(rel):
@@ -178,15 +211,21 @@ class SWERepairEnv(TextEnv):
                 continue
             text, gold = (cur or b"").decode(), want.decode()
             if cur is not None:
-                for old, new in _blocks(text, gold):
-                    if old and text.count(old) == 1:
-                        return tools.ToolCall("replace", {"path": rel}, f"<old>{old}</old><new>{new}</new>").render()
+                for context in (1, 3, 8):  # more context until a changed block is unique in the file
+                    for old, new in _blocks(text, gold, context):
+                        if old and text.count(old) == 1:
+                            return tools.ToolCall("replace", {"path": rel},
+                                                  f"<old>{old}</old><new>{new}</new>").render()
             return tools.ToolCall("create", {"path": rel}, gold).render()
         return "<submit/>"
 
     def _read(self, rel: str) -> bytes | None:
         r = self.sandbox.exec(f"cat -- '{rel}'", timeout=30)
         return r.output.encode() if r.exit_code == 0 else None
+
+    def _read_bytes(self, rel: str) -> bytes | None:
+        r = self.sandbox.exec(f"base64 -w0 -- '{rel}'", timeout=30)
+        return base64.b64decode(r.output) if r.exit_code == 0 else None
 
     def _exists(self, rel: str) -> bool:
         return self.sandbox.exec(f"test -e '{rel}'", timeout=30).exit_code == 0
@@ -201,12 +240,20 @@ class SWERepairEnv(TextEnv):
         super().close()
 
 
-def _blocks(a: str, b: str) -> list[tuple[str, str]]:
-    """Changed regions of ``a`` → ``b`` with a line of context, as (old, new) text: replace-tool edits.
-    Applied one at a time, re-planned from the file's current content after each."""
+def _setup_hint(row: dict[str, Any]) -> str:
+    """How to reach the tests' environment, for rows whose eval script activates one (harness images)."""
+    if "conda activate" not in str(row.get("eval_script", "")):
+        return ""
+    return ("\nThe tests' Python environment: `source /opt/miniconda3/bin/activate && conda activate "
+            "testbed` (in the same command as what needs it).")
+
+
+def _blocks(a: str, b: str, context: int = 1) -> list[tuple[str, str]]:
+    """Changed regions of ``a`` → ``b`` with ``context`` lines around, as (old, new) text: replace-tool
+    edits. Applied one at a time, re-planned from the file's current content after each."""
     al, bl = a.splitlines(keepends=True), b.splitlines(keepends=True)
     out = []
-    for group in difflib.SequenceMatcher(None, al, bl, autojunk=False).get_grouped_opcodes(1):
+    for group in difflib.SequenceMatcher(None, al, bl, autojunk=False).get_grouped_opcodes(context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         out.append(("".join(al[i1:i2]), "".join(bl[j1:j2])))
     return out

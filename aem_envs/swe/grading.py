@@ -32,12 +32,16 @@ from typing import Any
 
 from aem_envs.swe import canary, changes, integrity
 from aem_envs.swe.instances import as_list
-from aem_envs.swe.sandbox import Limits, Sandbox, SandboxError, SandboxSpec, create_sandbox
+from aem_envs.swe.sandbox import Limits, OverlayError, Sandbox, SandboxError, SandboxSpec, create_sandbox
 from aem_envs.swe.test_spec import END_TEST_OUTPUT, START_TEST_OUTPUT, patch_files, split_eval_script
 
 SNAPSHOT_FILE_CAP = 8 << 20
 SNAPSHOT_TOTAL_CAP = 64 << 20
 LOG_CAP = 32 << 20
+# pytest's exit codes for runs that never reached its summary (interrupted, internal error, usage error -
+# a conftest that fails to import is one -, no tests collected). Still not resolved; only the reason differs.
+PYTEST_DID_NOT_RUN = {2: "interrupted", 3: "internal error", 4: "usage or import error",
+                      5: "no tests collected"}
 APPLY_FAILED = 90  # the script's own exit code before any agent code runs: the test patch does not apply
 # One exec: record the model patch, check the test patch applies (it arrives on stdin), print a fresh
 # random mark, then the eval script's own steps with all their output in a file (agent-controlled text
@@ -137,7 +141,11 @@ def _verdict(row: Mapping[str, Any], res: GradeResult, output: str, run: canary.
     graded = assemble_log(summary.text(), rc)
     counts = {t: integrity.times_reported(summary, t) for t in targets}
     ok, res.status, res.tests_status, res.reason = grade_log(row, graded, counts)
-    if res.integrity:
+    if res.integrity and summary.problems and rc in PYTEST_DID_NOT_RUN:
+        ok = False  # pytest stopped before reporting (the package no longer imports, ...): not tampering
+        res.reason = (f"the tests did not run: pytest exited {rc} ({PYTEST_DID_NOT_RUN[rc]}) "
+                      "without its summary")
+    elif res.integrity:
         res.tampered, ok = True, False
         res.reason = f"test runner tampered: {res.integrity[0]}"
     elif ok and gold_rc == 0 and (bad := integrity.unexpected_failures(summary, run)):
@@ -146,13 +154,17 @@ def _verdict(row: Mapping[str, Any], res: GradeResult, output: str, run: canary.
 
 
 def grade(row: Mapping[str, Any], agent: Sandbox, runtime: str, source_dir: Path | None,
-          limits: Limits | None = None, timeout: float = 300.0) -> GradeResult:
-    """Grade the agent's sandbox ``agent`` for ``row`` in a fresh sandbox of ``runtime`` (see module doc).
+          limits: Limits | None = None, timeout: float = 300.0,
+          ro_binds: tuple[tuple[str, str], ...] = ()) -> GradeResult:
+    """Grade the agent's sandbox ``agent`` for ``row`` in a fresh sandbox of ``runtime`` (see module doc);
+    ``ro_binds``: the task's read-only mounts (its test environment, swe-real), as in the agent's sandbox.
     A broken sandbox gives ``infra_error=True`` and not resolved, never an exception."""
     t0 = time.monotonic()
     res = GradeResult(row["instance_id"], False, 0.0, "")
     try:
-        _grade(row, agent, runtime, source_dir, limits or Limits(timeout_s=timeout), timeout, res)
+        _grade(row, agent, runtime, source_dir, limits or Limits(timeout_s=timeout), timeout, res, ro_binds)
+    except OverlayError as e:  # the agent's own changes do not fit the tree: graded, not a broken runtime
+        res.resolved, res.reason = False, f"the changed files could not be written for grading: {e}"
     except (SandboxError, OSError) as e:
         res.resolved, res.infra_error, res.reason = False, True, f"grading sandbox failed: {e}"
     res.reward = 1.0 if res.resolved else 0.0
@@ -161,7 +173,7 @@ def grade(row: Mapping[str, Any], agent: Sandbox, runtime: str, source_dir: Path
 
 
 def _grade(row, agent: Sandbox, runtime: str, source_dir: Path | None, limits: Limits, timeout: float,
-           res: GradeResult) -> None:
+           res: GradeResult, ro_binds: tuple[tuple[str, str], ...] = ()) -> None:
     modified, created = patch_files(row["test_patch"])
     snap = agent.snapshot(SNAPSHOT_FILE_CAP, SNAPSHOT_TOTAL_CAP)
     picked = changes.select(snap, agent.baseline, modified + created)
@@ -172,10 +184,11 @@ def _grade(row, agent: Sandbox, runtime: str, source_dir: Path | None, limits: L
     limits = replace(limits, max_output_bytes=LOG_CAP)
     image = row.get("image") if source_dir is None else None
     spec = SandboxSpec(res.instance_id, source_dir=source_dir, image=image, limits=limits,
-                       overlay=picked.overlay)
+                       overlay=picked.overlay, ro_binds=ro_binds)
     pre, test_cmd = split_eval_script(row["eval_script"])
     run = canary.plan(row, test_cmd)
-    env = "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1\n" if row.get("bundle") else ""
+    ours = row.get("bundle") or row.get("sdist")  # our rows (swe-mini, swe-real) need no plugin autoload
+    env = "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1\n" if ours else ""
     mark = f"AEM-TESTS-{secrets.token_hex(16)}"
     script = _SCRIPT.format(base=row["base_commit"], code=APPLY_FAILED, mark=mark, pre=pre, setup=run.setup,
                             env=env, test_cmd=run.test_cmd)

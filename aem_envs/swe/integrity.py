@@ -135,9 +135,24 @@ def unexpected_failures(summary: Summary, run: RunPlan) -> list[str]:
             if status in ("FAILED", "ERROR") and tid not in canaries]
 
 
+def _full_id(line: str) -> str:
+    """The whole test id of a summary line (spaces kept; a FAILED/ERROR line's " - reason" cut off)."""
+    rest = line.split(" ", 1)[1] if " " in line else ""
+    return rest.split(" - ", 1)[0] if line.startswith(("FAILED ", "ERROR ")) else rest
+
+
 def times_reported(summary: Summary, tid: str) -> int:
-    """Summary lines for test ``tid`` (ids truncated mid-parameter, as in some SWE-bench rows, match by
-    prefix, like swebench's own lookup)."""
-    truncated = tid.count("[") > tid.count("]")
-    return sum(1 for ln in summary.lines for _, t, _ in [outcome(ln)]
-               if t is not None and (t == tid or truncated and t.startswith(tid)))
+    """How many times test ``tid`` is reported (the grader wants exactly 1). An id truncated mid-parameter
+    (SWE-bench ids cut at the first space, e.g. ``test_x[assert``) stands for every test whose id it
+    starts, as in swebench's own lookup: it counts as 1 when each of them is reported exactly once, all
+    PASSED; else as 0 (one failed) or the most times one of them is reported."""
+    if tid.count("[") <= tid.count("]"):
+        return sum(1 for ln in summary.lines for _, t, _ in [outcome(ln)] if t == tid)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for ln in summary.lines:
+        status, t, _ = outcome(ln)
+        if t is not None and t.startswith(tid):
+            groups[_full_id(ln)].append(status)
+    if any(n != 1 for n in map(len, groups.values())):
+        return max(map(len, groups.values()))
+    return 1 if groups and all(v == ["PASSED"] for v in groups.values()) else 0

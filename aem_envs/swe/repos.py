@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from aem_envs import paths
@@ -39,14 +40,14 @@ def git(*args: str, cwd: Path | None = None, input: bytes | None = None, env: di
     return r.stdout.decode("utf-8", errors="replace")
 
 
-def _sha_file(p: Path) -> str:
+def sha_file(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
 
 
 def checkout(bundle: Path, commit: str) -> Path:
     """A read-only-by-convention checkout of ``commit`` from ``bundle``, with ``.git`` (cached)."""
     bundle = Path(bundle)
-    dest = cache_dir() / "checkouts" / f"{bundle.stem}-{_sha_file(bundle)}-{commit[:12]}"
+    dest = cache_dir() / "checkouts" / f"{bundle.stem}-{sha_file(bundle)}-{commit[:12]}"
     if (dest / ".git").is_dir():
         return dest
     with _lock:
@@ -55,11 +56,8 @@ def checkout(bundle: Path, commit: str) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
         try:
-            git("clone", "-q", "--no-checkout", str(bundle.resolve()), str(tmp / "r"))
             r = tmp / "r"
-            git("checkout", "-q", "-B", "main", commit, cwd=r)
-            git("remote", "remove", "origin", cwd=r)
-            git("reflog", "expire", "--expire=now", "--all", cwd=r)
+            unbundle(bundle, commit, r)
             try:
                 os.rename(r, dest)
             except OSError:  # another process won the race
@@ -69,13 +67,51 @@ def checkout(bundle: Path, commit: str) -> Path:
     return dest
 
 
-def apply_patch_files(root: Path, patch: str) -> dict[str, bytes | None]:
-    """The files ``patch`` changes, with their content after applying it to ``root`` (None: deleted)."""
+def unbundle(bundle: Path, commit: str, dest: Path) -> None:
+    """A work tree at ``commit`` in the new folder ``dest`` from ``bundle``: a full bundle, or a one-commit
+    bundle of a commit whose parents it leaves out (``one_commit_bundle``; the repo is then shallow,
+    as ``git clone --depth 1`` leaves it). No remote, no reflog: nothing names the host."""
+    dest.mkdir(parents=True)
+    git("init", "-q", "-b", "main", cwd=dest)
+    (dest / ".git" / "shallow").write_text(commit + "\n", encoding="utf-8")  # parents past the commit may be absent
+    git("fetch", "-q", "--no-tags", str(Path(bundle).resolve()), "+refs/*:refs/bundle/*", cwd=dest)
+    git("checkout", "-q", "-B", "main", commit, cwd=dest)
+    for ref in git("for-each-ref", "--format=%(refname)", "refs/bundle", cwd=dest).split():
+        git("update-ref", "-d", ref, cwd=dest)
+    git("reflog", "expire", "--expire=now", "--all", cwd=dest)
+
+
+def one_commit_bundle(repo: Path, commit: str, out: Path) -> Path:
+    """A git bundle holding only ``commit`` (its tree, no history) of the local repository ``repo``, as
+    ``refs/heads/main``. Its commit keeps its hash, so a SWE-bench row's ``base_commit`` still names it;
+    ``unbundle`` restores it (shallow)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "r"
+        git("init", "-q", "-b", "main", str(work))
+        git("fetch", "-q", "--no-tags", "--depth", "1", f"file://{Path(repo).resolve()}", commit, cwd=work)
+        git("update-ref", "refs/heads/main", commit, cwd=work)
+        git("-c", "pack.threads=1", "bundle", "create", "-q", str(out.resolve()), "refs/heads/main", cwd=work)
+    return out
+
+
+def apply_patch_files(root: Path | Callable[[str], bytes | None], patch: str) -> dict[str, bytes | None]:
+    """The files ``patch`` changes, with their content after applying it to ``root`` (None: deleted).
+    ``root`` is a host tree, or a function reading a file of the tree (None: absent), e.g. from a sandbox."""
     from aem_envs.swe.test_spec import patch_files
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "w"
-        shutil.copytree(root, work, symlinks=True)
+        if callable(root):
+            work.mkdir()
+            for rel in patch_files(patch)[0]:
+                data = root(rel)
+                if data is not None:
+                    (work / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (work / rel).write_bytes(data)
+        else:
+            shutil.copytree(root, work, symlinks=True)
         git("apply", "--whitespace=nowarn", "-", cwd=work, input=patch.encode())
         modified, created = patch_files(patch)
         out: dict[str, bytes | None] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 
 START_TEST_OUTPUT = ">>>>> Start Test Output"
 END_TEST_OUTPUT = ">>>>> End Test Output"
@@ -45,11 +46,13 @@ def patch_files(diff: str) -> tuple[list[str], list[str]]:
     return modified, created
 
 
-def make_eval_script(base_commit: str, test_patch: str, test_cmd: str) -> str:
+def make_eval_script(base_commit: str, test_patch: str, test_cmd: str, setup: Sequence[str] = ()) -> str:
     """The row's ``eval_script`` in the §2.2/§7.4 shape, with the two fixes §6.2 asks for: files the test
-    patch creates are removed first, and a failed apply is reported with ``>>>>> Patch Apply Failed``."""
+    patch creates are removed first, and a failed apply is reported with ``>>>>> Patch Apply Failed``.
+    ``setup``: shell lines run first (e.g. activating the test environment of a harness image)."""
     modified, created = patch_files(test_patch)
-    lines = ["cd /testbed", "git config --global --add safe.directory /testbed", "git status", "git show --stat",
+    lines = ["cd /testbed", *setup, "git config --global --add safe.directory /testbed", "git status",
+             "git show --stat",
              f"git -c core.fileMode=false diff {base_commit}"]
     if modified:
         lines.append(f"git checkout {base_commit} -- {' '.join(modified)}")

@@ -3,6 +3,7 @@
 from aem_envs.swe.sandbox.base import (
     ExecResult,
     Limits,
+    OverlayError,
     RuntimeUnavailable,
     Sandbox,
     SandboxError,
@@ -16,5 +17,6 @@ from aem_envs.swe.sandbox.base import (
     runtimes,
 )
 
-__all__ = ["ExecResult", "Limits", "RuntimeUnavailable", "Sandbox", "SandboxError", "SandboxSpec", "Snapshot",
+__all__ = ["ExecResult", "Limits", "OverlayError",
+           "RuntimeUnavailable", "Sandbox", "SandboxError", "SandboxSpec", "Snapshot",
            "classify", "create_sandbox", "register_runtime", "runtime_class", "runtime_status", "runtimes"]

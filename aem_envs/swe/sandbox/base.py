@@ -51,6 +51,11 @@ class SandboxError(RuntimeError):
     """The runtime failed (not the command): no daemon, no rootfs, a container that vanished."""
 
 
+class OverlayError(SandboxError):
+    """The files a sandbox was asked to start with (``SandboxSpec.overlay``: the agent's accepted changes)
+    could not be written into its work tree: a graded outcome of the agent's changes, not a broken runtime."""
+
+
 class RuntimeUnavailable(SandboxError):
     """A runtime cannot run on this machine; the message says how to set it up."""
 
@@ -84,6 +89,10 @@ class SandboxSpec:
     limits: Limits = field(default_factory=Limits)
     run_id: str = ""
     overlay: Mapping[str, bytes | None] = field(default_factory=dict)
+    # Host folders mounted read-only, as (host path, sandbox path): a task's test environment over the
+    # sandbox python's site directory (swe-real, docs/swe-real.md). The sandbox path must exist in the
+    # rootfs/image (bwrap cannot create mount points on a read-only root).
+    ro_binds: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -27,6 +27,7 @@ from aem_envs.swe.sandbox.base import (
     SANDBOX_ENV,
     WORKDIR,
     ExecResult,
+    OverlayError,
     Sandbox,
     SandboxError,
     SandboxSpec,
@@ -78,8 +79,10 @@ class BwrapSandbox(Sandbox):
         reaper.reap_once("bwrap", reaper.reap_bwrap)
         try:
             self.rootfs = hostfs.reachable_rootfs(rootfs_path())
+            self.ro_binds = [(hostfs.reachable_readonly(Path(h)), inside) for h, inside in spec.ro_binds]
         except OSError as e:
-            raise SandboxError(f"the sandbox uid cannot reach the rootfs: {e}; set AEM_SWE_ROOTFS") from e
+            raise SandboxError(f"the sandbox uid cannot reach the rootfs or a read-only mount: {e}; "
+                               "set AEM_SWE_ROOTFS") from e
         self._bwrap, self._setpriv = shutil.which("bwrap"), shutil.which("setpriv")
         self.host_uid, self.host_gid = hostfs.host_ids()
         self.root = reaper.state_dir() / self.run_id
@@ -92,10 +95,18 @@ class BwrapSandbox(Sandbox):
         self.mounted = hostfs.mount_tmpfs(self.work, self.limits.disk_mb, self.host_uid, self.host_gid)
         try:
             shutil.copytree(spec.source_dir, self.work, symlinks=True, dirs_exist_ok=True)
-            if hostfs.apply_overlay(self.work, spec.overlay):
-                raise SandboxError("overlay paths must be plain relative paths")
+            try:
+                refused = hostfs.apply_overlay(self.work, spec.overlay)
+            except OSError as e:  # e.g. the quota: the agent's files do not fit
+                raise OverlayError(f"cannot write the changed files into the work tree: {e}") from e
+            if refused:
+                raise OverlayError(f"cannot write {', '.join(refused[:5])} into the work tree (not a plain "
+                                   "path below /testbed, or a directory is in the way)")
             os.chmod(self.work, 0o755)
             hostfs.chown_tree(self.work, self.host_uid, self.host_gid)
+        except OverlayError:
+            self.close()
+            raise
         except OSError as e:
             self.close()
             raise SandboxError(f"could not prepare the work tree: {e}") from e
@@ -130,6 +141,8 @@ class BwrapSandbox(Sandbox):
                 "--bind", str(self.work), WORKDIR, "--unshare-all", "--die-with-parent", "--new-session",
                 "--unshare-user", "--uid", str(uid), "--gid", str(gid), "--disable-userns",
                 "--cap-drop", "ALL", "--clearenv"]
+        for host, inside in self.ro_binds:
+            argv += ["--ro-bind", str(host), inside]
         for k, v in SANDBOX_ENV.items():
             argv += ["--setenv", k, v]
         argv += ["--chdir", cwd, *command.argv(self.limits.disk_mb, _WATCH.format(fd=life_fd))]

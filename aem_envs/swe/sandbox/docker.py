@@ -30,12 +30,15 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from docker.types import Mount
+
 from aem_envs.swe.sandbox import command, docker_io, reaper, snapshot
 from aem_envs.swe.sandbox.base import (
     SANDBOX_ENV,
     SUITE_LABEL,
     WORKDIR,
     ExecResult,
+    OverlayError,
     Sandbox,
     SandboxError,
     SandboxSpec,
@@ -144,7 +147,9 @@ class DockerSandbox(Sandbox):
             network_mode="none", mem_limit=f"{lim.memory_mb}m", memswap_limit=f"{lim.memory_mb}m",
             pids_limit=lim.pids, cap_drop=["ALL"], security_opt=["no-new-privileges"],
             read_only=self.own_tree,
-            tmpfs=tmpfs, auto_remove=True, init=True, ulimits=[{"Name": "core", "Soft": 0, "Hard": 0}])
+            tmpfs=tmpfs, auto_remove=True, init=True, ulimits=[{"Name": "core", "Soft": 0, "Hard": 0}],
+            mounts=[Mount(target=inside, source=str(host), type="bind", read_only=True)
+                    for host, inside in self.spec.ro_binds])
         labels = {"aem.suite": SUITE_LABEL, "aem.run": self.run_id,
                   "aem.instance": self.spec.instance_id[:200], "aem.owner": reaper.owner_token(),
                   "aem.boot": reaper.boot_id()}
@@ -180,7 +185,8 @@ class DockerSandbox(Sandbox):
         """The work tree: our repo (plus overlay) into the tmpfs, or the image's made writable for us."""
         if self.own_tree:
             tar = _tree_tar(self.spec.source_dir, self.spec.overlay)
-            self._check(self.exec(f"tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300))
+            untar = self.exec(f"tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300)
+            self._check(untar, bool(self.spec.overlay))
             src = self.spec.source_dir
             self.baseline = dict(_source_baseline(str(src), os.stat(src).st_mtime_ns))
             for rel, data in self.spec.overlay.items():
@@ -188,20 +194,32 @@ class DockerSandbox(Sandbox):
                 if data is not None:
                     self.baseline[rel] = snapshot.digest(data)
             return
-        # uid 0 without capabilities may still chmod what it owns: the image's /testbed.
-        chmod = f"chmod -R a+rwX {WORKDIR} 2>/dev/null; true"
-        self._check(self._exec_raw(chmod, b"", 300, 1 << 20, "0:0")[0])
-        if self.spec.overlay:
+        self._open_image_tree()
+        if self.spec.overlay:  # deletions first: a deleted file may make room for a directory of that name
             gone = [shlex.quote(p) for p, d in self.spec.overlay.items() if d is None]
-            rm = f" && rm -f -- {' '.join(gone)}" if gone else ""
+            rm = f"rm -f -- {' '.join(gone)} && " if gone else ""
             tar = _tree_tar(None, self.spec.overlay)
-            self._check(self.exec(f"tar -x -f - -C {WORKDIR}{rm}", stdin=tar, timeout=300))
+            self._check(self.exec(f"{rm}tar -x -f - -C {WORKDIR}", stdin=tar, timeout=300), True)
         self.baseline = self._scan(None, 1 << 62, 1 << 62, base=True)
 
+    def _open_image_tree(self) -> None:
+        """Make the image's ``/testbed`` writable for the sandbox user (harness images keep it root-owned).
+        Without capabilities only a file's owner may chmod it, so each owner does its own files."""
+        find = f"find {WORKDIR} -xdev -printf '%U:%G\\n' | sort -u"
+        owners, _ = self._exec_raw(find, b"", 120, 1 << 20, "0:0")
+        self._check(owners)
+        for owner in ["0:0", *sorted(set(owners.output.split()) - {"0:0"})]:
+            uid = owner.split(":")[0]
+            if not (uid.isdigit() and owner.split(":")[1].isdigit()):
+                continue
+            chmod = f"find {WORKDIR} -xdev -user {uid} -exec chmod a+rwX {{}} + 2>/dev/null; true"
+            self._check(self._exec_raw(chmod, b"", 300, 1 << 20, owner)[0])
+
     @staticmethod
-    def _check(r: ExecResult) -> None:
+    def _check(r: ExecResult, overlay: bool = False) -> None:
         if r.exit_code:
-            raise SandboxError(f"preparing /testbed failed ({r.exit_code}): {r.output[-500:]}")
+            err = OverlayError if overlay else SandboxError
+            raise err(f"preparing /testbed failed ({r.exit_code}): {r.output[-500:]}")
 
     def _close(self) -> None:
         # Closing stdin ends `cat`, so the container stops and the engine removes it (auto-remove); the

@@ -123,13 +123,18 @@ def kill_user(api, container: str, user: str) -> None:
 
 
 def reap_docker(client=None) -> list[str]:
-    """Remove our containers whose owner process is dead (any state); returns their names."""
+    """Remove our containers whose owner process is dead (any state); returns their names. Ours: the suite
+    label *and* the owner label a sandbox sets when it creates the container. The suite label alone is not
+    enough: containers inherit their image's labels, and our images carry it, so swebench's harness (or a
+    user) running one of our harness images would otherwise lose its containers to any sandbox's reaper."""
     client = client or docker_client()
     if client is None:
         return []
     api, gone = client.api, []
-    for c in api.containers(all=True, filters={"label": f"aem.suite={SUITE_LABEL}"}):
+    for c in api.containers(all=True, filters={"label": [f"aem.suite={SUITE_LABEL}", "aem.owner"]}):
         labels = c.get("Labels") or {}
+        if not labels.get("aem.owner") or not labels.get("aem.run"):
+            continue  # not created by a sandbox (an image's labels, or someone else's container)
         if labels.get("aem.boot") == reaper.boot_id() and reaper.owner_alive(labels.get("aem.owner", "")):
             continue
         try:

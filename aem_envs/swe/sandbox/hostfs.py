@@ -118,25 +118,31 @@ def reachable_by_others(path: Path) -> bool:
 
 
 def reachable_rootfs(rootfs: Path) -> Path:
-    """``rootfs`` at a path the sandbox's host uid can reach. As root with the rootfs under a private
-    directory (the default user cache dir is under ``/root``, mode 0700), that is a read-only
-    ``nosuid,nodev`` bind mount of it in the state dir, made once and shared by every sandbox."""
-    rootfs = rootfs.resolve()
+    """``rootfs`` at a path the sandbox's host uid can reach (``reachable_readonly``)."""
+    return reachable_readonly(rootfs, "rootfs")
+
+
+def reachable_readonly(path: Path, kind: str = "ro") -> Path:
+    """``path`` where the sandbox's host uid can reach it, for a read-only mount into the sandbox (the
+    rootfs, a task's test environment). As root with ``path`` under a private directory (the default user
+    cache dir is under ``/root``, mode 0700), that is a read-only ``nosuid,nodev`` bind mount of it in the
+    state dir, made once and shared by every sandbox."""
+    rootfs = path.resolve()
     if os.geteuid() != 0 or reachable_by_others(rootfs):
         return rootfs
     state = state_dir()
-    target = state / f"rootfs-{hashlib.sha1(str(rootfs).encode()).hexdigest()[:12]}"
+    target = state / f"{kind}-{hashlib.sha1(str(rootfs).encode()).hexdigest()[:12]}"
     with open(state / ".rootfs.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not is_mount(target):
             target.mkdir(exist_ok=True)
             flags = MS_BIND | MS_REC
             if _libc.mount(str(rootfs).encode(), str(target).encode(), None, flags, None) != 0:
-                raise OSError(ctypes.get_errno(), f"cannot bind-mount the rootfs {rootfs} on {target}")
+                raise OSError(ctypes.get_errno(), f"cannot bind-mount {rootfs} on {target}")
             ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
             if _libc.mount(None, str(target).encode(), None, ro, None) != 0:
                 umount(target)
-                raise OSError(ctypes.get_errno(), f"cannot make the rootfs bind mount {target} read-only")
+                raise OSError(ctypes.get_errno(), f"cannot make the bind mount {target} read-only")
     return target
 
 
@@ -173,7 +179,9 @@ def apply_overlay(root: Path, overlay) -> list[str]:
         target = parent / rel.rsplit("/", 1)[-1]
         if os.path.islink(target) or os.path.isfile(target):
             os.unlink(target)
-        elif os.path.lexists(target):  # a directory or a special file: not ours to replace
+        elif os.path.isdir(target) and data is not None and not os.listdir(target):
+            os.rmdir(target)  # emptied by the overlay's deletions: a package turned into a module
+        elif os.path.lexists(target):  # a directory with files, or a special file: not ours to replace
             refused.append(rel)
             continue
         if data is not None:

@@ -70,7 +70,7 @@ def play(runtime: str, instance_id: str, actions: list[str], row_patch: dict | N
     ``row_patch`` overrides row fields before grading (a ``None`` value deletes the field)."""
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, **env_kwargs)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, **{"instances_source": "swe-mini", **env_kwargs})
     try:
         env.reset(options={"instance_id": instance_id})
         row = env.unwrapped.row

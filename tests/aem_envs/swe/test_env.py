@@ -18,7 +18,7 @@ def test_oracle_solves_through_the_tools(runtime):
     from .conftest import require
 
     require(runtime)
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini")
     try:
         obs, info = env.reset(options={"instance_id": "aem-mini__cart-1"})  # multi-file
         assert "Issue:" in obs and info["instance_id"] == "aem-mini__cart-1"
@@ -38,7 +38,7 @@ def test_oracle_solves_through_the_tools(runtime):
 
 
 def test_tools(bwrap):
-    env = aem_envs.make("aem/SWERepair-v0", max_output_chars=200, command_timeout=2)
+    env = aem_envs.make("aem/SWERepair-v0", instances_source="swe-mini", max_output_chars=200, command_timeout=2)
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         obs, *_, info = env.step("<bash>exit 3</bash>")

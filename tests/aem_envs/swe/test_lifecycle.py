@@ -16,7 +16,7 @@ from .conftest import require
 CHILD = r"""
 import sys
 import aem_envs
-env = aem_envs.make("aem/SWERepair-v0", runtime=sys.argv[1])
+env = aem_envs.make("aem/SWERepair-v0", runtime=sys.argv[1], instances_source="swe-mini")
 env.reset(seed=0)
 sb = env.unwrapped.sandbox
 print(getattr(sb, "id", "") or sb.run_id, flush=True)
@@ -73,7 +73,7 @@ def test_close_is_idempotent_and_cleans_up(bwrap):
     import aem_envs
     from aem_envs.swe.sandbox import reaper
 
-    env = aem_envs.make("aem/SWERepair-v0")
+    env = aem_envs.make("aem/SWERepair-v0", instances_source="swe-mini")
     env.reset(seed=1)
     run_id = env.unwrapped.sandbox.run_id
     env.close()

@@ -149,7 +149,8 @@ def test_one_exit_code_convention(make_sb):
 def test_observation_names_timeout_oom_and_signal(runtime):
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, command_timeout=2, memory_mb=128)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini", command_timeout=2,
+                        memory_mb=128)
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         obs, *_ = env.step("<bash>sleep 20</bash>")
@@ -192,11 +193,31 @@ def test_reaper_removes_dead_owners_containers_in_every_state(tmp_path):
     assert not left, f"the reaper left containers in states {sorted(left)}"
 
 
+def test_reaper_leaves_containers_it_did_not_create():
+    """Containers inherit their image's labels, and our images carry aem.suite: swebench's harness running a
+    harness image (docs/swe-rows.md) makes such containers, and no sandbox's reaper may remove them."""
+    require("docker")
+    from aem_envs.swe.sandbox.docker import BASE_IMAGE, docker_client, reap_docker
+
+    client = docker_client()
+    foreign = client.containers.create(BASE_IMAGE, ["sleep", "600"], network_mode="none",
+                                       name=f"aem-reaper-foreign-{os.getpid()}")
+    try:
+        assert foreign.labels.get("aem.suite") == "aem-gym"  # inherited from the image
+        gone = reap_docker(client)
+    finally:
+        try:
+            client.api.remove_container(foreign.id, force=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    assert foreign.name not in gone, "the reaper removed a container it did not create"
+
+
 # -- 10. long commands, sandbox failures -----------------------------------------------------------
 def test_long_command_runs(runtime):
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini")
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         obs, _, _, _, info = env.step(f"<bash>: '{'x' * (200 << 10)}'; echo long-ok</bash>")
@@ -213,7 +234,7 @@ def test_long_command_runs(runtime):
 def test_sandbox_failure_is_an_invalid_action(runtime, monkeypatch):
     import aem_envs
 
-    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime)
+    env = aem_envs.make("aem/SWERepair-v0", runtime=runtime, instances_source="swe-mini")
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         sb = env.unwrapped.sandbox
