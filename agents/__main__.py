@@ -2,7 +2,7 @@
 result.
 
     python -m aem_gym.agents aem/Household-v0 --agent oracle --tasks 8 --group-size 2 --out runs/oracle
-    python -m aem_gym.agents aem/WebShop-v0 --agent hf:runs/tiny --temperature 0.7 --max-new-tokens 48
+    python -m aem_gym.agents aem/WebShop-v1 --agent hf:runs/tiny --temperature 0.7 --max-new-tokens 48
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     @suite("default")
     def default() -> list[str]: ...
 
-``resolve_suite("default")`` gives the ids; ``resolve_suite("aem/Household-v0,aem/WebShop-v0")`` takes an
+``resolve_suite("default")`` gives the ids; ``resolve_suite("aem/Household-v0,aem/WebShop-v1")`` takes an
 explicit comma-separated list instead. A suite may leave out envs whose runtime is missing (the software
 repair env without a sandbox); the results record exactly which envs ran, so boards never mix them up.
 
@@ -65,7 +65,7 @@ def _can_start(env_id: str) -> bool:
 
 @suite("default", "household + web shopping, plus software repair where its sandbox runtime is available")
 def default() -> list[str]:
-    ids = [e for e in ("aem/Household-v0", "aem/WebShop-v0") if _registered(e)]
+    ids = [e for e in ("aem/Household-v0", "aem/WebShop-v1") if _registered(e)]
     if _can_start("aem/SWERepair-v0"):
         ids.append("aem/SWERepair-v0")
     return ids
@@ -100,7 +100,7 @@ def resolve_suite(name_or_ids: str) -> tuple[str, list[str]]:
     ids = [s.strip() for s in name_or_ids.split(",") if s.strip()]
     if not ids or not all("/" in i or ":" in i for i in ids):
         raise ValueError(f"unknown suite {name_or_ids!r}; suites: {sorted(SUITES)}, or give env ids "
-                         "separated by commas (e.g. aem/Household-v0,aem/WebShop-v0)")
+                         "separated by commas (e.g. aem/Household-v0,aem/WebShop-v1)")
     import aem_envs
 
     for i in ids:
