@@ -62,7 +62,8 @@ def check_reset_options(options: Any, allowed: frozenset[str] | set[str], env_na
     if options is None:
         return {}
     if not isinstance(options, Mapping):
-        raise TypeError(f"{env_name}.reset(options=...) takes a dict (or None), got {type(options).__name__}; "
+        raise TypeError(f"{env_name}.reset(options=...) takes a dict (or None), "
+                        f"got {type(options).__name__}; "
                         f"allowed keys: {sorted(allowed)}")
     unknown = sorted(repr(k) for k in options if k not in allowed)
     if unknown:
@@ -91,8 +92,9 @@ class StepResult:
 
 
 def keyed_order(items: Iterable[str], key: int, ranks: dict[str, bytes] | None = None) -> list[str]:
-    """``items`` permuted by ``key`` (a keyed BLAKE2 digest of each item): the same key gives the same order in
-    every process, and an item keeps its rank relative to the others as a set changes within an episode.
+    """``items`` permuted by ``key`` (a keyed BLAKE2 digest of each item): the same key gives the same
+    order in every process, and an item keeps its rank relative to the others as a set changes within an
+    episode.
     ``ranks`` caches the digests of one key (an episode lists the same commands again and again)."""
     k = int(key).to_bytes(8, "little")
     ranks = {} if ranks is None else ranks
@@ -161,7 +163,8 @@ class TextEnv(gym.Env[str, str]):
         return None
 
     # -- gymnasium API ---------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         options = check_reset_options(options, self.reset_options, type(self).__name__)
         super().reset(seed=seed)
         instance_id = options.get("instance_id")
@@ -171,7 +174,8 @@ class TextEnv(gym.Env[str, str]):
                 raise ValueError(f"split {options.get('split', self.split)!r} is empty")
             instance_id = ids[int(self.np_random.integers(len(ids)))]
         task = self.tasks.get(str(instance_id))
-        self.episode_key = int(self.np_random.integers(1, 2**63))  # after the task draw: seed -> task unchanged
+        # after the task draw: seed -> task unchanged
+        self.episode_key = int(self.np_random.integers(1, 2**63))
         self._ranks = {}
         self.instance_id, self.task_type = str(instance_id), self._task_type(task)
         self.won, self.turn, self._ended = False, 0, None

@@ -137,7 +137,8 @@ def list_envs(include_gymnasium: bool = False) -> list[EnvInfo]:
         source = _sources.get(env_id)
         if source is None and not include_gymnasium:
             continue
-        ep = spec.entry_point if isinstance(spec.entry_point, str) else getattr(spec.entry_point, "__qualname__", "?")
+        ep = (spec.entry_point if isinstance(spec.entry_point, str)
+              else getattr(spec.entry_point, "__qualname__", "?"))
         rows.append(EnvInfo(env_id, ep, spec.max_episode_steps, source or "gymnasium"))
     return rows
 

@@ -22,7 +22,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import shared_memory as _shm
 
-_PRINTABLE = np.array(list(" abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'\"-_()[]<>/"))
+_PRINTABLE = np.array(list(" abcdefghijklmnopqrstuvwxyz"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'\"-_()[]<>/"))
 
 
 class Unicode(spaces.Text):
@@ -43,7 +44,8 @@ class Unicode(spaces.Text):
         return f"Unicode(min_length={self.min_length}, max_length={self.max_length})"
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Unicode) and (self.min_length, self.max_length) == (other.min_length, other.max_length)
+        return (isinstance(other, Unicode)
+                and (self.min_length, self.max_length) == (other.min_length, other.max_length))
 
 
 # -- AsyncVectorEnv shared memory: [length, code point, code point, ...] per env ---------------------------
@@ -91,7 +93,8 @@ def _create_unicode_memory(space: Unicode, n: int = 1, ctx: Any = None) -> Any:
 def _write_unicode_memory(space: Unicode, index: int, value: str, memory: Any) -> None:
     if not space.contains(value):
         raise ValueError(f"observation is not a string of at most {space.max_length} characters "
-                         f"({type(value).__name__} of length {len(value) if isinstance(value, str) else '?'})")
+                         f"({type(value).__name__} of length "
+                         f"{len(value) if isinstance(value, str) else '?'})")
     dest = np.frombuffer(memory.get_obj(), dtype=np.int32)
     start = index * (space.max_length + 1)
     points = np.frombuffer(value.encode("utf-32-le", "surrogatepass"), dtype="<i4")

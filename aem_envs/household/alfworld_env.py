@@ -34,14 +34,16 @@ OFFICIAL_SPLITS = ("train", "valid_seen", "valid_unseen")
 
 
 class OfficialGames:
-    """ALFWorld's downloaded game files as a ``TaskProvider`` (records are read lazily from traj_data.json)."""
+    """ALFWorld's downloaded game files as a ``TaskProvider`` (records are read lazily from
+    traj_data.json)."""
 
     name, version = "alfworld-official", "json_2.1.1"
 
     def __init__(self, data_dir: str | os.PathLike | None = None):
         root = data_dir or os.environ.get("ALFWORLD_DATA")
         if not root:
-            raise UnknownTaskError("source='official' needs the ALFWorld game files: set ALFWORLD_DATA or pass data_dir=")
+            raise UnknownTaskError("source='official' needs the ALFWorld game files: set ALFWORLD_DATA or "
+                                   "pass data_dir=")
         self.root = Path(root) / "json_2.1.1" if (Path(root) / "json_2.1.1").is_dir() else Path(root)
         self._ids: dict[str, list[str]] = {}
 
@@ -69,10 +71,13 @@ class OfficialGames:
         try:
             traj = json.loads((folder / "traj_data.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
-            raise UnknownTaskError(f"no readable ALFWorld game {instance_id!r} under {self.root}: {e}") from None
+            raise UnknownTaskError(
+                f"no readable ALFWorld game {instance_id!r} under {self.root}: {e}") from None
         if traj.get("task_type") not in TASK_TYPES:
-            raise UnknownTaskError(f"{instance_id!r} has task type {traj.get('task_type')!r}, not one of ALFWorld's six")
-        return {"instance_id": instance_id, "task_type": traj["task_type"], "game_file": str(folder / "game.tw-pddl")}
+            raise UnknownTaskError(f"{instance_id!r} has task type {traj.get('task_type')!r}, not one of "
+                                   f"ALFWorld's six")
+        return {"instance_id": instance_id, "task_type": traj["task_type"],
+                "game_file": str(folder / "game.tw-pddl")}
 
 
 class ALFWorldEnv(TextEnv):
@@ -86,13 +91,15 @@ class ALFWorldEnv(TextEnv):
             import textworld  # noqa: F401
             from alfworld.agents.environment.alfred_tw_env import AlfredDemangler  # noqa: F401
         except ImportError as e:
-            raise ImportError(f"aem/ALFWorld-v0 needs the household extra (pip install 'aem-gym[household]'): {e}") from None
+            raise ImportError("aem/ALFWorld-v0 needs the household extra "
+                              f"(pip install 'aem-gym[household]'): {e}") from None
         if source not in ("generated", "official"):
             raise ValueError(f"source must be 'generated' or 'official', got {source!r}")
         REWARDS.get(reward)  # an unknown mode fails here, listing the known ones
         tasks = shared_tasks(tasks_dir) if source == "generated" else OfficialGames(data_dir)
         if source == "generated":
-            check_backends(tasks._set.manifest)  # the game files embed the installed alfworld's domain/grammar
+            # the game files embed the installed alfworld's domain/grammar
+            check_backends(tasks._set.manifest)
         super().__init__(tasks, split=split, render_mode=render_mode)
         self.source, self.reward_mode = source, reward
         self._tw: Any = None

@@ -21,24 +21,29 @@ from aem_envs.household.names import mangle
 _DOMAIN_OTYPES = ("Knife", "ButterKnife")
 _DOMAIN_RTYPES = ("SinkBasin", "Microwave", "Fridge")
 _AFFORDANCES = (("heatable", K.HEATABLE), ("coolable", K.COOLABLE), ("cleanable", K.CLEANABLE),
-                ("toggleable", K.TOGGLEABLE), ("sliceable", K.SLICEABLE), ("isReceptacleObject", K.RECEPTACLE_OBJECTS))
+                ("toggleable", K.TOGGLEABLE), ("sliceable", K.SLICEABLE),
+                ("isReceptacleObject", K.RECEPTACLE_OBJECTS))
 
 _GOALS = {
     "pick_and_place_simple": "(exists (?r - receptacle) (exists (?o - object) (and (inReceptacle ?o ?r) "
                              "(objectType ?o {obj}Type) (receptacleType ?r {recep}Type))))",
-    "pick_two_obj_and_place": "(exists (?r - receptacle) (exists (?o1 - object) (and (objectType ?o1 {obj}Type) "
+    "pick_two_obj_and_place": "(exists (?r - receptacle) (exists (?o1 - object) (and "
+                              "(objectType ?o1 {obj}Type) "
                               "(receptacleType ?r {recep}Type) (inReceptacle ?o1 ?r) (exists (?o2 - object) "
-                              "(and (not (= ?o1 ?o2)) (objectType ?o2 {obj}Type) (receptacleType ?r {recep}Type) "
+                              "(and (not (= ?o1 ?o2)) (objectType ?o2 {obj}Type) "
+                              "(receptacleType ?r {recep}Type) "
                               "(inReceptacle ?o2 ?r))))))",
     "look_at_obj_in_light": "(and (exists (?ot - object ?r - receptacle ?a - agent ?l - location) (and "
                             "(objectType ?ot {toggle}Type) (toggleable ?ot) (isToggled ?ot) "
                             "(receptacleAtLocation ?r ?l) (atLocation ?a ?l) (inReceptacle ?ot ?r))) "
-                            "(exists (?o - object ?a - agent) (and (objectType ?o {obj}Type) (holds ?a ?o))))",
+                            "(exists (?o - object ?a - agent) (and (objectType ?o {obj}Type) "
+                            "(holds ?a ?o))))",
 }
 for _t, (_aff, _state) in {"pick_clean_then_place_in_recep": ("cleanable", "isClean"),
                            "pick_heat_then_place_in_recep": ("heatable", "isHot"),
                            "pick_cool_then_place_in_recep": ("coolable", "isCool")}.items():
-    _GOALS[_t] = (f"(exists (?r - receptacle) (exists (?o - object) (and ({_aff} ?o) (objectType ?o {{obj}}Type) "
+    _GOALS[_t] = (f"(exists (?r - receptacle) (exists (?o - object) (and ({_aff} ?o) "
+                  f"(objectType ?o {{obj}}Type) "
                   f"(receptacleType ?r {{recep}}Type) ({_state} ?o) (inReceptacle ?o ?r))))")
 
 
@@ -52,7 +57,8 @@ def problem_text(task: Mapping[str, Any]) -> str:
     m = mangle
     init = [f"(atLocation agent1 {m(task['start'])})"]
     for r in recs:
-        init += [f"(receptacleType {m(r['id'])} {r['cls']}Type)", f"(receptacleAtLocation {m(r['id'])} {m(r['loc'])})"]
+        init += [f"(receptacleType {m(r['id'])} {r['cls']}Type)",
+                 f"(receptacleAtLocation {m(r['id'])} {m(r['loc'])})"]
         if r.get("openable"):
             init.append(f"(openable {m(r['id'])})")
         if r.get("opened"):
@@ -67,7 +73,8 @@ def problem_text(task: Mapping[str, Any]) -> str:
         init += [f"({s} {oid})" for s in o.get("state", ())]
     present = {o["cls"] for o in objs}
     for rc in sorted({rcls[r["id"]] for r in recs}):
-        init += [f"(canContain {rc}Type {oc}Type)" for oc in sorted(present) if oc in K.CAN_CONTAIN.get(rc, ())]
+        init += [f"(canContain {rc}Type {oc}Type)"
+                 for oc in sorted(present) if oc in K.CAN_CONTAIN.get(rc, ())]
     g = task["goal"]
     goal = _GOALS[task["task_type"]].format(obj=g["obj"], recep=g["recep"], toggle=g["toggle"])
     lines = [

@@ -184,7 +184,8 @@ class World:
             cmds["examine " + rn] = ("examine_r", r)
             usable = not L.r_openable[r] or self.opened[r]
             if L.r_openable[r]:
-                cmds[("close " if self.opened[r] else "open ") + rn] = ("close" if self.opened[r] else "open", r)
+                verb = "close" if self.opened[r] else "open"
+                cmds[f"{verb} {rn}"] = (verb, r)
             for o in self.contents[r]:
                 if L.toggleable[o]:
                     cmds["use " + L.o_name[o]] = ("use", o)
@@ -348,7 +349,8 @@ class World:
         if t == "look_at_obj_in_light":
             if self.held < 0 or self.held not in L.target_objs:
                 return False
-            return any(lamp in self.toggled and self.obj_in[lamp] >= 0 and L.r_loc[self.obj_in[lamp]] == self.loc
+            return any(lamp in self.toggled and self.obj_in[lamp] >= 0
+                       and L.r_loc[self.obj_in[lamp]] == self.loc
                        for lamp in L.lamps)
         need = {"pick_clean_then_place_in_recep": self.clean, "pick_heat_then_place_in_recep": self.hot,
                 "pick_cool_then_place_in_recep": self.cool}.get(t)

@@ -38,7 +38,8 @@ def chromium_problem() -> str | None:
     """Why MiniWoB cannot start a browser here, or ``None``."""
     missing = [var for var in _CANDIDATES if not _find(var)]
     if missing:
-        return (f"no Chromium/chromedriver found ({', '.join(missing)} unset and not on PATH): run `make system` "
+        return (f"no Chromium/chromedriver found ({', '.join(missing)} unset and not on PATH): run "
+                f"`make system` "
                 "(installs Debian chromium and chromium-driver)")
     return None
 

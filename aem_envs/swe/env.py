@@ -87,7 +87,8 @@ class SWERepairEnv(TextEnv):
         # A named split must exist (the base class raises, naming the splits there are).
         super().__init__(taskset, split=split or taskset.splits()[0], render_mode=render_mode)
         self.limits = Limits(memory_mb=memory_mb, timeout_s=command_timeout, disk_mb=disk_mb)
-        self.command_timeout, self.grade_timeout, self.max_output_chars = command_timeout, grade_timeout, max_output_chars
+        self.command_timeout, self.grade_timeout = command_timeout, grade_timeout
+        self.max_output_chars = max_output_chars
         self.sandbox: Sandbox | None = None
         self.row: dict[str, Any] = {}
         self.source_dir: Path | None = None
@@ -176,7 +177,8 @@ class SWERepairEnv(TextEnv):
         except tools.ToolError as e:
             return StepResult(f"Invalid tool call: {e}", is_action_valid=False)
         except (UnicodeError, ValueError) as e:  # e.g. NUL bytes or lone surrogates in a command
-            return StepResult(f"Invalid tool call: the text cannot be passed to the sandbox ({type(e).__name__}).",
+            return StepResult(f"Invalid tool call: the text cannot be passed to the sandbox "
+                              f"({type(e).__name__}).",
                               is_action_valid=False)
         except Exception as e:  # the sandbox broke (SandboxError, OSError, the engine): never out of step()
             log.warning("sandbox failure in %s: %s", self.row.get("instance_id"), e, exc_info=True)
@@ -193,7 +195,8 @@ class SWERepairEnv(TextEnv):
         verdict = "RESOLVED" if res.resolved else "NOT RESOLVED"
         obs = f"Submitted. {verdict}: {res.reason}."
         return StepResult(obs, reward=res.reward, terminated=True, won=res.resolved,
-                          is_action_valid=not res.infra_error, info={"grading": res.report(), "tool": "submit"})
+                          is_action_valid=not res.infra_error,
+                          info={"grading": res.report(), "tool": "submit"})
 
     # -- the scripted gold-patch solver ------------------------------------------------------------
     def oracle_action(self) -> str | None:

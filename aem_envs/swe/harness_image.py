@@ -203,7 +203,8 @@ def _context(recipe: Recipe, bundle: Path, base_image: str, digest: str, ctx: Pa
     house = wheels.fetch([*BUILD_BASICS, *recipe.requirements, *recipe.build_requirements], progress=progress)
     shutil.copytree(house, conda / "pkgs")
     (ctx / "aem").mkdir()
-    (ctx / "aem" / "requirements.txt").write_text("\n".join(env_requirements(recipe)) + "\n", encoding="utf-8")
+    (ctx / "aem" / "requirements.txt").write_text("\n".join(env_requirements(recipe)) + "\n",
+                                                  encoding="utf-8")
     shutil.copy(bundle, ctx / "aem" / "repo.bundle")
     (ctx / "Dockerfile").write_text(dockerfile(recipe, base_image, digest), encoding="utf-8")
 

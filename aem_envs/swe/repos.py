@@ -33,8 +33,8 @@ def cache_dir() -> Path:
 
 
 def git(*args: str, cwd: Path | None = None, input: bytes | None = None, env: dict | None = None) -> str:
-    r = subprocess.run(["git", "-c", "core.autocrlf=false", "-c", "advice.detachedHead=false", *args], cwd=cwd,
-                       input=input, capture_output=True, env={**GIT_ENV, **(env or {})}, timeout=120)
+    r = subprocess.run(["git", "-c", "core.autocrlf=false", "-c", "advice.detachedHead=false", *args],
+                       cwd=cwd, input=input, capture_output=True, env={**GIT_ENV, **(env or {})}, timeout=120)
     if r.returncode:
         raise RuntimeError(f"git {' '.join(args[:3])} failed: {r.stderr.decode(errors='replace')[-500:]}")
     return r.stdout.decode("utf-8", errors="replace")
@@ -73,7 +73,8 @@ def unbundle(bundle: Path, commit: str, dest: Path) -> None:
     as ``git clone --depth 1`` leaves it). No remote, no reflog: nothing names the host."""
     dest.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=dest)
-    (dest / ".git" / "shallow").write_text(commit + "\n", encoding="utf-8")  # parents past the commit may be absent
+    # parents past the commit may be absent
+    (dest / ".git" / "shallow").write_text(commit + "\n", encoding="utf-8")
     git("fetch", "-q", "--no-tags", str(Path(bundle).resolve()), "+refs/*:refs/bundle/*", cwd=dest)
     git("checkout", "-q", "-B", "main", commit, cwd=dest)
     for ref in git("for-each-ref", "--format=%(refname)", "refs/bundle", cwd=dest).split():

@@ -2,9 +2,10 @@
 
 ``prepare(rows, ...)`` takes rows of any vintage (v5 rows with ``image``/``eval_script``/``log_parser``/
 ``eval_type``; classic rows without them; SWE-Gym-style rows of repos swebench's tables do not know, given
-``specs``; our own rows with a ``bundle`` or an ``sdist``), derives what is missing (``derive``), and checks every field
-the env and the grader will read. Every problem of every row is collected, and one ``InvalidInstances``
-error names them all, so a dataset is fixed in one pass instead of one ``KeyError`` per episode.
+``specs``; our own rows with a ``bundle`` or an ``sdist``), derives what is missing (``derive``), and
+checks every field the env and the grader will read. Every problem of every row is collected, and one
+``InvalidInstances`` error names them all, so a dataset is fixed in one pass instead of one ``KeyError``
+per episode.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def _bundle_problems(bundle: Any, folder: Path | None) -> list[str]:
     with open(folder / bundle, "rb") as f:
         head = f.read(20)
     if not head.startswith((b"# v2 git bundle", b"# v3 git bundle")):
-        return [f"bundle {bundle!r} is not a git bundle (make one with `git bundle create`, or `aem swe add`)"]
+        return [f"bundle {bundle!r} is not a git bundle "
+                f"(make one with `git bundle create`, or `aem swe add`)"]
     return []
 
 
@@ -100,7 +102,8 @@ def _sdist_problems(sdist: Any, folder: Path | None) -> list[str]:
     try:
         projects = json.loads((folder / "sources.json").read_text(encoding="utf-8"))["projects"]
     except (TypeError, OSError, ValueError, KeyError):
-        return [f"sdist {sdist!r}: its task folder's sources.json (the pinned releases) is not next to the rows; "
+        return [f"sdist {sdist!r}: its task folder's sources.json (the pinned releases) is not next "
+                f"to the rows; "
                 "load the whole task folder, e.g. instances_source=\"swe-real\""]
     if not isinstance(sdist, str) or sdist not in projects:
         return [f"sdist {sdist!r} is not a project of {folder / 'sources.json'}"]

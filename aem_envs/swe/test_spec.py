@@ -58,7 +58,8 @@ def make_eval_script(base_commit: str, test_patch: str, test_cmd: str, setup: Se
         lines.append(f"git checkout {base_commit} -- {' '.join(modified)}")
     if created:
         lines.append(f"rm -f {' '.join(created)}")
-    lines += [f"git apply -v - <<'{HEREDOC}' || echo '>>>>> Patch Apply Failed'", test_patch.rstrip("\n"), HEREDOC,
+    lines += [f"git apply -v - <<'{HEREDOC}' || echo '>>>>> Patch Apply Failed'", test_patch.rstrip("\n"),
+              HEREDOC,
               f": '{START_TEST_OUTPUT}'", test_cmd, f": '{END_TEST_OUTPUT}'"]
     if modified:
         lines.append(f"git checkout {base_commit} -- {' '.join(modified)}")

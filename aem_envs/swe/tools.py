@@ -148,7 +148,8 @@ def _file_op(sb: Sandbox, timeout: float, **args) -> str:
     r = sb.exec("python3 -c " + "'" + _FILE_HELPER.replace("'", "'\"'\"'") + "'",
                 stdin=json.dumps(args).encode(), timeout=timeout)
     if r.exit_code:
-        raise ToolError(r.output.strip().splitlines()[-1] if r.output.strip() else f"failed (exit {r.exit_code})")
+        raise ToolError(r.output.strip().splitlines()[-1] if r.output.strip()
+                        else f"failed (exit {r.exit_code})")
     return r.output
 
 
@@ -176,13 +177,15 @@ def _replace(call: ToolCall, sb: Sandbox, timeout: float, max_chars: int) -> str
         raise ToolError("<replace> needs <old>...</old> and <new>...</new> inside it.")
     if not old.group(1):
         raise ToolError("<old> must not be empty.")
-    return _file_op(sb, timeout, op="replace", path=_path(call), old=_trim(old.group(1)), new=_trim(new.group(1)))
+    return _file_op(sb, timeout, op="replace", path=_path(call), old=_trim(old.group(1)),
+                    new=_trim(new.group(1)))
 
 
 @tool("create")
 def _create(call: ToolCall, sb: Sandbox, timeout: float, max_chars: int) -> str:
     content = call.body if call.body.endswith("\n") or not call.body else call.body + "\n"
-    return _file_op(sb, timeout, op="create", path=_path(call), content=base64.b64encode(content.encode()).decode())
+    return _file_op(sb, timeout, op="create", path=_path(call),
+                    content=base64.b64encode(content.encode()).decode())
 
 
 def run(call: ToolCall, sb: Sandbox, timeout: float, max_chars: int) -> str:

@@ -93,7 +93,8 @@ class TextWorldEnv(UpstreamTextEnv):
         self._done = bool(done or self._state.won or self._state.lost)
         return StepResult(clean_feedback(self._state.feedback), reward=(score - before) / max_score,
                           terminated=self._done, is_action_valid=_norm(command) in admissible,
-                          won=bool(self._state.won), info={"score": score, "max_score": self._state.max_score})
+                          won=bool(self._state.won),
+                          info={"score": score, "max_score": self._state.max_score})
 
     def admissible_actions(self) -> list[str] | None:
         if self._state is None:

@@ -27,7 +27,8 @@ from aem_envs.core import StepResult
 
 MAX_ACTION_CHARS = 500
 UNKNOWN_ACTION = "Unknown action"
-REFUSED_OBSERVATION = "Unknown action: I'm not sure what you mean. (Actions are short commands, e.g. 'look around'.)"
+REFUSED_OBSERVATION = ("Unknown action: I'm not sure what you mean. "
+                       "(Actions are short commands, e.g. 'look around'.)")
 
 
 class TextWorldExpressEnv(UpstreamTextEnv):

@@ -217,7 +217,8 @@ class Engine:
             els.append(("button", NEXT, "next"))
             for asin in self.page_items(state):
                 p = self.catalog.by_asin[asin]
-                els += [("product", asin, asin), ("text", p["name"], None), ("text", price_text(p["pricing"]), None)]
+                els += [("product", asin, asin), ("text", p["name"], None),
+                        ("text", price_text(p["pricing"]), None)]
             return els
         els.append(("button", PREV, "prev"))
         p = self.catalog.by_asin[state.asin]

@@ -130,7 +130,8 @@ class WebShopEnv(TextEnv):
     def _step(self, action: str) -> StepResult:
         out = self.engine.step(self.state, action)
         if not out.valid:
-            return StepResult(f"Invalid action: {out.message}.{self._sep}{self._observe()}", is_action_valid=False)
+            return StepResult(f"Invalid action: {out.message}.{self._sep}{self._observe()}",
+                              is_action_valid=False)
         self.state = out.state
         if self.state.page == "item":
             self.visited.add(self.state.asin)
@@ -149,7 +150,8 @@ class WebShopEnv(TextEnv):
     def admissible_actions(self) -> list[str]:
         if self.state.page == "search":
             return [SEARCH_PLACEHOLDER]
-        return [f"click[{c}]" for c, (kind, _) in self.engine.clickables(self.state).items() if kind != "search"]
+        return [f"click[{c}]" for c, (kind, _) in self.engine.clickables(self.state).items()
+                if kind != "search"]
 
     def oracle_action(self) -> str | None:
         """Search the target's title, page to it, open it, pick the goal's options, buy."""

@@ -134,7 +134,8 @@ def make_goal(j: int, product: dict[str, Any], t: vocab.ProductType) -> dict[str
     rng = random.Random(f"{SEED}/goal/{j}")
     attrs = rng.sample(product["attributes"], rng.randint(1, min(3, len(product["attributes"]))))
     chosen = [(g, rng.choice(vals)) for g, vals in product["options"].items() if rng.random() < 0.9]
-    ask = rng.choice(t.asks) if rng.random() < 0.6 else _noun_of(product, t)  # generic, or this product's noun
+    # generic, or this product's noun
+    ask = rng.choice(t.asks) if rng.random() < 0.6 else _noun_of(product, t)
     return goal_record(rng, product, attrs, ask, chosen)
 
 
@@ -146,7 +147,8 @@ def goal_record(rng: random.Random, product: dict[str, Any], attrs: list[str], a
     opts = "".join(("," if k else "") + " " + _option_phrase(rng, g, v) for k, (g, v) in enumerate(chosen))
     text = rng.choice(vocab.INSTRUCTION).format(attrs=attr_text, ask=ask, opts=opts)
     price_upper = price_ceiling(product["price"], lambda n, k: rng.sample(range(n), k))
-    return {"asin": product["asin"], "instruction_text": text + price_suffix(price_upper), "attributes": attrs,
+    return {"asin": product["asin"], "instruction_text": text + price_suffix(price_upper),
+            "attributes": attrs,
             "goal_options": [v for _, v in chosen], "price_upper": price_upper, "name": product["name"],
             "query": product["query"], "category": product["category"],
             "product_category": product["product_category"], "task_type": product["category"]}

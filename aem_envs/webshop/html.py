@@ -55,7 +55,8 @@ def render_body(elements: list[Element], links: LinkFn | None = None, search_act
         elif kind == "search":
             out.append(f'<form id="search-form" method="get" action="{escape(search_action)}">'
                        '<input id="search_input" name="q" type="text" placeholder="Search products" '
-                       f'autocomplete="off"> <button class="btn" type="submit">{escape(text)}</button></form>')
+                       f'autocomplete="off"> <button class="btn" '
+                       f'type="submit">{escape(text)}</button></form>')
         elif kind == "button":
             out.append(_control("btn", text, link(el)))
         elif kind == "product":
@@ -63,7 +64,8 @@ def render_body(elements: list[Element], links: LinkFn | None = None, search_act
         elif kind == "group":
             out.append(f'<h4 class="option-group">{escape(text)}</h4>')
         elif kind == "option":
-            out.append(_control("option", text, link(el), f' role="radio" aria-checked="{str(data is not None).lower()}"'))
+            out.append(_control("option", text, link(el),
+                                f' role="radio" aria-checked="{str(data is not None).lower()}"'))
         elif kind == "clicked":
             out.append(f'<p class="clicked" role="status">{escape(text)}</p>')
         elif kind == "title":
@@ -91,5 +93,6 @@ def render_page(elements: list[Element], links: LinkFn | None = None, search_act
     """A whole HTML document (``observation_mode="html"`` uses it without links)."""
     body = render_body(elements, links, search_action, notice)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
+            f'<meta name="viewport" content="width=device-width, '
+            f'initial-scale=1"><style>{STYLE}</style></head>'
             f"<body>\n{body}\n</body></html>\n")

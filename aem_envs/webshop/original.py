@@ -91,7 +91,8 @@ def process_products(raw: list[dict[str, Any]], ins: Mapping[str, Any], rng: ran
         info = ins.get(asin)
         out.append({
             "asin": asin, "name": p.get("name") or "", "category": p.get("category") or "",
-            "query": (p.get("query") or "").lower().strip(), "product_category": p.get("product_category") or "",
+            "query": (p.get("query") or "").lower().strip(),
+            "product_category": p.get("product_category") or "",
             "description": p.get("full_description") or "",
             "bullets": [bullets] if isinstance(bullets, str) else list(bullets), "reviews": [],
             "pricing": pricing, "price": price, "options": options,
@@ -104,7 +105,8 @@ def process_products(raw: list[dict[str, Any]], ins: Mapping[str, Any], rng: ran
     return out
 
 
-def _goal(product: dict[str, Any], text: str, attrs: list[str], options: Any, rng: random.Random) -> dict[str, Any]:
+def _goal(product: dict[str, Any], text: str, attrs: list[str], options: Any,
+          rng: random.Random) -> dict[str, Any]:
     upper = price_ceiling(product["price"], lambda n, k: rng.sample(range(n), k))
     return {"asin": product["asin"], "instruction_text": text + price_suffix(upper), "attributes": attrs,
             "goal_options": options, "price_upper": upper, "name": product["name"], "query": product["query"],
@@ -138,7 +140,8 @@ def _pick(folder: Path, stem: str, small: bool) -> Path:
     for p in order:
         if p.is_file():
             return p
-    raise FileNotFoundError(f"no {stem}.json or {stem}_1000.json in {folder} (upstream WebShop's data folder)")
+    raise FileNotFoundError(f"no {stem}.json or {stem}_1000.json in {folder} "
+                            "(upstream WebShop's data folder)")
 
 
 def load_original(data_dir: str | Path, human_goals: bool = True, num_products: int | None = None,
@@ -151,7 +154,8 @@ def load_original(data_dir: str | Path, human_goals: bool = True, num_products: 
     items, attrs = _pick(folder, "items_shuffle", small), _pick(folder, "items_ins_v2", small)
     human_path = folder / "items_human_ins.json"
     if human_goals and not human_path.is_file():
-        raise FileNotFoundError(f"human_goals=True needs {human_path}; pass human_goals=False for synthetic goals")
+        raise FileNotFoundError(f"human_goals=True needs {human_path}; "
+                                "pass human_goals=False for synthetic goals")
     files = [items, attrs] + ([human_path] if human_goals else [])
     ident = json.dumps([[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
                        + [human_goals, num_products, seed])

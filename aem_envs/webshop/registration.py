@@ -1,7 +1,7 @@
 """Registers ``aem/WebShop-v1`` and ``-v0`` (kept import-light: string entry points, no catalog loading).
 
-The id's version is the catalog's: ``-v1`` the harder catalog (the default, ``generate_v1``), ``-v0`` the first
-one, kept so that results on it stay reproducible. Rules and reward are the same (docs/webshop.md).
+The id's version is the catalog's: ``-v1`` the harder catalog (the default, ``generate_v1``), ``-v0``
+the first one, kept so that results on it stay reproducible. Rules and reward are the same (docs/webshop.md).
 """
 
 from aem_envs.registration import register

@@ -83,7 +83,8 @@ class SearchEngine:
         return self._ranked(keywords)[0]
 
     def _ranked(self, keywords: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-        """``(asins, tie groups)``: results best first, and per result the index of its run of equal scores."""
+        """``(asins, tie groups)``: results best first, and per result the index of its run of equal
+        scores."""
         terms = [t for t in tokenize(" ".join(keywords)) if t in self._vocab]
         if not terms or not self.asins:
             return (), ()

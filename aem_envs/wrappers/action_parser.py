@@ -106,7 +106,8 @@ class ActionParser(gym.Wrapper[str, str, str, str]):
         super().__init__(env)
         self._regex = re.compile(pattern, re.DOTALL | re.IGNORECASE)
         self._parse = parse
-        self.penalty, self.invalid_observation, self.max_action_chars = penalty, invalid_observation, max_action_chars
+        self.penalty, self.invalid_observation = penalty, invalid_observation
+        self.max_action_chars = max_action_chars
         self._last_obs = ""
         self._last_info: dict[str, Any] = {}
 

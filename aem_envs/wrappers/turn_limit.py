@@ -8,7 +8,8 @@ import gymnasium as gym
 
 
 class TurnLimit(gym.Wrapper[str, str, str, str]):
-    """After ``max_turns`` steps the episode is truncated (``truncated=True``, ``info["turn_limit_reached"]``).
+    """After ``max_turns`` steps the episode is truncated (``truncated=True``,
+    ``info["turn_limit_reached"]``).
 
     Unlike gymnasium's ``TimeLimit`` it also reports the turn count in ``info["turns"]`` and refuses a
     step after the end instead of silently stepping on. An env with ``finish_at_turn_limit()`` (SWE: grade

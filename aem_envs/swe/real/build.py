@@ -59,10 +59,12 @@ def load_sources(src: Path, only: set[str] | None = None, draft: bool = False) -
         meta = tomllib.loads((d / "task.toml").read_text(encoding="utf-8"))
         if meta.get("task_type") not in TASK_TYPES:
             raise ValueError(f"{d.name}: task_type must be one of {TASK_TYPES}")
-        todo = "TODO" in meta.get("problem_statement", "TODO") or "TODO" in meta.get("problem_statement_source", "")
+        todo = ("TODO" in meta.get("problem_statement", "TODO")
+                or "TODO" in meta.get("problem_statement_source", ""))
         if todo and not draft:
             raise ValueError(f"{d.name}: write its problem statement (and its source) in task.toml first")
-        out.append(TaskSource(d.name, meta, (d / "fix.patch").read_text(encoding="utf-8"), (d / "test.patch").read_text(encoding="utf-8")))
+        out.append(TaskSource(d.name, meta, (d / "fix.patch").read_text(encoding="utf-8"),
+                              (d / "test.patch").read_text(encoding="utf-8")))
     return out
 
 
@@ -77,7 +79,8 @@ def resolve_projects(src: Path, out: Path) -> dict[str, sources.Project]:
         _compile(p["requirements"], name, cfg["exclude_newer"], out / req)
         projects[key] = sources.Project(
             key=key, name=name, version=p["version"], sdist=p["sdist"], url=p["url"], sha256=p["sha256"],
-            repo=p["repo"], license=p["license"], license_file=p["license_file"], import_root=p["import_root"],
+            repo=p["repo"], license=p["license"], license_file=p["license_file"],
+            import_root=p["import_root"],
             requirements=req)
     return projects
 
@@ -93,14 +96,17 @@ def _compile(requirements: list[str], own: str, exclude_newer: str, dest: Path) 
     with tempfile.NamedTemporaryFile("w", suffix=".in") as f:
         f.write("\n".join(requirements) + "\n")
         f.flush()
-        r = subprocess.run([uv, "pip", "compile", "--no-config", "--quiet", "--generate-hashes", "--no-header",
-                            "--python-version", sources.PYTHON, "--python-platform", sources._platform_tag()[0],
-                            "--only-binary", ":all:", "--exclude-newer", exclude_newer, "--no-emit-package", own,
+        r = subprocess.run([uv, "pip", "compile", "--no-config", "--quiet", "--generate-hashes",
+                            "--no-header", "--python-version", sources.PYTHON,
+                            "--python-platform", sources._platform_tag()[0],
+                            "--only-binary", ":all:", "--exclude-newer", exclude_newer,
+                            "--no-emit-package", own,
                             f.name, "-o", str(dest)], capture_output=True, text=True, timeout=300)
     if r.returncode:
         raise RuntimeError(f"resolving {own}'s test requirements failed: {r.stderr[-1500:]}")
     # uv writes the temp input's path into the "# via -r <file>" annotations: keep the file machine-free.
-    dest.write_text("".join(ln for ln in dest.read_text(encoding="utf-8").splitlines(keepends=True) if f.name not in ln))
+    kept = [ln for ln in dest.read_text(encoding="utf-8").splitlines(keepends=True) if f.name not in ln]
+    dest.write_text("".join(kept))
 
 
 def build_task(t: TaskSource, p: sources.Project, repo: Path, site: Path, work: Path) -> tuple[dict, dict]:
@@ -126,10 +132,14 @@ def build_task(t: TaskSource, p: sources.Project, repo: Path, site: Path, work: 
         raise RuntimeError(f"{iid}: " + "\n".join(problems))
     m = t.meta
     row = {
-        "instance_id": iid, "repo": p.repo, "base_commit": p.base_commit, "problem_statement": m["problem_statement"].strip() + "\n",
-        "hints_text": "", "created_at": m["created_at"], "version": p.version, "patch": t.fix, "test_patch": t.test,
-        "FAIL_TO_PASS": json.dumps(d.f2p), "PASS_TO_PASS": json.dumps(d.p2p), "environment_setup_commit": p.base_commit,
-        "image": f"sweb.eval.x86_64.{iid.lower()}:latest", "eval_script": make_eval_script(p.base_commit, t.test, cmd),
+        "instance_id": iid, "repo": p.repo, "base_commit": p.base_commit,
+        "problem_statement": m["problem_statement"].strip() + "\n",
+        "hints_text": "", "created_at": m["created_at"], "version": p.version, "patch": t.fix,
+        "test_patch": t.test,
+        "FAIL_TO_PASS": json.dumps(d.f2p), "PASS_TO_PASS": json.dumps(d.p2p),
+        "environment_setup_commit": p.base_commit,
+        "image": f"sweb.eval.x86_64.{iid.lower()}:latest",
+        "eval_script": make_eval_script(p.base_commit, t.test, cmd),
         "log_parser": "parse_log_pytest", "eval_type": "pass_and_fail", "gold_exit_code": 0,
         # ours: where the code comes from, the kind of bug, and the provenance of the task data
         "sdist": p.key, "task_type": m["task_type"], "license": p.license,
@@ -167,9 +177,11 @@ def write_licenses(out: Path, projects: dict[str, sources.Project], repos_: dict
 
 def write_attribution(out: Path, projects: dict[str, sources.Project], rows: list[dict]) -> None:
     lines = ["# swe-real v0: where the task data comes from", "",
-             "Each task is a bug in a PyPI release (downloaded at set-up, never stored here) with the fix and",
+             "Each task is a bug in a PyPI release (downloaded at set-up, never stored here) "
+             "with the fix and",
              "regression test its project published later. The patches and test ids below are taken from the",
-             "projects' public history under their licences (copies in `licenses/`); problem statements restate",
+             "projects' public history under their licences (copies in `licenses/`); "
+             "problem statements restate",
              "the linked issues (or describe the symptom where no issue exists).", "",
              "| project | release | licence | upstream |", "|---|---|---|---|"]
     lines += [f"| {p.name} | {p.version} | {p.license} (`licenses/{k}.txt`) | https://github.com/{p.repo} |"
@@ -221,7 +233,8 @@ def build(only: set[str] | None = None, trial: bool = False, progress: bool = Tr
 def _write_outputs(src: Path, out: Path, projects: dict, repos_: dict, rows: list[dict], report: dict,
                    swebench: str, partial: bool) -> None:
     if partial:  # a trial build of some tasks: report only, the task data stays as it was
-        (src / "build-report.partial.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        (src / "build-report.partial.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n",
+                                                       encoding="utf-8")
         return
     rows.sort(key=lambda r: (r["repo"], _id_number(r["instance_id"])))
     write_rows(out, rows)
@@ -234,7 +247,8 @@ def _write_outputs(src: Path, out: Path, projects: dict, repos_: dict, rows: lis
         splits[split_of(n)].append(r["instance_id"])
     write_manifest(out, "swe-real", VERSION, splits, backends={"swebench": swebench},
                    extra={"projects": sorted(projects), "task_types": sorted({r["task_type"] for r in rows})})
-    (src / "build-report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (src / "build-report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n",
+                                           encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

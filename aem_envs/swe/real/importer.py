@@ -73,7 +73,8 @@ def take_onto(git_dir: Path, tag: str, commits: list[str], work: Path, keep) -> 
             continue
         r = git(None, "apply", "--3way", "--index", "-", cwd=work, input=diff, check=False)
         if r.returncode:
-            raise RuntimeError(f"{c[:10]} does not merge onto {tag}: {r.stderr.strip()[-600:]}; backport it by hand")
+            raise RuntimeError(f"{c[:10]} does not merge onto {tag}: {r.stderr.strip()[-600:]}; backport it "
+                               f"by hand")
         how = f"3-way merge onto {tag}"
     return how
 
@@ -94,7 +95,8 @@ def import_task(git_dir: Path, project: str, number: int, commits: list[str], sr
             git(git_dir, "worktree", "add", "--detach", "-f", str(work), p["tag"])
             pkg_roots = [f"{root}/{d}" if root else d for d in _packages(work / (root or "."))]
             git(git_dir, "worktree", "remove", "--force", str(work))
-            dropped = sorted({f for c in full for f in git(git_dir, "diff", "--name-only", f"{c}^", c).stdout.split()
+            dropped = sorted({f for c in full
+                              for f in git(git_dir, "diff", "--name-only", f"{c}^", c).stdout.split()
                               if classify(f, pkg_roots) == "drop"})
             how = take_onto(git_dir, p["tag"], full, work, lambda f: classify(f, pkg_roots) != "drop")
             files = git(None, "diff", "--cached", "--name-only", p["tag"], cwd=work).stdout.split()
@@ -120,7 +122,8 @@ def import_task(git_dir: Path, project: str, number: int, commits: list[str], sr
 
 
 def _packages(root: Path) -> list[str]:
-    return sorted(d.name for d in root.iterdir() if (d / "__init__.py").is_file() and not TEST_DIR.search(d.name + "/"))
+    return sorted(d.name for d in root.iterdir()
+                  if (d / "__init__.py").is_file() and not TEST_DIR.search(d.name + "/"))
 
 
 def main(argv: list[str] | None = None) -> int:

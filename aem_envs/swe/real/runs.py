@@ -91,13 +91,15 @@ def run_tests(tree: Path, site: Path, command: str, instance_id: str, runtime: s
         r = sb.exec(command, timeout=RUN_TIMEOUT_S)
     if r.timed_out:
         raise RuntimeError(f"{instance_id}: tests timed out after {RUN_TIMEOUT_S:.0f} s")
-    return Run(PARSER_REGISTRY["parse_log_pytest"](r.output, None), r.exit_code, time.monotonic() - t0, r.output)
+    return Run(PARSER_REGISTRY["parse_log_pytest"](r.output, None), r.exit_code, time.monotonic() - t0,
+               r.output)
 
 
 def derive(base: Sequence[Run], gold: Sequence[Run]) -> Derived:
     """FAIL_TO_PASS, PASS_TO_PASS, the ids to deselect and the flaky ids (see the module docstring)."""
     ids = sorted({t for r in (*base, *gold) for t in r.status})
-    flaky = [t for t in ids if len({r.status.get(t) for r in base}) > 1 or len({r.status.get(t) for r in gold}) > 1]
+    flaky = [t for t in ids
+             if len({r.status.get(t) for r in base}) > 1 or len({r.status.get(t) for r in gold}) > 1]
     ambiguous = set().union(*(r.ambiguous for r in (*base, *gold)))
     passed = {t for t in ids if all(r.status.get(t) == "PASSED" for r in gold)} - set(flaky) - ambiguous
     f2p = sorted(t for t in passed if all(r.status.get(t) != "PASSED" for r in base))

@@ -77,7 +77,8 @@ def load_projects(folder: Path) -> dict[str, Project]:
 
 def dump_projects(projects: dict[str, Project]) -> str:
     body = {k: {f: v for f, v in asdict(p).items() if f != "key"} for k, p in sorted(projects.items())}
-    return json.dumps({"python": PYTHON, "site_mount": SITE_MOUNT, "projects": body}, indent=1, sort_keys=True) + "\n"
+    return json.dumps({"python": PYTHON, "site_mount": SITE_MOUNT, "projects": body}, indent=1,
+                      sort_keys=True) + "\n"
 
 
 def cache_root() -> Path:
@@ -176,7 +177,8 @@ def ensure_repo(p: Project) -> tuple[Path, str]:
                                f"{p.base_commit}; the task data and this set-up disagree")
         shutil.rmtree(dest, ignore_errors=True)
         os.rename(work, dest)
-    _ready(dest).write_text(commit + "\n", encoding="utf-8")  # beside the tree: the sandboxes copy exactly the sdist
+    # beside the tree: the sandboxes copy exactly the sdist
+    _ready(dest).write_text(commit + "\n", encoding="utf-8")
     return dest, commit
 
 
@@ -194,7 +196,8 @@ def install_cmd(req: Path, target: Path) -> list[str]:
     if uv:
         return [uv, "pip", "install", "--no-config", "--quiet", "--target", str(target), "--no-deps",
                 "--require-hashes", "--only-binary", ":all:", "--python-version", PYTHON,
-                "--python-platform", uv_plat, "--compile-bytecode", "--python", sys.executable, "-r", str(req)]
+                "--python-platform", uv_plat, "--compile-bytecode", "--python", sys.executable, "-r",
+                str(req)]
     return [sys.executable, "-m", "pip", "install", "--isolated", "--quiet", "--target", str(target),
             "--no-deps", "--require-hashes", "--only-binary", ":all:", "--python-version", PYTHON,
             "--implementation", "cp", "--platform", pip_plat, "--platform", "any", "-r", str(req)]

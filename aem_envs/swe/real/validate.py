@@ -74,7 +74,8 @@ def validate(runtimes: Sequence[str], split: str = "all", only: Sequence[str] = 
             results[iid] = res = check_task(ts.get(iid), folder, rt)
             if progress:
                 flag = "ok" if res["ok"] else f"WRONG: gold {res['gold_reason']}; empty {res['empty_reason']}"
-                print(f"[{rt} {n + 1}/{len(ids)}] {iid}: grade {res['grade_s']:.1f} s, {flag}", file=sys.stderr,
+                print(f"[{rt} {n + 1}/{len(ids)}] {iid}: grade {res['grade_s']:.1f} s, {flag}",
+                      file=sys.stderr,
                       flush=True)
         report["runtimes"][rt] = results
     return report
@@ -93,11 +94,13 @@ def wrong(report: Mapping[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Gold resolves and empty does not, through the grader, on each runtime.")
+    ap = argparse.ArgumentParser(description="Gold resolves and empty does not, through the grader, on each "
+                                 "runtime.")
     ap.add_argument("--runtime", action="append", default=None, help="bwrap and/or docker (default: both)")
     ap.add_argument("--split", default="all", choices=["all", "train", "test"])
     ap.add_argument("--only", nargs="*", default=())
-    ap.add_argument("--report", type=Path, default=None, help=f"where to write the report (default: {default_report()})")
+    ap.add_argument("--report", type=Path, default=None,
+                    help=f"where to write the report (default: {default_report()})")
     a = ap.parse_args(argv)
     report = validate(a.runtime or ["bwrap", "docker"], a.split, a.only)
     path = a.report or default_report()
