@@ -112,7 +112,8 @@ def main() -> int:
     db = default_db_path()
     agents = [("oracle", "oracle"), ("random", "random"), *baseline_agents()]
     print(f"main job: suite {suite_name} ({', '.join(env_ids)}), "
-          f"{'whole split' if not episodes else f'{episodes} tasks (stratified by type)'} per env, seeds {seeds}, "
+          f"{'whole split' if not episodes else f'{episodes} tasks (stratified by type)'} per env, "
+          f"seeds {seeds}, "
           f"max turns {max_turns or 'env default'}")
     print(f"agents: {', '.join(n for n, _ in agents)}"
           + ("" if len(agents) > 2 else f"  (no trained baselines under {BASELINES}/*/final yet)"))

@@ -7,8 +7,8 @@ a backend that got the other replies passes them as ``generations`` (one entry p
 it failed), so only the failed episodes end. The episode loop (``aem_gym.agents.rollout``) catches it
 and ends each affected episode with ``status="error"`` without stepping its env: infrastructure failures
 are never scored as the agent's failure. Such episodes are excluded from the success rate and counted
-separately (``errors``) in the evaluation summary. A backend may equally answer ``Generation(finish_reason="error", error=...)`` for one
-request of a batch; the loop treats it the same way.
+separately (``errors``) in the evaluation summary. A backend may equally answer
+``Generation(finish_reason="error", error=...)`` for one request of a batch; the loop treats it the same way.
 
 Any other exception from ``generate`` still stops the run: it is a bug, not a transient failure.
 """
@@ -35,7 +35,8 @@ class BackendError(RuntimeError):
         return list(self.generations)
 
 
-def call_policy(policy, requests: list[GenerationRequest]) -> tuple[list[Generation | None], BackendError | None]:
+def call_policy(policy,
+                requests: list[GenerationRequest]) -> tuple[list[Generation | None], BackendError | None]:
     """``policy.generate(requests)`` checked (one generation per request, in order); under a
     ``BackendError`` each failed request's reply is ``None`` and the error comes back with them."""
     from aem_gym.agents.policy import check_generations

@@ -36,8 +36,10 @@ def group_mean_std(values: Tensor, inv: Tensor, n: int) -> tuple[Tensor, Tensor,
     return mean, var.sqrt(), cnt
 
 
-def group_min_max(values: Tensor, inv: Tensor, n: int, include: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Per-group min and max; rows with ``include == False`` are ignored (their group may end up +inf/-inf)."""
+def group_min_max(values: Tensor, inv: Tensor, n: int,
+                  include: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Per-group min and max; rows with ``include == False`` are ignored (their group may end up
+    +inf/-inf)."""
     v = values.double()
     lo_src, hi_src = v, v
     if include is not None:

@@ -183,7 +183,8 @@ class HouseholdPrompt(PromptBuilder):
     )
 
     def task_part(self, s: PromptState) -> str:
-        goal = next((ln.strip() for ln in s.task.splitlines() if ln.strip().startswith("Your task is to:")), None)
+        goal = next((ln.strip() for ln in s.task.splitlines() if ln.strip().startswith("Your task is to:")),
+                    None)
         return f"Task: {goal}" if goal else super().task_part(s)
 
 

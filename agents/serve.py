@@ -60,7 +60,8 @@ class PolicyServer:
         self._queue: queue.Queue[tuple[GenerationRequest, Future] | None] = queue.Queue()
         self.batches: list[int] = []  # sizes of the generate calls made, for tests and logs
         self.httpd = _Server((host, port), self._handler())
-        self._threads = [threading.Thread(target=self.httpd.serve_forever, daemon=True, name="aem-serve-http"),
+        self._threads = [threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                                          name="aem-serve-http"),
                          threading.Thread(target=self._batcher, daemon=True, name="aem-serve-batch")]
 
     @property
@@ -136,7 +137,8 @@ class PolicyServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": server.model_name, "object": "model"}]})
+                    self._send(200, {"object": "list",
+                                     "data": [{"id": server.model_name, "object": "model"}]})
                 else:
                     self._error(404, f"no route {self.path}", "not_found")
 
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from aem_gym.agents.policy import make_policy
 
-    server = PolicyServer(make_policy(args.agent), args.model_name or args.agent, args.host, args.port).start()
+    server = PolicyServer(make_policy(args.agent), args.model_name or args.agent, args.host,
+                          args.port).start()
     print(f"serving {args.agent} at {server.url} (Ctrl-C stops)", flush=True)
     try:
         while True:

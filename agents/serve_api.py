@@ -184,7 +184,8 @@ def _message(g: Generation, opts: dict[str, Any]) -> tuple[dict[str, Any], str]:
     calls = decode_calls(g.text) if opts.get("tools") else None
     if calls:
         msg["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:20]}", "type": "function",
-                              "function": {"name": c.get("name"), "arguments": _arguments(c.get("arguments"))}}
+                              "function": {"name": c.get("name"),
+                                           "arguments": _arguments(c.get("arguments"))}}
                              for c in calls]
         rest = TOOL_CALL_RE.sub("", g.text).strip()
         msg["content"] = rest or None

@@ -43,7 +43,8 @@ class AdvantageInput:
         n = self.group.numel()
         for name in ("traj", "turn", "reward"):
             if getattr(self, name).numel() != n:
-                raise ValueError(f"AdvantageInput.{name} has {getattr(self, name).numel()} rows, group has {n}")
+                raise ValueError(f"AdvantageInput.{name} has {getattr(self, name).numel()} rows, "
+                                 f"group has {n}")
         if self.env_reward is None:
             self.env_reward = self.reward
 
@@ -71,7 +72,8 @@ ESTIMATORS: Registry[EstimatorSpec] = Registry("estimator",
                                                fix="Register one with @register_estimator('NAME')")
 
 
-def register_estimator(name: str, *, loss: dict[str, Any] | None = None, sampler: dict[str, Any] | None = None):
+def register_estimator(name: str, *, loss: dict[str, Any] | None = None,
+                       sampler: dict[str, Any] | None = None):
     """Decorator: register ``fn(inp, cfg) -> Tensor[N]`` under ``name`` with its loss/sampler defaults."""
 
     def wrap(fn: Callable[[AdvantageInput, EstimatorConfig], Tensor]):
@@ -168,7 +170,8 @@ def rloo(inp: AdvantageInput, cfg: EstimatorConfig) -> Tensor:
     s = _scores(inp, cfg)
     mean, _, cnt = group_mean_std(s.values, s.group, s.n_groups)
     c = cnt[s.group]
-    adv = torch.where(c > 1, c / (c - 1).clamp_min(1) * (s.values - mean[s.group]), torch.zeros_like(s.values))
+    adv = torch.where(c > 1, c / (c - 1).clamp_min(1) * (s.values - mean[s.group]),
+                      torch.zeros_like(s.values))
     return adv[s.row_to_value]
 
 

@@ -7,8 +7,8 @@
 verl calls a registered estimator as ``fn(token_level_rewards, response_mask, config=..., index=uid, ...)``
 and expects ``(advantages, returns)``, both ``[batch, response_len]``. ``<base>_aem`` runs verl's own
 ``<base>`` estimator first and then scales every row's advantages by AEM's α (docs/training.md, computed by
-``aem_gym.baselines.aem.aem_alpha``: the same code as our trainer), grouped by verl's ``uid`` (the rollout group),
-never by row position. A row of verl(-agent) is one response, i.e. one turn, so α is per turn.
+``aem_gym.baselines.aem.aem_alpha``: the same code as our trainer), grouped by verl's ``uid`` (the rollout
+group), never by row position. A row of verl(-agent) is one response, i.e. one turn, so α is per turn.
 
 **The entropies.** AEM needs each row's per-token full-vocabulary entropy from the old-policy pass.
 verl computes it there (``calculate_entropy=True``) and then drops it before the advantage step, and its
@@ -82,7 +82,8 @@ def aem_scale(advantages: Tensor, response_mask: Tensor, entropys: Tensor, index
               min_range: float = 0.1) -> tuple[Tensor, Tensor]:
     """α per row (groups = ``index``) and ``advantages * α`` broadcast over the row's tokens (verl layout)."""
     if entropys.shape != response_mask.shape:
-        raise ValueError(f"entropys {tuple(entropys.shape)} must match response_mask {tuple(response_mask.shape)}")
+        raise ValueError(f"entropys {tuple(entropys.shape)} must match response_mask "
+                         f"{tuple(response_mask.shape)}")
     group = _group_ids(index, response_mask.shape[0])
     hbar, nonempty = mean_response_entropy(entropys.float().cpu(), response_mask.float().cpu())
     alpha = aem_alpha(hbar, group, lam=lam, min_range=min_range, include=nonempty)
@@ -109,16 +110,19 @@ def make_aem_estimator(base: str, lam: float = 1.0, min_range: float = 0.1):
         alpha, scaled = aem_scale(advantages, response_mask, ent.to(response_mask.device), index,
                                   lam=_setting(config, "aem_lam", lam),
                                   min_range=_setting(config, "aem_min_range", min_range))
-        same = returns is advantages or (returns.shape == advantages.shape and torch.equal(returns, advantages))
+        same = (returns is advantages
+                or (returns.shape == advantages.shape and torch.equal(returns, advantages)))
         returns = scaled if same else returns  # outcome estimators return A as the return too
         return scaled, returns
 
     estimator.__name__ = f"compute_{base}_aem_advantage"
-    estimator.__doc__ = f"verl's {base!r} advantage, scaled per response by AEM's alpha (baselines.verl_plugin)."
+    estimator.__doc__ = (f"verl's {base!r} advantage, scaled per response by AEM's alpha "
+                         "(baselines.verl_plugin).")
     return estimator
 
 
-def register_with_verl(bases: Sequence[str] = DEFAULT_BASES, lam: float = 1.0, min_range: float = 0.1) -> list[str]:
+def register_with_verl(bases: Sequence[str] = DEFAULT_BASES, lam: float = 1.0,
+                       min_range: float = 0.1) -> list[str]:
     """Register ``<base>_aem`` for every ``base`` verl knows; returns the names registered (idempotent)."""
     try:
         from verl.trainer.ppo import core_algos

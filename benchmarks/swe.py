@@ -69,9 +69,11 @@ def _swebench_times(rows: list[dict]) -> dict[str, float] | str:
                 with open(os.path.join(ctx, "Dockerfile"), "w") as f:
                     f.write(f"FROM {BASE_IMAGE}\nCOPY testbed /testbed\n")
                 client.images.build(path=ctx, tag=row["image"], network_mode="none", rm=True)
-                pred = {"instance_id": row["instance_id"], "model_name_or_path": "gold", "model_patch": row["patch"]}
+                pred = {"instance_id": row["instance_id"], "model_name_or_path": "gold",
+                        "model_patch": row["patch"]}
                 t = time.perf_counter()
-                out = run_instance(make_test_spec(row), pred, client, run_id=f"bench{os.getpid()}{len(grades)}",
+                out = run_instance(make_test_spec(row), pred, client,
+                                   run_id=f"bench{os.getpid()}{len(grades)}",
                                    timeout=300)
                 grades.append(time.perf_counter() - t)
                 ok += bool(out and out[1][row["instance_id"]]["resolved"])
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         table.add_row(rt, f"{r['reset'] * 1e3:.0f}", f"{r['step'] * 1e3:.0f}", f"{r['grade']:.2f}", ratio,
                       f"{r['resolved']}/{len(ids)}")
     if isinstance(ref, dict):
-        table.add_row("swebench run_instance (docker)", "-", "-", f"{ref['grade']:.2f}", "1.00x", f"{ref['resolved']}/{len(ids)}")
+        table.add_row("swebench run_instance (docker)", "-", "-", f"{ref['grade']:.2f}", "1.00x",
+                      f"{ref['resolved']}/{len(ids)}")
     else:
         table.add_row("swebench run_instance (docker)", "-", "-", "-", "-", f"unavailable: {ref[:60]}")
     Console().print(table)

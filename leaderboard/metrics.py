@@ -68,7 +68,8 @@ def summarize_env(all_rows: list[dict[str, Any]]) -> dict[str, Any]:
         "mean_score": _round(sum(r["score"] for r in rows) / n) if n else 0.0,
         "stderr_over_seeds": None if se is None else _round(se),
         "per_seed_success": per_seed,
-        "per_task_type": {t: {"episodes": len(rs), "success_rate": _round(sum(r["won"] for r in rs) / len(rs)),
+        "per_task_type": {t: {"episodes": len(rs),
+                              "success_rate": _round(sum(r["won"] for r in rs) / len(rs)),
                               "mean_score": _round(sum(r["score"] for r in rs) / len(rs))}
                           for t, rs in sorted(by_type.items())},
         "pass_at_k": passk,
@@ -77,7 +78,8 @@ def summarize_env(all_rows: list[dict[str, Any]]) -> dict[str, Any]:
                    "completion": sum(r["completion_tokens"] for r in all_rows)},
         "wall_s": _round(sum(r["wall_s"] for r in all_rows)),
         "mean_turns": _round(sum(r["turns"] for r in rows) / n) if n else 0.0,
-        "invalid_action_rate": _round(sum(r["invalid_actions"] for r in rows) / max(1, sum(r["turns"] for r in rows))),
+        "invalid_action_rate": _round(sum(r["invalid_actions"] for r in rows)
+                                      / max(1, sum(r["turns"] for r in rows))),
     }
 
 

@@ -70,7 +70,8 @@ def _read_metrics(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _series(rows: list[dict[str, str]], candidates: tuple[str, ...]) -> tuple[str, list[float], list[float]] | None:
+def _series(rows: list[dict[str, str]],
+            candidates: tuple[str, ...]) -> tuple[str, list[float], list[float]] | None:
     for col in candidates:
         pts = []
         for r in rows:

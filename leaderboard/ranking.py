@@ -49,7 +49,8 @@ def ranking(store: Store, f: Filters | None = None) -> pd.DataFrame:
             "episodes", "seeds", "reproduction", "flags", "submitted", "hash"]
     if subs.empty:
         return pd.DataFrame(columns=cols)
-    summaries = {r["id"]: json.loads(r["summary"]) for r in store.query("SELECT id, summary FROM submissions")}
+    summaries = {r["id"]: json.loads(r["summary"])
+                 for r in store.query("SELECT id, summary FROM submissions")}
     subs["stderr"] = subs["id"].map(lambda i: _overall_stderr(summaries[i]))
     subs["flags"] = subs["flags"].map(lambda x: "; ".join(json.loads(x)))
     subs = subs.rename(columns={"agent_spec": "spec", "success_rate": "success", "mean_score": "score",

@@ -167,7 +167,8 @@ _rate = {"type": "number", "minimum": 0, "maximum": 1}
 _small_map = {"type": "object", "maxProperties": 10_000}
 ENV_SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["episodes", "instances", "success_rate", "mean_score", "stderr_over_seeds", "per_seed_success",
+    "required": ["episodes", "instances", "success_rate", "mean_score", "stderr_over_seeds",
+                 "per_seed_success",
                  "per_task_type", "pass_at_k", "tokens", "wall_s", "mean_turns", "invalid_action_rate"],
     "properties": {
         "episodes": _int0, "instances": _int0, "success_rate": _rate, "mean_score": _num,
@@ -199,7 +200,8 @@ SUMMARY_SCHEMA: dict[str, Any] = {
 
 METADATA_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["schema_version", "agent", "suite", "split", "seeds", "episodes_per_env", "max_turns", "envs",
+    "required": ["schema_version", "agent", "suite", "split", "seeds", "episodes_per_env", "max_turns",
+                 "envs",
                  "packages", "machine", "created"],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},

@@ -212,7 +212,8 @@ class Store:
         cur = con.execute(
             "INSERT INTO submissions (content_sha256, canonical_sha256, trajectories_sha256, agent,"
             " agent_spec, label, suite, split, board, board_label, seeds, episodes, success_rate,"
-            " mean_score, created, submitted, metadata, summary, self_reported, reproduction, reproduction_detail, flags)"
+            " mean_score, created, submitted, metadata, summary, self_reported, reproduction, "
+            "reproduction_detail, flags)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run.content_sha256, run.canonical_sha256, run.trajectories_sha256, run.agent, run.agent_spec,
              run.label, run.suite, run.split, run.board, run.board_label, json.dumps(run.seeds),

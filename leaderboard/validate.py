@@ -75,7 +75,8 @@ class ValidationReport:
         if self.ok and not self.replayed:
             return f"valid (not replayed): {self.episodes} episodes; schema, hashes and coverage checked"
         if self.ok:
-            return f"valid: {self.episodes} episodes, {self.replayed_turns} turns replayed with identical rewards"
+            return (f"valid: {self.episodes} episodes, {self.replayed_turns} turns replayed "
+                    "with identical rewards")
         more = "" if len(self.problems) < MAX_PROBLEMS else f"\n  (stopped after {MAX_PROBLEMS} problems)"
         return "rejected:\n  - " + "\n  - ".join(self.problems) + more
 
@@ -86,7 +87,8 @@ class _Problems(list):
             self.append(msg)
 
 
-# aem eval's resume journal (leaderboard.journal) sits beside the results: allowed as a plain file, never read.
+# aem eval's resume journal (leaderboard.journal) sits beside the results: allowed as a plain file,
+# never read.
 TOP_LEVEL = {SUMMARY_FILE: "file", METADATA_FILE: "file", EPISODES_FILE: "file", TRAJ_DIR: "dir",
              JOURNAL_FILE: "file", RUN_FILE: "file"}
 
@@ -203,9 +205,11 @@ def _check_coverage(sub: Submission, expected: dict[str, list[tuple[str, int]]],
             probs.add(f"episode {r['episode_id']!r}: id does not match its env/instance/seed fields")
         env_split = sub.metadata["envs"].get(r["env_id"], {}).get("split")
         if r["split"] != env_split:
-            probs.add(f"episode {r['episode_id']!r}: split {r['split']!r}, the run used {env_split!r} for its env")
+            probs.add(f"episode {r['episode_id']!r}: split {r['split']!r}, "
+                      f"the run used {env_split!r} for its env")
         if r["trajectory_file"] != f"{TRAJ_DIR}/{env_slug(r['env_id'])}.jsonl":
-            probs.add(f"episode {r['episode_id']!r}: trajectory_file {r['trajectory_file']!r} is not its env's file")
+            probs.add(f"episode {r['episode_id']!r}: trajectory_file {r['trajectory_file']!r} "
+                      "is not its env's file")
     missing = sorted(want - have.keys())
     if missing:
         probs.add(f"{len(missing)} episode(s) of the board's (task, seed) set missing from {EPISODES_FILE}, "

@@ -173,7 +173,8 @@ def plot_task_types(app: App, params: dict[str, str]) -> Response:
     from aem_gym.leaderboard.plots import task_type_png
 
     sid = _sid(params)
-    rows = app.store.query("SELECT env_id, task_type, success_rate FROM task_type_results WHERE submission_id=?",
+    rows = app.store.query("SELECT env_id, task_type, success_rate FROM task_type_results "
+                           "WHERE submission_id=?",
                            (sid,))
     if not rows:
         return _error(404, f"no submission #{sid}")
@@ -251,7 +252,8 @@ def serve(db: str | Path | None = None, host: str = "127.0.0.1", port: int = 876
           runs_dir: str | Path = "runs/baselines") -> None:
     srv = make_server(db, host, port, runs_dir)
     h, p = srv.server_address[:2]
-    print(f"leaderboard at http://{h}:{p}/  (database {srv.RequestHandlerClass.app.store.path}; Ctrl-C stops)")
+    print(f"leaderboard at http://{h}:{p}/  "
+          f"(database {srv.RequestHandlerClass.app.store.path}; Ctrl-C stops)")
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

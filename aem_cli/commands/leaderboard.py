@@ -10,7 +10,8 @@ from aem_gym.cli.registry import command
 
 
 def _db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=None, help="SQLite file (default: $AEM_LEADERBOARD_DB or runs/leaderboard.sqlite)")
+    p.add_argument("--db", default=None,
+                   help="SQLite file (default: $AEM_LEADERBOARD_DB or runs/leaderboard.sqlite)")
 
 
 @command("leaderboard", "submit, validate, rank and serve evaluation results (a local SQLite leaderboard)")
@@ -20,7 +21,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     s.add_argument("run_dir", type=Path, nargs="+")
     s.add_argument("--label", default=None, help="free-text note shown with the submission")
     _db(s)
-    v = sub.add_parser("validate", help="check a results dir (schema, coverage, hashes, replay) without storing it")
+    v = sub.add_parser("validate",
+                       help="check a results dir (schema, coverage, hashes, replay) without storing it")
     v.add_argument("run_dir", type=Path)
     v.add_argument("--no-replay", action="store_true", help="skip the replay (schema and hashes only)")
     ve = sub.add_parser("verify", help="re-run a random sample of a submission's episodes with its agent and "

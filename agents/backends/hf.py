@@ -10,8 +10,8 @@ because it must return per-token statistics computed from the very logits the to
   renormalised truncated distribution. ``temperature == 0`` means greedy, and the statistics are those of
   the untempered distribution (T = 1).
 * ``sampling.constrain="admissible"`` masks the logits to replies naming an admissible action
-  (``aem_gym.agents.constrained``); the statistics are then those of the masked distribution, and the allowed ids
-  of every position come back in ``allowed_token_ids``.
+  (``aem_gym.agents.constrained``); the statistics are then those of the masked distribution, and the
+  allowed ids of every position come back in ``allowed_token_ids``.
 * ``response_ids`` include the end-of-turn token when the model emitted one (the trainer must learn to
   stop); ``text`` is decoded without special tokens.
 
@@ -46,7 +46,8 @@ def encode_prompt(tokenizer: Any, messages: list[dict[str, str]],
 
 
 def _seed_from(seeds: Sequence[int]) -> int:
-    return int(np.random.SeedSequence([int(s) % (1 << 63) for s in seeds]).generate_state(1, np.uint64)[0] >> 1)
+    state = np.random.SeedSequence([int(s) % (1 << 63) for s in seeds]).generate_state(1, np.uint64)
+    return int(state[0] >> 1)
 
 
 class HFPolicy:
@@ -141,7 +142,8 @@ class HFPolicy:
         self.model.eval()
         try:
             # logits_to_keep=1: the prefill needs only the last position's logits (not B×L×V of them).
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                             logits_to_keep=1)
             past, logits = out.past_key_values, out.logits[:, -1, :]
             resp: list[list[int]] = [[] for _ in range(B)]
             lps: list[list[float]] = [[] for _ in range(B)]

@@ -124,8 +124,8 @@ class OpenAIPolicy:
         """The JSON body sent for ``req`` (after the fields this server refused were dropped)."""
         s = req.sampling
         if s.constrain:
-            raise ValueError("an OpenAI-compatible endpoint cannot apply sampling.constrain (agents.constrained); "
-                             "use the hf backend for constrained decoding")
+            raise ValueError("an OpenAI-compatible endpoint cannot apply sampling.constrain "
+                             "(agents.constrained); use the hf backend for constrained decoding")
         body: dict[str, Any] = {"model": self.model, "messages": req.messages,
                                 "max_completion_tokens": s.max_new_tokens, "temperature": s.temperature,
                                 "top_p": s.top_p}
@@ -268,5 +268,6 @@ _SPEC = re.compile(r"^(?P<model>.+?)(?:@(?P<url>https?://\S+))?$")
 def _make_openai(arg: str, **kw: Any) -> OpenAIPolicy:
     m = _SPEC.match(arg or "")
     if not m:
-        raise ValueError("openai: needs a model, e.g. 'openai:gpt-4o-mini' or 'openai:qwen@http://localhost:8000/v1'")
+        raise ValueError("openai: needs a model, e.g. 'openai:gpt-4o-mini' or "
+                         "'openai:qwen@http://localhost:8000/v1'")
     return OpenAIPolicy(m["model"], base_url=m["url"] or kw.pop("base_url", None), **kw)
