@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    assert (r.returncode
+            == 0), f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r
 
 
@@ -49,7 +50,8 @@ def wheel(tmp_path_factory) -> Path:
 def fresh(wheel, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("fresh")
     venv = base / "venv"
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)],
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip",
+                    str(venv)],
                    check=True)
     py = venv / "bin" / "python"
     purelib = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
@@ -81,9 +83,11 @@ def test_wheel_installs_only_our_own_top_level_names(wheel):
     names = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
     assert {n for n in names if not n.endswith(".dist-info")} == {"aem_envs", "aem_gym"}
     listing = zipfile.ZipFile(wheel).namelist()
-    for needed in ("aem_envs/taskdata/household/v0/manifest.json", "aem_envs/taskdata/webshop/v0/manifest.json",
+    for needed in ("aem_envs/taskdata/household/v0/manifest.json",
+                   "aem_envs/taskdata/webshop/v0/manifest.json",
                    "aem_envs/taskdata/swe-mini/v0/manifest.json", "aem_gym/agents/tiny/corpus.txt",
-                   "aem_gym/baselines/recipes/cpu-tiny-household.yaml", "aem_gym/leaderboard/static/index.html"):
+                   "aem_gym/baselines/recipes/cpu-tiny-household.yaml",
+                   "aem_gym/leaderboard/static/index.html"):
         assert needed in listing, f"{needed} missing from the wheel"
 
 

@@ -17,10 +17,12 @@ def test_eval_an_api_agent_with_tools_and_extra_body(tmp_path, capsys):
                    "--max-turns", "3", "--out", str(tmp_path / "r"), "--no-progress", "--protocol", "tools",
                    "--extra-body", '{"reasoning_effort": "low"}', "--prices", "1", "4"])
     assert rc == 0
-    assert all(b["reasoning_effort"] == "low" and b["tools"][0]["function"]["name"] == "act" for b in api.bodies)
+    assert all(b["reasoning_effort"] == "low" for b in api.bodies)
+    assert all(b["tools"][0]["function"]["name"] == "act" for b in api.bodies)
     assert len(api.bodies) == 6
     meta = yaml.safe_load((tmp_path / "r" / "metadata.yaml").read_text())
-    assert meta["agent"]["config"]["schedule"] == "independent" and meta["agent"]["config"]["protocol"] == "tools"
+    assert meta["agent"]["config"]["schedule"] == "independent"
+    assert meta["agent"]["config"]["protocol"] == "tools"
     assert meta["settings"]["extra_body"] == {"reasoning_effort": "low"}
     s = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert s["overall"]["tokens"] == {"prompt": 66, "completion": 30}
@@ -28,4 +30,5 @@ def test_eval_an_api_agent_with_tools_and_extra_body(tmp_path, capsys):
     assert "tokens: 66 prompt, 30 completion" in capsys.readouterr().out
     rows = [json.loads(x) for x in next((tmp_path / "r" / "trajectories").iterdir()).read_text().splitlines()]
     turn = rows[0]["turns"][0]
-    assert turn["action"] == "look" and turn["info"]["reasoning"] == "dark room" and turn["info"]["tool_calls"]
+    assert turn["action"] == "look" and turn["info"]["reasoning"] == "dark room"
+    assert turn["info"]["tool_calls"]

@@ -26,11 +26,13 @@ def test_baseline_checkpoints_are_discovered(tmp_path):
     (tmp_path / "cpu-grpo+aem-seed0" / "final").mkdir(parents=True)
     (tmp_path / "cpu-grpo+aem-seed0" / "final" / "config.json").write_text("{}")
     (tmp_path / "cpu-grpo-seed0" / "final").mkdir(parents=True)  # unfinished: no model config
-    assert job.baseline_agents(tmp_path) == [("cpu-grpo+aem-seed0", f"hf:{tmp_path}/cpu-grpo+aem-seed0/final")]
+    assert job.baseline_agents(tmp_path) == [("cpu-grpo+aem-seed0",
+                                              f"hf:{tmp_path}/cpu-grpo+aem-seed0/final")]
     local = tmp_path / "local"  # a local run of the same name replaces the released one
     (local / "cpu-grpo+aem-seed0" / "final").mkdir(parents=True)
     (local / "cpu-grpo+aem-seed0" / "final" / "config.json").write_text("{}")
-    assert job.baseline_agents(tmp_path, local) == [("cpu-grpo+aem-seed0", f"hf:{local}/cpu-grpo+aem-seed0/final")]
+    assert job.baseline_agents(tmp_path, local) == [("cpu-grpo+aem-seed0",
+                                                     f"hf:{local}/cpu-grpo+aem-seed0/final")]
     spec = f"hf:{tmp_path}/cpu-grpo+aem-seed0/final"
     (tmp_path / "cpu-grpo+aem-seed0" / "config.yaml").write_text(
         "model: {max_new_tokens: 24}\nenv: {history: 2}\n")
@@ -65,11 +67,14 @@ def test_released_baseline_agents_load_and_act_as_trained(monkeypatch, tmp_path)
     for spec in agents.values():
         settings = job.train_settings(spec)
         assert settings == {"max_new_tokens": 20, "history": 0, "constrain": "admissible",
-                            "max_prompt_tokens": 384, "temperature": 0.4, "top_p": 1.0, "max_concurrent": None,
+                            "max_prompt_tokens": 384, "temperature": 0.4, "top_p": 1.0,
+                            "max_concurrent": None,
                             "history_tokens": None}
-        state = PromptState("aem/Household-v0", task=obs, observation=obs, admissible_actions=info["admissible_actions"])
+        state = PromptState("aem/Household-v0", task=obs, observation=obs,
+                            admissible_actions=info["admissible_actions"])
         req = GenerationRequest(prompt_builder("aem/Household-v0", k=0).build(state),
-                                SamplingParams(max_new_tokens=20, temperature=0.4, seed=0, constrain="admissible"),
+                                SamplingParams(max_new_tokens=20, temperature=0.4, seed=0,
+                                               constrain="admissible"),
                                 context={"admissible_actions": info["admissible_actions"]})
         (gen,) = make_policy(spec, device="cpu").generate([req])
         assert parse_action(gen.text) in info["admissible_actions"]

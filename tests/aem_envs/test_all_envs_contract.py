@@ -94,7 +94,8 @@ def test_reset_options_are_checked(env_id):
         for bad in ([("instance_id", "x")], "instance_id", 3):
             with pytest.raises(TypeError, match=r"takes a dict .*allowed keys: \['instance_id', 'split'"):
                 env.reset(seed=0, options=bad)
-        with pytest.raises(ValueError, match=rf"{name}.reset\(options=...\) got unknown key\(s\) 'instanceid'"):
+        with pytest.raises(ValueError,
+                           match=rf"{name}.reset\(options=...\) got unknown key\(s\) 'instanceid'"):
             env.reset(seed=0, options={"instanceid": "x"})
         with pytest.raises(TypeError, match="options\\['instance_id'\\] must be a task id string"):
             env.reset(seed=0, options={"instance_id": ["x"]})

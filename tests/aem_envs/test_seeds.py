@@ -46,7 +46,8 @@ def test_household_seed_orders_admissible_commands_and_nothing_else():
             firsts[seed] = (obs, info["admissible_actions"])
             again = env.reset(seed=seed, options={"instance_id": iid})
             assert (again[0], again[1]["admissible_actions"]) == firsts[seed]  # same seed, same episode
-        assert len({o for o, _ in firsts.values()}) == 1  # the task and its texts are the seed's to leave alone
+        # the task and its texts are the seed's to leave alone
+        assert len({o for o, _ in firsts.values()}) == 1
         assert len({tuple(a) for _, a in firsts.values()}) == 6  # ... but the listing order is not
         assert all(sorted(a) == sorted(firsts[0][1]) for _, a in firsts.values())
         assert _random_episode(env, iid, 0) == _random_episode(env, iid, 0)
@@ -129,8 +130,10 @@ def test_keyed_order_is_a_permutation_fixed_by_the_key():
     assert keyed_order(sub, 5) == [x for x in keyed_order(items, 5) if x in sub]
 
 
-_CHILD = ("import json, aem_envs; e = aem_envs.make({env!r}); iid = e.unwrapped.tasks.ids('valid_unseen')[0]; "
-          "o, i = e.reset(seed=7, options={{'instance_id': iid}}); print(json.dumps(i['admissible_actions']))")
+_CHILD = ("import json, aem_envs; e = aem_envs.make({env!r}); iid = "
+          "e.unwrapped.tasks.ids('valid_unseen')[0]; "
+          "o, i = e.reset(seed=7, options={{'instance_id': iid}}); "
+          "print(json.dumps(i['admissible_actions']))")
 
 
 def test_same_seed_same_episode_in_other_processes():
@@ -138,6 +141,7 @@ def test_same_seed_same_episode_in_other_processes():
     _, info = env.reset(seed=7, options={"instance_id": _household_iid(env)})
     env.close()
     for hash_seed in ("1", "999"):
-        out = subprocess.run([sys.executable, "-c", _CHILD.format(env=HOUSEHOLD)], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", _CHILD.format(env=HOUSEHOLD)],
+                             capture_output=True, text=True,
                              env={**os.environ, "PYTHONHASHSEED": hash_seed}, timeout=300, check=True)
         assert json.loads(out.stdout.strip().splitlines()[-1]) == info["admissible_actions"]

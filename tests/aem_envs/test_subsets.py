@@ -41,8 +41,8 @@ def test_same_n_same_subset_and_prefixes():
 
 
 def test_subset_does_not_depend_on_the_input_order_beyond_the_stored_order_within_a_type():
-    shuffled = ["t15", "t0", "t14", "t10", "t1", "t16", "t11", "t2", "t12", "t3", "t4", "t5", "t6", "t7", "t8",
-                "t9", "t13", "t17", "t18", "t19"]
+    shuffled = ["t15", "t0", "t14", "t10", "t1", "t16", "t11", "t2", "t12", "t3", "t4", "t5", "t6", "t7",
+                "t8", "t9", "t13", "t17", "t18", "t19"]
     assert _order(shuffled)[:4] == ["t0", "t10", "t14", "t15"]  # groups in sorted label order, not first seen
 
 
@@ -70,14 +70,16 @@ def test_household_default_subsets_cover_all_six_types():
 
 
 @pytest.mark.parametrize(("env_id", "split", "n", "strata"), [
-    ("aem/WebShop-v0", "test", 5, 5), ("aem/SWERepair-v0", "train", 5, 5), ("aem/SWERepair-v0", "test", 5, 5)])
+    ("aem/WebShop-v0", "test", 5, 5), ("aem/SWERepair-v0", "train", 5, 5),
+    ("aem/SWERepair-v0", "test", 5, 5)])
 def test_other_envs_stratify_by_category_and_kind(env_id, split, n, strata):
     try:
         env = aem_envs.make(env_id)
     except (ImportError, RuntimeError, OSError) as e:
         pytest.skip(f"{env_id} cannot start here: {e}")
     try:
-        kinds = {env.unwrapped.task_stratum(env.unwrapped.tasks.get(i))[0] for i in default_subset(env, split, n)}
+        kinds = {env.unwrapped.task_stratum(env.unwrapped.tasks.get(i))[0]
+                 for i in default_subset(env, split, n)}
         assert len(kinds) == strata
     finally:
         env.close()

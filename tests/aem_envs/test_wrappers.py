@@ -46,7 +46,8 @@ def test_turn_limit_does_not_truncate_a_terminated_step():
 def test_action_parser_extracts_last_tagged_action_and_normalises_space():
     env = ActionParser(CounterEnv())
     env.reset(seed=0)
-    obs, r, term, trunc, info = env.step("<think>maybe <action>stop</action>?</think> no: <action>  inc </action>")
+    obs, r, term, trunc, info = env.step("<think>maybe <action>stop</action>?</think> "
+                                         "no: <action>  inc </action>")
     assert info["parsed_action"] == "inc" and info["is_action_valid"] and obs == "Count is 1."
 
 
@@ -68,7 +69,8 @@ def test_multi_line_actions_keep_their_whitespace():
     assert parse_action("<action>\tgo to   desk 1 </action>") == "go to   desk 1"
 
 
-@pytest.mark.parametrize("action", ['printf "a  b"', "    return  x", "<replace path=\"m.py\"><old>a  =  1</old>"
+@pytest.mark.parametrize("action", ['printf "a  b"', "    return  x",
+                                    "<replace path=\"m.py\"><old>a  =  1</old>"
                                     "<new>    a = 2</new></replace>", "echo '\t|'"])
 def test_one_line_actions_keep_their_inner_whitespace(action):
     """Issue 20: one-line actions arrived with runs of spaces collapsed (code and verbatim text corrupted)."""
@@ -99,11 +101,12 @@ def test_a_reply_cut_at_the_token_limit_says_so():
 
     env = ActionParser(CounterEnv())
     first, _ = env.reset(seed=0)
-    for text in ("Let me think about this at length and", "<action><create path='x'>long", "<action>inc</action>"
-                 " wait, better: <action>st"):
+    for text in ("Let me think about this at length and", "<action><create path='x'>long",
+                 "<action>inc</action> wait, better: <action>st"):
         obs, r, term, trunc, info = env.step(CutReply(text, 4096))
         assert obs.startswith("Your reply was cut at 4096 tokens") and "Invalid action format" not in obs
-        assert info["reply_cut"] == 4096 and info["parse_error"] and not info["is_action_valid"] and first in obs
+        assert info["reply_cut"] == 4096 and info["parse_error"] and not info["is_action_valid"]
+        assert first in obs
     assert env.unwrapped.turn == 0
     obs, *_, info = env.step(CutReply("<action>inc</action> and then I would", 50))  # complete: it runs
     assert obs == "Count is 1." and info["reply_cut"] == 50 and not info["parse_error"]

@@ -27,7 +27,8 @@ def server(tiny_policy):
 def reqs(n=3, **sp):
     texts = ["look", "You are in the hall. Exits: north, east.", "go north " * 6]
     return [GenerationRequest([{"role": "user", "content": texts[i % 3]}],
-                              SamplingParams(**{"max_new_tokens": 10, "temperature": 0.0, **sp})) for i in range(n)]
+                              SamplingParams(**{"max_new_tokens": 10, "temperature": 0.0, **sp}))
+            for i in range(n)]
 
 
 def test_client_gets_what_the_in_process_policy_gives(server, tiny_policy):
@@ -40,7 +41,8 @@ def test_client_gets_what_the_in_process_policy_gives(server, tiny_policy):
         assert r.prompt_ids == loc.prompt_ids and r.response_ids == loc.response_ids
         assert r.logprobs == pytest.approx(loc.logprobs, abs=1e-4)
         assert r.entropies == pytest.approx(loc.entropies, abs=1e-4)
-        assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (len(loc.prompt_ids), len(loc.response_ids))
+        assert r.usage.prompt_tokens == len(loc.prompt_ids)
+        assert r.usage.completion_tokens == len(loc.response_ids)
     assert max(server.batches) > 1  # concurrent client requests were batched into one generate call
 
 
@@ -57,7 +59,8 @@ def test_plain_openai_fields_only(server):
 
 
 def _post(url, payload: bytes):
-    req = urllib.request.Request(url + "/chat/completions", data=payload, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url + "/chat/completions", data=payload,
+                                 headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read())
@@ -65,9 +68,10 @@ def _post(url, payload: bytes):
         return e.code, json.loads(e.read())
 
 
-@pytest.mark.parametrize("payload", [b"{not json", b"[]", b'{"messages": []}', b'{"messages": [{"role": "user"}]}',
-                                     b'{"messages": [{"role": "user", "content": "x"}], "n": 2}',
-                                     b'{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}'])
+@pytest.mark.parametrize("payload", [
+    b"{not json", b"[]", b'{"messages": []}', b'{"messages": [{"role": "user"}]}',
+    b'{"messages": [{"role": "user", "content": "x"}], "n": 2}',
+    b'{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}'])
 def test_bad_requests_get_a_400_json_error(server, payload):
     status, body = _post(server.url, payload)
     assert status == 400 and body["error"]["type"] == "invalid_request_error" and body["error"]["message"]
@@ -136,7 +140,8 @@ def test_a_refused_field_is_dropped_and_stays_dropped():
         return 200, completion()
 
     with FakeOpenAI(answer) as api:
-        p = OpenAIPolicy("m", base_url=api.url, logprobs=True, top_logprobs=3, token_ids=False, entropies=False)
+        p = OpenAIPolicy("m", base_url=api.url, logprobs=True, top_logprobs=3, token_ids=False,
+                         entropies=False)
         assert [g.text for g in p.generate(reqs(2))] == ["<action>look</action>"] * 2
         firsts, last = api.bodies[:-1], api.bodies[-1]
         assert "logprobs" in api.bodies[0] and "top_logprobs" in api.bodies[0]
@@ -162,7 +167,8 @@ def test_extra_body_reasoning_and_usage():
         g = p.generate(reqs(1))[0]
         assert api.bodies[0]["reasoning_effort"] == "low" and api.bodies[0]["vendor"] == {"x": 1}
         assert api.bodies[0].get("stream") in (None, False)
-        assert g.reasoning == msg["reasoning_content"] and (g.usage.prompt_tokens, g.usage.completion_tokens) == (11, 5)
+        assert g.reasoning == msg["reasoning_content"]
+        assert (g.usage.prompt_tokens, g.usage.completion_tokens) == (11, 5)
         res = RolloutEngine(workers=1, progress=False).run("aem/Household-v0", [0], p, max_turns=2)
         assert all(t.info["reasoning"] == msg["reasoning_content"] for t in res.turns)
     with pytest.raises(ValueError, match="JSON object"):
@@ -181,7 +187,8 @@ def test_an_unreachable_endpoint_marks_episodes_error_not_lost(schedule):
 
 def test_native_tool_calls_through_the_loop():
     def answer(body):
-        call = {"id": "c1", "type": "function", "function": {"name": "act", "arguments": '{"action": "look"}'}}
+        call = {"id": "c1", "type": "function",
+                "function": {"name": "act", "arguments": '{"action": "look"}'}}
         return 200, completion(None, tool_calls=[call] * (2 if len(api.bodies) > 1 else 1))
 
     with FakeOpenAI(answer) as api:

@@ -51,14 +51,16 @@ class _Null(gym.Env):
 @given(st.text(max_size=60), st.text(alphabet=st.sampled_from(list("ab <>/actionACTION\n")), max_size=40))
 def test_parse_action_matches_the_action_parser_wrapper(a, noise):
     parser = ActionParser(_Null())
-    for text in (noise, format_action(a), noise + format_action(a) + noise, format_action(a) + format_action(noise)):
+    for text in (noise, format_action(a), noise + format_action(a) + noise,
+                 format_action(a) + format_action(noise)):
         assert parse_action(text) == parser.parse(text)
 
 
 def test_history_by_token_budget_drops_oldest_first_and_says_so():
     """Issue 20: a fixed 3-turn window hid visited places; history now fills a token budget."""
     hist = [(f"act{i}", f"obs{i} " + "x" * 400) for i in range(30)]
-    s = PromptState("aem/Household-v0", "Your task is to: X", hist[-1][1], hist, ["look"], turn=30, max_turns=50)
+    s = PromptState("aem/Household-v0", "Your task is to: X", hist[-1][1], hist, ["look"], turn=30,
+                    max_turns=50)
     user = prompt_builder("aem/Household-v0", k=None, history_tokens=1000).build(s)[1]["content"]
     shown = [int(i) for i in re.findall(r"\] Action: act(\d+)", user)]
     assert shown == list(range(30 - len(shown), 30)) and 5 <= len(shown) < 30  # the newest, in order
@@ -73,8 +75,10 @@ def test_every_prompt_has_the_step_counter_and_the_limit_warning():
     first = b.build(PromptState("aem/SWERepair-v0", "Fix it.", "Fix it.", [], None, turn=0, max_turns=50))
     assert "Step 1 of 50 (49 left after this one)." in first[1]["content"]
     assert "graded as it stands" not in first[1]["content"].split("Step 1")[1]
-    late = b.build(PromptState("aem/SWERepair-v0", "Fix it.", "o", [("a", "o")] * 48, None, turn=48, max_turns=50))
-    assert "Step 49 of 50 (1 left after this one). At the limit the repository is graded" in late[1]["content"]
+    late = b.build(PromptState("aem/SWERepair-v0", "Fix it.", "o", [("a", "o")] * 48, None, turn=48,
+                               max_turns=50))
+    assert ("Step 49 of 50 (1 left after this one). At the limit the repository is graded"
+            in late[1]["content"])
     unknown = prompt_builder("e").build(PromptState("e", "t", "o", [("a", "o")], None, turn=1))
     assert "Step 2." in unknown[1]["content"]
 
@@ -93,7 +97,8 @@ def test_swe_output_is_clipped_once_with_the_env_notice():
     out = truncate("\n".join(f"line {i}" for i in range(5000)), 8000)
     s = PromptState("aem/SWERepair-v0", "Fix it.", out, [("<bash>x</bash>", out)], None, turn=1)
     user = prompt_builder("aem/SWERepair-v0", k=None, history_tokens=6000).build(s)[1]["content"]
-    assert user.count("characters omitted ...]") == 1 and "output truncated: " in user and "\n[...]\n" not in user
+    assert user.count("characters omitted ...]") == 1
+    assert "output truncated: " in user and "\n[...]\n" not in user
     big = PromptState("e", "t", "y" * 50_000, [], None, turn=1)
     assert "[... 46000 of 50000 characters omitted ...]" in PromptBuilder().build(big)[1]["content"]
 

@@ -21,7 +21,8 @@ def served(tiny_policy):
 
 def test_chat_stream_yields_chunks_that_make_the_reply(served):
     srv, client = served
-    kw = dict(model="tiny", messages=MSG, max_completion_tokens=8, temperature=0, logprobs=True, top_logprobs=3)
+    kw = dict(model="tiny", messages=MSG, max_completion_tokens=8, temperature=0, logprobs=True,
+              top_logprobs=3)
     whole = client.chat.completions.create(**kw)
     chunks = list(client.chat.completions.create(**kw, stream=True, stream_options={"include_usage": True}))
     assert len(chunks) >= 3 and all(c.object == "chat.completion.chunk" for c in chunks)
@@ -30,7 +31,8 @@ def test_chat_stream_yields_chunks_that_make_the_reply(served):
     finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finish == [whole.choices[0].finish_reason]
     assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens == 8
-    streamed = [e for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+    streamed = [e for c in chunks if c.choices and c.choices[0].logprobs
+                for e in c.choices[0].logprobs.content]
     assert [e.token for e in streamed] == [e.token for e in whole.choices[0].logprobs.content]
 
 
@@ -46,7 +48,8 @@ def test_top_logprobs_and_token_text(served, tiny_policy):
         assert e.token == tok.decode([e.token_id]) and bytes(e.bytes) == e.token.encode()
         # greedy: the chosen token is the most likely one, and the alternatives are sorted
         assert e.top_logprobs[0].token == e.token and e.top_logprobs[0].logprob == pytest.approx(e.logprob)
-        assert [a.logprob for a in e.top_logprobs] == sorted((a.logprob for a in e.top_logprobs), reverse=True)
+        logprobs = [a.logprob for a in e.top_logprobs]
+        assert logprobs == sorted(logprobs, reverse=True)
     none = client.chat.completions.create(model="tiny", messages=MSG, max_completion_tokens=2, logprobs=True)
     assert all(e.top_logprobs == [] for e in none.choices[0].logprobs.content)
 
@@ -89,7 +92,8 @@ def test_tools_answered_with_tool_calls():
         chunks = list(client.chat.completions.create(model="p", messages=MSG, tools=tools, stream=True))
     msg = r.choices[0].message
     assert r.choices[0].finish_reason == "tool_calls" and msg.content == "ok"
-    assert msg.tool_calls[0].function.name == "act" and msg.tool_calls[0].function.arguments == '{"action": "look"}'
+    assert msg.tool_calls[0].function.name == "act"
+    assert msg.tool_calls[0].function.arguments == '{"action": "look"}'
     assert "<tool_call>" in policy.seen[0][0]["content"]  # the functions were described to the model
     streamed = [tc for c in chunks for tc in (c.choices[0].delta.tool_calls or [])]
     assert streamed[0].function.name == "act"

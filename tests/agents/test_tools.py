@@ -29,7 +29,8 @@ def call(name, **args):
 
 @pytest.mark.parametrize("name,args,want", [
     ("bash", {"command": "grep -n 'def f' pkg/m.py"}, ("bash", {}, "grep -n 'def f' pkg/m.py")),
-    ("view", {"path": "pkg/m.py", "start": 3, "end": 9}, ("view", {"path": "pkg/m.py", "start": "3", "end": "9"}, "")),
+    ("view", {"path": "pkg/m.py", "start": 3, "end": 9},
+     ("view", {"path": "pkg/m.py", "start": "3", "end": "9"}, "")),
     ("view", {"path": "a.py"}, ("view", {"path": "a.py"}, "")),
     ("replace", {"path": "m.py", "old": "    a  = 1", "new": "    a = 2\n"},
      ("replace", {"path": "m.py"}, "<old>    a  = 1</old><new>    a = 2\n</new>")),
@@ -65,7 +66,8 @@ def test_act_for_every_other_env_and_the_text_fallback():
     assert call_to_action(decode_calls(text), ACT) == "go to desk 1"
     assert decode_calls("<action>look</action>") is None
     native = Generation(text="", tool_calls=[{"id": "1", "type": "function",
-                                              "function": {"name": "act", "arguments": '{"action": "look"}'}}])
+                                              "function": {"name": "act",
+                                                           "arguments": '{"action": "look"}'}}])
     assert call_to_action(decode_calls(encode_reply(native)), ACT) == "look"
     assert encode_reply(Generation(text="<action>x</action>")) == "<action>x</action>"
 
@@ -78,7 +80,8 @@ def test_wrapper_refuses_bad_calls_without_moving_the_env():
     assert not info["is_action_valid"] and info["parse_error"] and (r, term, trunc) == (0.0, False, False)
     ok = '<tool_call>{"name": "act", "arguments": {"action": "look"}}</tool_call>'
     obs, r, term, trunc, info = env.step(ok)
-    assert info["parsed_action"] == "look" and info["raw_action"] == ok and info["tool_calls"][0]["name"] == "act"
+    assert info["parsed_action"] == "look" and info["raw_action"] == ok
+    assert info["tool_calls"][0]["name"] == "act"
     text_env = ActionParser(aem_envs.make("aem/Household-v0"))
     text_env.reset(seed=0)
     assert text_env.step("<action>look</action>")[0] == obs  # the same env action, the same answer

@@ -27,7 +27,8 @@ def _batch(rewards, turns, group=None, penalties=None):
             er.append(rew if j == n - 1 else 0.0)
             pen = penalties[i][j] if penalties else 0.0
             r.append(er[-1] + pen)
-    return AdvantageInput(torch.tensor(g), torch.tensor(t), torch.tensor(k), torch.tensor(r), torch.tensor(er))
+    return AdvantageInput(torch.tensor(g), torch.tensor(t), torch.tensor(k), torch.tensor(r),
+                          torch.tensor(er))
 
 
 def _per_traj(adv, inp):
@@ -36,7 +37,8 @@ def _per_traj(adv, inp):
 
 def test_registry_has_all_and_rejects_duplicates():
     assert {"grpo", "rloo", "dapo", "gspo", "gigpo"} <= set(ESTIMATORS)
-    assert get_estimator("dapo").loss["clip_high"] == 0.28 and get_estimator("dapo").sampler["dynamic_sampling"]
+    assert (get_estimator("dapo").loss["clip_high"] == 0.28
+            and get_estimator("dapo").sampler["dynamic_sampling"])
     assert get_estimator("gspo").loss["ratio_level"] == "sequence"
     with pytest.raises(ValueError, match="estimator .grpo. is already registered"):
         register_estimator("grpo")(lambda inp, cfg: inp.reward)
@@ -74,7 +76,8 @@ def test_two_groups_are_independent_and_order_free():
     assert adv[0].item() == pytest.approx(5 / (std + 1e-6), rel=1e-6)
     assert adv[3].item() == pytest.approx(1 / (2**0.5 + 1e-6), rel=1e-6)
     perm = torch.tensor([4, 2, 0, 3, 1])
-    shuffled = AdvantageInput(inp.group[perm], inp.traj[perm], inp.turn[perm], inp.reward[perm], inp.env_reward[perm])
+    shuffled = AdvantageInput(inp.group[perm], inp.traj[perm], inp.turn[perm], inp.reward[perm],
+                              inp.env_reward[perm])
     assert torch.allclose(compute_advantages("grpo", shuffled), adv[perm])
 
 
@@ -126,8 +129,8 @@ def test_gigpo_mean_norm_vector():
     expect = [ep[int(t)] + s for t, s in zip(inp.traj, step, strict=True)]
     assert adv.tolist() == pytest.approx(expect, abs=1e-3)
     row = compute_advantages("gigpo", inp, EstimatorConfig(gigpo_mode="mean_norm", stats_level="row"))
-    assert (row - torch.tensor(step)).tolist() == pytest.approx([3.75, 3.75, -6.25, -6.25, -6.25, 3.75, 3.75, 3.75],
-                                                                abs=1e-3)
+    assert (row - torch.tensor(step)).tolist() == pytest.approx(
+        [3.75, 3.75, -6.25, -6.25, -6.25, 3.75, 3.75, 3.75], abs=1e-3)
 
 
 def test_gigpo_mean_std_norm_step_part():

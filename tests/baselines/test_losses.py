@@ -44,11 +44,13 @@ def test_dual_clip_and_clip_high():
 def test_gspo_sequence_ratio_clipped():
     lp = torch.tensor([[0.01, -0.02, 0.04, 5.0]], requires_grad=True)
     mask = torch.tensor([[1, 1, 1, 0]])
-    cfg = LossConfig(ratio_level="sequence", clip_low=3e-4, clip_high=4e-4, agg="seq-mean-token-mean", kl_coef=0)
+    cfg = LossConfig(ratio_level="sequence", clip_low=3e-4, clip_high=4e-4, agg="seq-mean-token-mean",
+                     kl_coef=0)
     out = policy_loss(lp, torch.zeros(1, 4), torch.tensor([2.0]), mask, cfg)
     assert out.loss.item() == pytest.approx(-2.0 * 1.0004, rel=1e-6)
     unclipped = policy_loss(lp, torch.zeros(1, 4), torch.tensor([2.0]), mask,
-                            LossConfig(ratio_level="sequence", clip_low=1, clip_high=1, agg="seq-mean-token-mean",
+                            LossConfig(ratio_level="sequence", clip_low=1, clip_high=1,
+                                       agg="seq-mean-token-mean",
                                        kl_coef=0))
     assert unclipped.loss.item() == pytest.approx(-2.0 * math.exp(0.01), rel=1e-6)
     unclipped.loss.backward()
@@ -79,7 +81,8 @@ def test_empty_rows_no_nan_and_kl_entropy_terms():
     out = policy_loss(lp, torch.zeros(2, 3), torch.tensor([1.0, -1.0]), mask, LossConfig(kl_coef=0.5),
                       ref_logp=torch.full((2, 3), -0.5), entropy=torch.ones(2, 3))
     assert torch.isfinite(out.loss) and out.metrics["loss/kl"] > 0
-    ent = policy_loss(lp, torch.zeros(2, 3), torch.tensor([0.0, 0.0]), mask, LossConfig(kl_coef=0, entropy_coef=0.1),
+    ent = policy_loss(lp, torch.zeros(2, 3), torch.tensor([0.0, 0.0]), mask,
+                      LossConfig(kl_coef=0, entropy_coef=0.1),
                       entropy=torch.ones(2, 3))
     assert ent.loss.item() == pytest.approx(-0.1)
     with pytest.raises(ValueError):

@@ -87,7 +87,8 @@ def test_eval_tasks_cover_every_task_type():
     many = eval_tasks(cfg, cfg.env.eval_split, len(ids) + 5)
     from aem_envs.subsets import split_order
 
-    assert [i for i, _ in many[:len(ids)]] == split_order(env, cfg.env.eval_split)  # every id once, stratified
+    # every id once, stratified
+    assert [i for i, _ in many[:len(ids)]] == split_order(env, cfg.env.eval_split)
     assert sorted(i for i, _ in many[:len(ids)]) == sorted(ids) and {s for _, s in many[len(ids):]} == {1001}
     env.close()
 

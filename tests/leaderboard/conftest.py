@@ -21,7 +21,8 @@ def make_run(out: Path, agent: str = "oracle", seeds: tuple[int, ...] = (0, 1), 
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Pristine results dirs (never modify them; copy with ``fresh``)."""
     root = tmp_path_factory.mktemp("runs")
-    return {"oracle": make_run(root / "oracle"), "random": make_run(root / "random", agent="random", seeds=(0, 1, 2)),
+    return {"oracle": make_run(root / "oracle"),
+            "random": make_run(root / "random", agent="random", seeds=(0, 1, 2)),
             "oracle3": make_run(root / "oracle3", episodes=3, seeds=(0,)),
             "random01": make_run(root / "random01", agent="random", seeds=(0, 1))}
 

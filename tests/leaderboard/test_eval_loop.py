@@ -127,7 +127,8 @@ def test_backend_errors_are_left_out_of_success_and_counted(tmp_path):
     cfg = EvalConfig(episodes=2, seeds=[0, 1], max_turns=20, progress=False)
     run = evaluate("test-halfdown", cfg, tmp_path / "h", suite="example")
     rows = [json.loads(x) for x in (run / "episodes.jsonl").read_text().splitlines()]
-    assert sorted((r["seed"], r["status"]) for r in rows) == [(0, "ok"), (0, "ok"), (1, "error"), (1, "error")]
+    assert sorted((r["seed"], r["status"]) for r in rows) == [(0, "ok"), (0, "ok"), (1, "error"),
+                                                              (1, "error")]
     summary = json.loads((run / "summary.json").read_text())
     (env,) = summary["envs"].values()
     assert env["errors"] == 2 and env["episodes"] == 2 and env["success_rate"] == 1.0

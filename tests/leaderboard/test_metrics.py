@@ -32,13 +32,17 @@ def test_stderr():
 
 
 def _row(env, iid, seed, won, score=None, ttype="a"):
-    return {"env_id": env, "instance_id": iid, "seed": seed, "won": won, "score": float(won) if score is None else score,
-            "task_type": ttype, "turns": 2, "invalid_actions": 1, "prompt_tokens": 3, "completion_tokens": 4, "wall_s": 0.5}
+    return {"env_id": env, "instance_id": iid, "seed": seed, "won": won,
+            "score": float(won) if score is None else score,
+            "task_type": ttype, "turns": 2, "invalid_actions": 1, "prompt_tokens": 3, "completion_tokens": 4,
+            "wall_s": 0.5}
 
 
 def test_summarize_per_env_task_type_and_macro_overall():
-    rows = [_row("e/A-v0", "t1", 0, True), _row("e/A-v0", "t1", 1, False), _row("e/A-v0", "t2", 0, False, ttype="b"),
-            _row("e/A-v0", "t2", 1, False, ttype="b"), _row("e/B-v0", "u", 0, True), _row("e/B-v0", "u", 1, True)]
+    rows = [_row("e/A-v0", "t1", 0, True), _row("e/A-v0", "t1", 1, False),
+            _row("e/A-v0", "t2", 0, False, ttype="b"),
+            _row("e/A-v0", "t2", 1, False, ttype="b"), _row("e/B-v0", "u", 0, True),
+            _row("e/B-v0", "u", 1, True)]
     envs, overall = summarize(rows)
     a = envs["e/A-v0"]
     assert a["success_rate"] == 0.25 and a["episodes"] == 4 and a["instances"] == 2

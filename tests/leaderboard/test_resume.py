@@ -78,7 +78,8 @@ def test_resume_continues_a_killed_run_without_redoing_episodes(tmp_path):
 
     assert main(["eval", "--agent", "slow", "--out", str(out), *ARGS]) != 0  # refuses without --resume
     with pytest.raises(ResumeError, match="holds a run with other"):
-        evaluate("counting", EvalConfig(seeds=[0], episodes=6, max_turns=3, progress=False), out, suite="example",
+        evaluate("counting", EvalConfig(seeds=[0], episodes=6, max_turns=3, progress=False), out,
+                 suite="example",
                  resume=True)
     _Counting.seen = set()
     # the same run, resumed (the agent spec is part of the run: register the resumed policy under it)
@@ -126,12 +127,14 @@ def test_backend_errors_are_not_losses_and_a_resume_reruns_them(tmp_path, capsys
     assert f"{errors} episodes ended in a backend error" in printed and "--resume" in printed
     assert "HTTP 503 after 4 attempts" in printed  # what went wrong is shown (and kept in the trajectory)
     tok = s["overall"]["tokens"]
-    assert tok["prompt"] == 1000 * sum(json.loads(x)["turns"] for x in (out / EPISODES_FILE).read_text().splitlines())
+    assert (tok["prompt"]
+            == 1000 * sum(json.loads(x)["turns"] for x in (out / EPISODES_FILE).read_text().splitlines()))
     assert s["overall"]["cost_usd"] == pytest.approx((tok["prompt"] * 2 + tok["completion"] * 10) / 1e6)
     report = validate(out, replay=False)  # the board takes complete runs only
     assert not report.ok and any("backend error" in p for p in report.problems)
     _Failing.fail = False
-    assert main(["eval", "--agent", "failing", "--out", str(out), "--prices", "2", "10", "--resume", *ARGS]) == 0
+    assert main(["eval", "--agent", "failing", "--out", str(out), "--prices", "2", "10", "--resume",
+                 *ARGS]) == 0
     s = json.loads((out / SUMMARY_FILE).read_text())
     env = next(iter(s["envs"].values()))
     assert env["errors"] == 0 and env["episodes"] == 6 and env["success_rate"] == 1.0

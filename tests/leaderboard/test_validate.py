@@ -58,7 +58,8 @@ def test_edited_reward_caught_by_hash(fresh):
 
 def test_edited_reward_caught_by_replay_even_when_rehashed(fresh):
     run = fresh("random")
-    lost = next(json.loads(x) for x in (run / EPISODES_FILE).read_text().splitlines() if not json.loads(x)["won"])
+    lost = next(json.loads(x) for x in (run / EPISODES_FILE).read_text().splitlines()
+                if not json.loads(x)["won"])
 
     def win_traj(trajs):
         for t in trajs:

@@ -125,14 +125,17 @@ def test_pages_in_headless_chromium(server, filled, runs):
             page.click("table.ranking tbody tr[data-id='2'] a")
             page.wait_for_selector("#episodes tbody tr")
             assert page.locator("#episodes tbody tr").count() == 20
-            line = (runs["random01"] / "trajectories" / "example__TreasureHunt-v0.jsonl").read_text().splitlines()[3]
+            path = runs["random01"] / "trajectories" / "example__TreasureHunt-v0.jsonl"
+            line = path.read_text().splitlines()[3]
             traj = json.loads(line)
             page.click(f"#episodes tbody tr[data-episode='{traj['episode_id']}'] a")
             page.wait_for_selector("#turns .turn")
             turns = page.eval_on_selector_all("#turns .turn", """ts => ts.map(t => ({
-                obs: t.querySelector('pre.observation').textContent, action: t.querySelector('code.action').textContent,
+                obs: t.querySelector('pre.observation').textContent,
+                action: t.querySelector('code.action').textContent,
                 reward: +t.querySelector('.reward').dataset.v}))""")
-            assert turns == [{"obs": t["observation"], "action": t["action"], "reward": t["reward"]} for t in traj["turns"]]
+            assert turns == [{"obs": t["observation"], "action": t["action"],
+                              "reward": t["reward"]} for t in traj["turns"]]
             assert page.text_content("#final-observation") == traj["final_observation"]
             assert "AEM α" in page.text_content("#turns")
             assert errors == []

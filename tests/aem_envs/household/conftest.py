@@ -7,11 +7,14 @@ import importlib.util
 
 import pytest
 
-HAS_ALFWORLD = importlib.util.find_spec("alfworld") is not None and importlib.util.find_spec("textworld") is not None
-needs_alfworld = pytest.mark.skipif(not HAS_ALFWORLD, reason="needs the household extra (alfworld + textworld)")
+HAS_ALFWORLD = (importlib.util.find_spec("alfworld") is not None
+                and importlib.util.find_spec("textworld") is not None)
+needs_alfworld = pytest.mark.skipif(not HAS_ALFWORLD,
+                                    reason="needs the household extra (alfworld + textworld)")
 
 
-def kitchen_task(task_type: str = "pick_heat_then_place_in_recep", goal_text: str = "put a hot apple in countertop",
+def kitchen_task(task_type: str = "pick_heat_then_place_in_recep",
+                 goal_text: str = "put a hot apple in countertop",
                  obj: str = "Apple", recep: str = "CounterTop", toggle: str = "") -> dict:
     side = "loc|6|2|0|30"
     recs = [
@@ -73,7 +76,8 @@ def make_engine(kind: str, *tasks: dict):
 
 @pytest.fixture(params=["native", pytest.param("alfworld", marks=needs_alfworld)])
 def engine(request):
-    """Both engines on the hand-written kitchen: golden texts must hold on each (ALFWorld is the reference)."""
+    """Both engines on the hand-written kitchen: golden texts must hold on each (ALFWorld is the
+    reference)."""
     env = make_engine(request.param, kitchen_task(), kitchen_task(
         "look_at_obj_in_light", "examine the apple with the desklamp", toggle="DeskLamp", recep=""))
     yield env

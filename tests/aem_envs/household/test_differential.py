@@ -2,9 +2,10 @@
 
 102 stored tasks (17 per task type, from all three splits) are written as PDDL problems, played on both
 engines with the same commands (the oracle's, 25 % random admissible ones, 5 % inadmissible probes), and
-must give the same observations (hence the same state changes), admissible commands, validity, rewards and wins at every step.
-The real engine costs ~1-1.5 s of CPU per task (a reset grounds the problem four times), so this test takes
-~2-2.5 min; it is marked slow (``-m "not slow"`` skips it) and gets a longer timeout."""
+must give the same observations (hence the same state changes), admissible commands, validity, rewards
+and wins at every step. The real engine costs ~1-1.5 s of CPU per task (a reset grounds the problem four
+times), so this test takes ~2-2.5 min; it is marked slow (``-m "not slow"`` skips it) and gets a longer
+timeout."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ def test_binary_reward_and_no_steps_after_win():
             break
     assert total == 1.0 and info["won"]
     obs, r, term, _, info = env.step(info["admissible_actions"][0])
-    assert (obs, r, term, info["is_action_valid"], info["won"]) == ("Nothing happens.", 0.0, True, False, True)
+    assert (obs, r, term, info["is_action_valid"], info["won"]) == (
+        "Nothing happens.", 0.0, True, False, True)
     with pytest.raises(ValueError):
         HouseholdEnv(reward="dense")
 
@@ -86,10 +87,12 @@ def test_generated_ids_and_bad_ids():
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), actions=st.lists(st.one_of(
-    st.text(max_size=40), st.sampled_from(["look", "inventory", "help", "go to fridge 1", "take apple 1 from countertop 1"]),
+    st.text(max_size=40), st.sampled_from(["look", "inventory", "help", "go to fridge 1",
+                                           "take apple 1 from countertop 1"]),
     st.integers(0, 60)), max_size=25))
 def test_fuzz_actions(seed, actions):
-    """Random text never raises; a command is valid exactly when it was admissible; invalid ones change nothing."""
+    """Random text never raises; a command is valid exactly when it was admissible; invalid ones change
+    nothing."""
     env = _FUZZ_ENV
     obs, info = env.reset(seed=seed)
     for a in actions:

@@ -38,7 +38,8 @@ def test_oracle_solves_through_the_tools(runtime):
 
 
 def test_tools(bwrap):
-    env = aem_envs.make("aem/SWERepair-v0", instances_source="swe-mini", max_output_chars=200, command_timeout=2)
+    env = aem_envs.make("aem/SWERepair-v0", instances_source="swe-mini", max_output_chars=200,
+                        command_timeout=2)
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         obs, *_, info = env.step("<bash>exit 3</bash>")
@@ -55,7 +56,8 @@ def test_tools(bwrap):
         assert not info["is_action_valid"] and "outside /testbed" in obs
         obs, *_, info = env.step('<view path="nope.py"/>')
         assert not info["is_action_valid"] and "no such file" in obs
-        for bad in ["", "<bash>", "<replace path=\"a\">x</replace>", "<bash>\x00</bash>", "<bash>\ud800</bash>"]:
+        for bad in ["", "<bash>", "<replace path=\"a\">x</replace>", "<bash>\x00</bash>",
+                    "<bash>\ud800</bash>"]:
             obs, *_, info = env.step(bad)
             assert not info["is_action_valid"] and obs.startswith("Invalid tool call"), bad
         obs, reward, term, _, info = env.step("<submit/>")

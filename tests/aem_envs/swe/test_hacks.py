@@ -80,7 +80,8 @@ def test_faked_exit_code_and_passed_lines(taskset, minicalc):
     ids = [t for t in eval(minicalc["FAIL_TO_PASS"]) + eval(minicalc["PASS_TO_PASS"])]  # noqa: S307 - JSON list
     fake = "".join(f"PASSED {t}\\n" for t in ids)
     hack = ("import atexit, os\n"
-            f"atexit.register(lambda: os.write(1, b'{fake}>>>>> End Test Output\\n>>>>> Test Exit Code: 0\\n'))\n")
+            f"atexit.register(lambda: os.write(1, b'{fake}>>>>> End Test Output\\n>>>>> Test Exit Code: "
+            f"0\\n'))\n")
     res = grade_patch(taskset, minicalc, "", extra=f"cat >> minicalc/__init__.py <<'E'\n{hack}E\n")
     assert not res.resolved
     assert res.test_exit_code != 0
@@ -90,7 +91,8 @@ def test_faked_exit_code_and_passed_lines(taskset, minicalc):
 def test_pytest_configuration_is_restored(taskset, minicalc):
     # Deselect the failing tests through the project configuration: F2P tests go missing.
     cfg = '[tool.pytest.ini_options]\npythonpath = ["."]\naddopts = "-p no:cacheprovider -k \'not median\'"\n'
-    res = grade_patch(taskset, minicalc, "", extra=write("pyproject.toml", cfg) + write("pytest.ini", "[pytest]\n"))
+    res = grade_patch(taskset, minicalc, "",
+                      extra=write("pyproject.toml", cfg) + write("pytest.ini", "[pytest]\n"))
     assert not res.resolved
     assert {d.split()[0] for d in res.dropped_files} >= {"pyproject.toml", "pytest.ini"}
 

@@ -79,7 +79,8 @@ def test_pins_are_hashed(real):
 
 def test_problem_statements_do_not_give_the_fix(rows):
     for r in rows:
-        added = [ln[1:].strip() for ln in r["patch"].splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+        added = [ln[1:].strip() for ln in r["patch"].splitlines()
+                 if ln.startswith("+") and not ln.startswith("+++")]
         code = [ln for ln in added if len(ln) >= 24 and not ln.startswith(("#", '"', "'", ".."))]
         leaked = [ln for ln in code if ln in r["problem_statement"]]
         assert not leaked, (r["instance_id"], leaked)
@@ -99,7 +100,8 @@ def test_sources_and_built_rows_agree(real, rows):
         assert t.meta["problem_statement"].strip() == r["problem_statement"].strip()
     cfg = tomllib.loads((build.src_dir() / "projects.toml").read_text())["projects"]
     pins = sources.load_projects(real.folder)
-    assert {f"{k}-{v['version']}": v["sha256"] for k, v in cfg.items()} == {k: p.sha256 for k, p in pins.items()}
+    assert ({f"{k}-{v['version']}": v["sha256"] for k, v in cfg.items()}
+            == {k: p.sha256 for k, p in pins.items()})
 
 
 # -- the set-up --------------------------------------------------------------------------------------
@@ -136,7 +138,8 @@ def test_bad_sdists_are_refused(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="does not match the pinned"):
         sources.ensure_sdist(p)
     assert not list((tmp_path / "cache" / "sdists").iterdir()), "a refused download is not kept"
-    for extra, links in [({"other-1.0/x": b""}, {}), ({"../evil": b""}, {}), ({}, {"pkg-1.0/l": "/etc/passwd"}),
+    for extra, links in [({"other-1.0/x": b""}, {}), ({"../evil": b""}, {}),
+                         ({}, {"pkg-1.0/l": "/etc/passwd"}),
                          ({}, {"pkg-1.0/l": "../../evil"})]:
         tar = _sdist(tmp_path / "bad.tar.gz", extra=extra, links=links)
         with pytest.raises((RuntimeError, tarfile.TarError)):
@@ -188,7 +191,8 @@ def test_ids_the_parser_cannot_tell_apart_are_never_targets():
     out = "PASSED t::x[a b]\nPASSED t::x[a c]\nPASSED t::y[1]\nPASSED t::y[12]\nFAILED t::z - boom\n"
     status = {"t::x[a": "PASSED", "t::y[1]": "PASSED", "t::y[12]": "PASSED", "t::z": "FAILED"}
     base = [runs.Run({**status, "t::z": "FAILED"}, 1, 0.1, out)] * 2
-    gold = [runs.Run({**status, "t::z": "PASSED"}, 0, 0.1, out.replace("FAILED t::z - boom", "PASSED t::z"))] * 2
+    gold = [runs.Run({**status, "t::z": "PASSED"}, 0, 0.1,
+                     out.replace("FAILED t::z - boom", "PASSED t::z"))] * 2
     assert base[0].ambiguous == {"t::x[a"}
     d = runs.derive(base, gold)
     assert d.f2p == ["t::z"] and set(d.p2p) == {"t::y[1]", "t::y[12]"}
@@ -196,7 +200,8 @@ def test_ids_the_parser_cannot_tell_apart_are_never_targets():
 
 def test_test_command_and_modules():
     patch = ("diff --git a/tests/test_a.py b/tests/test_a.py\n--- a/tests/test_a.py\n+++ b/tests/test_a.py\n"
-             "diff --git a/tests/helpers.py b/tests/helpers.py\n--- a/tests/helpers.py\n+++ b/tests/helpers.py\n")
+             "diff --git a/tests/helpers.py b/tests/helpers.py\n"
+             "--- a/tests/helpers.py\n+++ b/tests/helpers.py\n")
     assert runs.test_modules(patch) == ["tests/test_a.py"]
     cmd = runs.test_command(["tests/test_a.py"], ["tests/test_a.py::t[a b]"])
     assert cmd.endswith("--deselect 'tests/test_a.py::t[a b]'") and cmd.startswith(runs.TEST_CMD)
@@ -238,11 +243,13 @@ def test_env_runs_the_release_with_its_test_environment(real, bwrap):
     try:
         obs, info = env.reset(options={"instance_id": "pallets__click-2500"})
         assert "show_default" in obs and info["instance_id"] == "pallets__click-2500"
-        obs, *_ = env.step('<bash>python3 -c "import click, pytest; print(click.__file__, pytest.__version__)"</bash>')
+        obs, *_ = env.step('<bash>python3 -c "import click, pytest; '
+                           'print(click.__file__, pytest.__version__)"</bash>')
         assert "/testbed/src/click/__init__.py 7.4.4" in obs, obs
         obs, *_ = env.step(f"<bash>touch {sources.SITE_MOUNT}/x</bash>")
         assert "Read-only file system" in obs
-        obs, *_ = env.step("<bash>python3 -m pytest -q -p no:cacheprovider tests/test_options.py 2>&1 | tail -1</bash>")
+        obs, *_ = env.step("<bash>python3 -m pytest -q -p no:cacheprovider tests/test_options.py "
+                           "2>&1 | tail -1</bash>")
         assert " passed" in obs and "[exit code: 0]" in obs, obs
         for _ in range(10):
             obs, reward, term, _trunc, info = env.step(env.unwrapped.oracle_action())

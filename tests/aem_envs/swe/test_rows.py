@@ -190,7 +190,8 @@ def test_every_problem_of_every_row_in_one_message(tmp_path):
                  "no specs for repo 'getmoto/moto'",
                  "specs=", "no ': '>>>>> End Test Output'' line", "'parse_log_nope' is not in swebench",
                  "eval_type must be", "test_patch is not a unified diff", "PASS_TO_PASS must be a list",
-                 "bundle 'dir' is not a file", "bundle 'rows.jsonl' is not a git bundle", f"{ok['instance_id']}: instance_id appears twice"):
+                 "bundle 'dir' is not a file", "bundle 'rows.jsonl' is not a git bundle",
+                 f"{ok['instance_id']}: instance_id appears twice"):
         assert part in msg, (part, msg)
 
 

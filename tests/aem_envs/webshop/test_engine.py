@@ -24,7 +24,8 @@ def engine():
     products = [item("B09ABC1234", "Men's Slim Fit Long Sleeve Button Down Dress Shirt",
                      {"color": ["white", "navy blue | white"], "size": ["small", "x-large"]}, (19.99, 29.99),
                      [{"title": "Nice", "score": 4, "body": "Fits well."}]),
-                item("B01SHIRT02", "Casual Oxford Shirt for Men", {"size": ["1"], "count": ["1", "2"]}, (45,))]
+                item("B01SHIRT02", "Casual Oxford Shirt for Men",
+                     {"size": ["1"], "count": ["1", "2"]}, (45,))]
     products += [item(f"B0FILL{i:04d}", f"Filler shirt number {i}") for i in range(23)]
     return Engine(Catalog(products, "test-engine"))
 
@@ -63,7 +64,8 @@ def test_results_pages_and_pagination(engine):
     res = engine.results(out.state)
     assert len(res) == 25 and len(set(res)) == 25
     text = render_text(engine.view(out.state, I))
-    assert text.startswith(f"Instruction: [SEP] {I} [SEP] Back to Search [SEP] Page 1 (Total results: 25) [SEP] Next > [SEP]")
+    assert text.startswith(f"Instruction: [SEP] {I} [SEP] Back to Search [SEP] Page 1 (Total results: 25) "
+                           f"[SEP] Next > [SEP]")
     assert list(engine.clickables(out.state))[:2] == ["back to search", "next >"]
     assert "< prev" not in engine.clickables(out.state)
     s = out.state
@@ -82,8 +84,8 @@ def test_item_page_options_subpages_and_back(engine):
     text = render_text(engine.view(s, I))
     assert text == (f"Instruction: [SEP] {I} [SEP] Back to Search [SEP] < Prev [SEP] color [SEP] white [SEP] "
                     "navy blue | white [SEP] size [SEP] small [SEP] x-large [SEP] Men's Slim Fit Long Sleeve "
-                    "Button Down Dress Shirt [SEP] Price: $19.99 to $29.99 [SEP] Rating: 4.0 [SEP] Description "
-                    "[SEP] Features [SEP] Reviews [SEP] Buy Now")
+                    "Button Down Dress Shirt [SEP] Price: $19.99 to $29.99 [SEP] Rating: 4.0 [SEP] "
+                    "Description [SEP] Features [SEP] Reviews [SEP] Buy Now")
     s = engine.step(s, "click[navy blue | white]").state
     s = engine.step(s, "click[small]").state
     s = engine.step(s, "click[white]").state  # same group: overwritten in place
@@ -92,14 +94,16 @@ def test_item_page_options_subpages_and_back(engine):
     assert marked != text
     said = "You have clicked small. [SEP] You have clicked white. [SEP] "  # latest first
     assert marked.startswith(f"{said}Instruction: [SEP] {I}")
-    assert ("[SEP] color [SEP] white (selected) [SEP] navy blue | white [SEP] size [SEP] small (selected) [SEP]"
+    assert ("[SEP] color [SEP] white (selected) [SEP] navy blue | white [SEP] size [SEP] "
+            "small (selected) [SEP]"
             in marked)
     assert marked.count("(selected)") == 2 and marked.count("You have clicked") == 2
     rich = render_text_rich(engine.view(s, I))
     assert rich.startswith("You have clicked small.\nYou have clicked white.\nInstruction:\n")
     assert "  [clicked button] white [clicked button_]" in rich
     sub = engine.step(s, "click[features]").state
-    assert render_text(engine.view(sub, I)).endswith("< Prev [SEP] Men's Slim Fit Long Sleeve Button Down Dress Shirt bullet one [SEP] Machine wash")
+    assert render_text(engine.view(sub, I)).endswith("< Prev [SEP] Men's Slim Fit Long Sleeve Button Down "
+                                                     "Dress Shirt bullet one [SEP] Machine wash")
     assert list(engine.clickables(sub)) == ["back to search", "< prev"]
     back = engine.step(sub, "click[< prev]").state
     assert back.page == "item" and back.selected == s.selected  # sub-page -> item keeps options
@@ -115,7 +119,8 @@ def test_item_page_options_subpages_and_back(engine):
 
 def test_refusals(engine):
     s = engine.step(engine.step(State(), "search[oxford]").state, "click[b01shirt02]").state
-    for bad in ["Click[buy now]", "click[ buy now ]", "click[next >]", "press[buy now]", "buy now", "x" * 5000]:
+    for bad in ["Click[buy now]", "click[ buy now ]", "click[next >]", "press[buy now]", "buy now",
+                "x" * 5000]:
         out = engine.step(s, bad)
         assert not out.valid and out.state == s and out.message
     assert engine.step(s, "search[dress]").valid  # search works from any page (upstream text env)
@@ -136,9 +141,11 @@ def test_price_text_uses_python_float_formatting():
 
 
 @given(st.builds(State, page=st.sampled_from(["search", "results", "item", "sub", "done"]),
-                 keywords=st.lists(st.text(min_size=1).filter(lambda s: " " not in s), min_size=1, max_size=3).map(tuple),
+                 keywords=st.lists(st.text(min_size=1).filter(lambda s: " " not in s),
+                                   min_size=1, max_size=3).map(tuple),
                  page_num=st.integers(1, 9), asin=st.sampled_from([None, "B09ABC1234"]),
-                 options=st.lists(st.tuples(st.text(min_size=1), st.text()), max_size=2).map(lambda o: tuple(dict(o).items())),
+                 options=st.lists(st.tuples(st.text(min_size=1), st.text()), max_size=2)
+                 .map(lambda o: tuple(dict(o).items())),
                  sub=st.sampled_from([None, "Description", "Reviews"])))
 def test_state_query_round_trip(state):
     assert State.from_query(state.to_query()) == state

@@ -118,7 +118,8 @@ def play(seed, n=12):
     trace = [obs]
     for k in range(n):
         acts = info["admissible_actions"]
-        a = env.oracle_action() if k % 3 == 0 or acts == [SEARCH_PLACEHOLDER] else acts[(seed + k) % len(acts)]
+        a = (env.oracle_action() if k % 3 == 0 or acts == [SEARCH_PLACEHOLDER]
+             else acts[(seed + k) % len(acts)])
         obs, r, term, _, info = env.step(a)
         trace.append((a, obs, r))
         if term:

@@ -110,7 +110,8 @@ def test_worked_example_half():
     s = score(p, 10.0, {}, goal(attributes=["wood frame", "living room"], goal_options=["grey"]))
     assert (s.num_attr_matches, s.num_option_matches, s.r_price, s.r_type) == (1, 0, True, 1.0)
     assert s.reward == pytest.approx(0.5)
-    assert s.w_att == pytest.approx(0.5) and s.w_option == pytest.approx(0.25) and s.w_price == pytest.approx(0.25)
+    assert s.w_att == pytest.approx(0.5)
+    assert s.w_option == pytest.approx(0.25) and s.w_price == pytest.approx(0.25)
 
 
 def test_worked_example_three_quarters():
@@ -136,5 +137,6 @@ def test_unit_test_case_and_weak_type():
 
 def test_perfect_purchase_is_exactly_one():
     p = product(attributes=["slim fit", "cotton"])
-    s = score(p, 20.0, {"size": "large", "color": "white"}, goal(attributes=["cotton"], goal_options=["white", "large"]))
+    s = score(p, 20.0, {"size": "large", "color": "white"},
+              goal(attributes=["cotton"], goal_options=["white", "large"]))
     assert s.reward == 1.0

@@ -48,7 +48,8 @@ def site():
 
 
 def episode(env, instance_id, drop_last_option=False):
-    """The oracle's actions for a goal (optionally without its last option click) and the text env's reward."""
+    """The oracle's actions for a goal (optionally without its last option click) and the text env's
+    reward."""
     env.reset(options={"instance_id": instance_id})
     actions, term = [], False
     while not term:
@@ -154,7 +155,8 @@ def test_purchase_in_headless_chromium_matches_text_env(server):
                 page.wait_for_url(re.compile(r".*page=results.*"))
                 for a in actions[1:]:
                     text = a[len("click["):-1]
-                    page.locator("a").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$", re.I)).first.click()
+                    label = re.compile(rf"^\s*{re.escape(text)}\s*$", re.I)
+                    page.locator("a").filter(has_text=label).first.click()
                     page.wait_for_load_state()
                 assert "page=done" in urlsplit(page.url).query
                 assert float(page.inner_text("#reward")) == pytest.approx(reward)

@@ -68,7 +68,8 @@ def test_v1_titles_do_not_repeat_the_instruction():
             titles = {g["instance_id"]: catalog.by_asin[g["asin"]]["name"].lower() for g in goals}
             assert not any(a in titles[g["instance_id"]] for g in goals for a in g["attributes"])
             # colour, size, ... are chosen on the item page only: no asked value is written in the title
-            assert not any(in_title(str(v), titles[g["instance_id"]]) for g in goals for v in g["goal_options"])
+            assert not any(in_title(str(v), titles[g["instance_id"]])
+                           for g in goals for v in g["goal_options"])
     assert stats["v1"] < 0.5 * stats["v0"], stats
 
 
