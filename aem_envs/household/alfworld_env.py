@@ -74,8 +74,8 @@ class OfficialGames:
             raise UnknownTaskError(
                 f"no readable ALFWorld game {instance_id!r} under {self.root}: {e}") from None
         if traj.get("task_type") not in TASK_TYPES:
-            raise UnknownTaskError(f"{instance_id!r} has task type {traj.get('task_type')!r}, not one of "
-                                   f"ALFWorld's six")
+            raise UnknownTaskError(f"{instance_id!r} has task type {traj.get('task_type')!r}, "
+                                   "not one of ALFWorld's six")
         return {"instance_id": instance_id, "task_type": traj["task_type"],
                 "game_file": str(folder / "game.tw-pddl")}
 

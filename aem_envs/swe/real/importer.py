@@ -73,8 +73,8 @@ def take_onto(git_dir: Path, tag: str, commits: list[str], work: Path, keep) -> 
             continue
         r = git(None, "apply", "--3way", "--index", "-", cwd=work, input=diff, check=False)
         if r.returncode:
-            raise RuntimeError(f"{c[:10]} does not merge onto {tag}: {r.stderr.strip()[-600:]}; backport it "
-                               f"by hand")
+            raise RuntimeError(f"{c[:10]} does not merge onto {tag}: {r.stderr.strip()[-600:]}; "
+                               "backport it by hand")
         how = f"3-way merge onto {tag}"
     return how
 

@@ -80,8 +80,8 @@ def test_faked_exit_code_and_passed_lines(taskset, minicalc):
     ids = [t for t in eval(minicalc["FAIL_TO_PASS"]) + eval(minicalc["PASS_TO_PASS"])]  # noqa: S307 - JSON list
     fake = "".join(f"PASSED {t}\\n" for t in ids)
     hack = ("import atexit, os\n"
-            f"atexit.register(lambda: os.write(1, b'{fake}>>>>> End Test Output\\n>>>>> Test Exit Code: "
-            f"0\\n'))\n")
+            f"atexit.register(lambda: os.write(1, b'{fake}>>>>> End Test Output\\n"
+            ">>>>> Test Exit Code: 0\\n'))\n")
     res = grade_patch(taskset, minicalc, "", extra=f"cat >> minicalc/__init__.py <<'E'\n{hack}E\n")
     assert not res.resolved
     assert res.test_exit_code != 0
