@@ -69,18 +69,20 @@ def test_household_default_subsets_cover_all_six_types():
         env.close()
 
 
-@pytest.mark.parametrize(("env_id", "split", "n", "strata"), [
-    ("aem/WebShop-v0", "test", 5, 5), ("aem/SWERepair-v0", "train", 5, 5),
-    ("aem/SWERepair-v0", "test", 5, 5)])
-def test_other_envs_stratify_by_category_and_kind(env_id, split, n, strata):
+@pytest.mark.parametrize(("env_id", "kwargs", "split", "n", "strata"), [
+    ("aem/WebShop-v0", {}, "test", 5, 5), ("aem/WebShop-v1", {}, "test", 5, 5),
+    # swe-real (the default): one bug kind, so the second level (the project) spreads the subset
+    ("aem/SWERepair-v0", {}, "train", 5, 5), ("aem/SWERepair-v0", {}, "test", 5, 5),
+    ("aem/SWERepair-v0", {"instances_source": "swe-mini"}, "train", 5, 5)])
+def test_other_envs_stratify_by_category_and_kind(env_id, kwargs, split, n, strata):
     try:
-        env = aem_envs.make(env_id)
+        env = aem_envs.make(env_id, **kwargs)
     except (ImportError, RuntimeError, OSError) as e:
         pytest.skip(f"{env_id} cannot start here: {e}")
     try:
-        kinds = {env.unwrapped.task_stratum(env.unwrapped.tasks.get(i))[0]
-                 for i in default_subset(env, split, n)}
-        assert len(kinds) == strata
+        seen = {tuple(env.unwrapped.task_stratum(env.unwrapped.tasks.get(i)))
+                for i in default_subset(env, split, n)}
+        assert len(seen) == strata
     finally:
         env.close()
 

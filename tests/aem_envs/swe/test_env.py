@@ -72,7 +72,7 @@ def test_two_tool_calls_are_refused_and_whitespace_is_kept(bwrap):
     """Issue 20: a second tool call in one reply was dropped silently; one-line edits lost whitespace."""
     from aem_envs.wrappers import ActionParser
 
-    env = ActionParser(aem_envs.make("aem/SWERepair-v0", command_timeout=10))
+    env = ActionParser(aem_envs.make("aem/SWERepair-v0", instances_source="swe-mini", command_timeout=10))
     try:
         env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         obs, *_, info = env.step('<action><create path="n.txt">a</create>\n<bash>cat n.txt</bash></action>')
@@ -105,14 +105,15 @@ def test_the_turn_limit_grades_the_work_as_it_stands(bwrap, where):
     it is the env's registered limit or a run's own (TurnLimit)."""
     from aem_envs.wrappers import TurnLimit
 
-    probe = aem_envs.make("aem/SWERepair-v0")
+    probe = aem_envs.make("aem/SWERepair-v0", instances_source="swe-mini")
     try:
         edits = _oracle_edits(probe)
     finally:
         probe.close()
     n = len(edits) + 1  # the edits, then one more look: the limit falls on that turn
-    env = (aem_envs.make("aem/SWERepair-v0", max_episode_steps=n) if where == "registered"
-           else TurnLimit(aem_envs.make("aem/SWERepair-v0"), max_turns=n))
+    mini = {"instances_source": "swe-mini"}
+    env = (aem_envs.make("aem/SWERepair-v0", max_episode_steps=n, **mini) if where == "registered"
+           else TurnLimit(aem_envs.make("aem/SWERepair-v0", **mini), max_turns=n))
     try:
         obs, _ = env.reset(options={"instance_id": "aem-mini__minicalc-1"})
         assert "fresh shell" in obs and "30 seconds" in obs and "python3" in obs  # the sandbox's rules
