@@ -44,9 +44,10 @@ class AEMStats:
     alpha_min: float = 1.0
     alpha_max: float = 1.0
     guarded_frac: float = 0.0  # fraction of normalisation groups whose entropy range is below min_range
+    n_scopes: int = 0  # normalisation groups (the weight of guarded_frac across data-parallel ranks)
 
     def to_dict(self) -> dict[str, float]:
-        return {f"aem/{k}": v for k, v in asdict(self).items()}
+        return {f"aem/{k}": v for k, v in asdict(self).items() if k != "n_scopes"}
 
 
 def _scope_ids(cfg: AEMConfig, group: Tensor, traj: Tensor | None) -> Tensor:
@@ -91,7 +92,8 @@ def _stats(alpha: Tensor, mean_entropy: Tensor, ids: Tensor, cfg: AEMConfig, inc
     inv, n = dense_ids(ids)
     lo, hi = group_min_max(torch.where(ok, h, torch.zeros_like(h)), inv, n, include=ok)
     guarded = ~((hi - lo) >= cfg.min_range)
-    return AEMStats(float(alpha.mean()), float(alpha.min()), float(alpha.max()), float(guarded.double().mean()))
+    return AEMStats(float(alpha.mean()), float(alpha.min()), float(alpha.max()), float(guarded.double().mean()),
+                    n)
 
 
 def mean_response_entropy(entropies: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:

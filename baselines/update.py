@@ -1,5 +1,6 @@
 """The optimisation half of a training step: K epochs over mini-batches, gradient accumulation over
-micro-batches, gradient clipping, one AdamW step per mini-batch.
+micro-batches, gradient clipping, one AdamW step per mini-batch; one process or data parallel (the
+``collective`` hooks, ``baselines/collective.py``).
 
 The batch arrives with ``old_logp``, ``ref_logp`` and the per-turn ``advantages`` (AEM already applied,
 so α is a constant here and identical in every epoch and mini-batch). Mini-batches are taken in row order
@@ -9,12 +10,14 @@ generator so runs stay reproducible.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
 import torch
 
 from aem_gym.baselines.batch import TurnBatch
+from aem_gym.baselines.collective import LOCAL, Collective
 from aem_gym.baselines.forward import response_forward
 from aem_gym.baselines.losses import Denominators, LossConfig, policy_loss
 
@@ -41,52 +44,77 @@ def row_weights(batch: TurnBatch, mode: str) -> torch.Tensor | None:
 
 
 def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_cfg: LossConfig,
-               cfg: UpdateConfig, generator: torch.Generator | None = None) -> dict[str, float]:
-    """Run the update; returns metrics averaged over mini-batches (plus ``grad_norm`` and ``opt_steps``)."""
+               cfg: UpdateConfig, generator: torch.Generator | None = None,
+               collective: Collective = LOCAL) -> dict[str, float]:
+    """Run the update; returns metrics averaged over mini-batches (plus ``grad_norm`` and ``opt_steps``).
+
+    Data parallel (``collective`` from ``distributed.DataParallel``; ``model`` the DDP/FSDP module): each
+    rank passes its own rows (whole groups) and takes ``ceil(mini_batch_size / W)`` of them per mini-batch;
+    loss denominators are summed over ranks, so every micro-batch loss is its share of the *global* loss
+    and the all-reduced gradient equals the one-process gradient over the union batch (DDP/FSDP average
+    gradients, hence the factor W). The numbers of mini- and micro-batches are agreed over ranks, and a
+    rank that has run out of rows runs zero-weight stand-ins: every rank makes the same collective calls.
+    Metrics: ``loss/*`` values are shares of the global loss (summed over ranks); rates (``_RATE_KEYS``)
+    are weighted by the micro-batch's share of the mini-batch's tokens, so they sum to the token mean.
+    """
     if batch.old_logp is None or batch.advantages is None:
         raise ValueError("ppo_update needs batch.old_logp and batch.advantages (run the old-policy pass first)")
+    world = collective.world_size
     need_entropy = loss_cfg.entropy_coef > 0
-    weights = row_weights(batch, cfg.traj_weight)
-    sums: dict[str, float] = defaultdict(float)
-    n_mb = 0
+    weights = row_weights(batch, cfg.traj_weight) if len(batch) else None
     params = [p for p in model.parameters() if p.requires_grad]
+    rows_per_mini = max(1, math.ceil(cfg.mini_batch_size / world))
+    n_mini = int(collective.max([math.ceil(len(batch) / rows_per_mini)])[0])
+    sums: dict[str, float] = defaultdict(float)
     for _ in range(cfg.epochs):
         order = torch.randperm(len(batch), generator=generator) if cfg.shuffle else torch.arange(len(batch))
-        for s in range(0, len(batch), cfg.mini_batch_size):
-            mb_idx = order[s:s + cfg.mini_batch_size]
+        for i in range(n_mini):
+            mb_idx = order[i * rows_per_mini:(i + 1) * rows_per_mini]
             mb = batch.select(mb_idx)
-            denom = Denominators.of(mb.response_mask)
+            local = Denominators.of(mb.response_mask)
+            tokens, seqs = collective.sum([local.tokens, local.seqs])
+            denom = Denominators(tokens=tokens, seqs=seqs)
+            n_micro = int(collective.max([math.ceil(len(mb) / cfg.micro_batch_size)])[0])
             optimizer.zero_grad(set_to_none=True)
-            for m in range(0, len(mb), cfg.micro_batch_size):
-                sl = slice(m, m + cfg.micro_batch_size)
-                fw = response_forward(model, mb.input_ids[sl], mb.attention_mask[sl], mb.response_width,
-                                      cfg.temperature, with_entropy=need_entropy,
-                                      allowed=None if mb.allowed is None else mb.allowed[sl])
-                out = policy_loss(fw.logp, mb.old_logp[sl], mb.advantages[sl], mb.response_mask[sl], loss_cfg,
-                                  ref_logp=None if mb.ref_logp is None else mb.ref_logp[sl], entropy=fw.entropy,
-                                  denom=denom, weight=None if weights is None else weights[mb_idx][sl])
-                out.loss.backward()
-                for k, v in out.metrics.items():
-                    # micro-batch losses are already scaled by mini-batch denominators: they add up
-                    sums[k] += v if k.startswith("loss/") and k not in _RATE_KEYS else v * _share(mb, sl)
-            gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip else _grad_norm(params)
+            for j in range(n_micro):
+                sl = slice(j * cfg.micro_batch_size, (j + 1) * cfg.micro_batch_size)
+                with collective.grad_sync(model, sync=j == n_micro - 1):
+                    if len(mb.input_ids[sl]) == 0:  # this rank ran out of rows: a zero-weight stand-in
+                        _stand_in(model, batch, cfg)
+                        continue
+                    out = _micro_loss(model, mb, sl, denom, loss_cfg, cfg, need_entropy,
+                                      None if weights is None else weights[mb_idx][sl])
+                    (out.loss * world if world > 1 else out.loss).backward()
+                share = float(mb.response_mask[sl].sum()) / tokens if tokens else 0.0
+                for k, v in out.metrics.items():  # loss/* values are already shares of the mini-batch loss
+                    sums[k] += v if k.startswith("loss/") and k not in _RATE_KEYS else v * share
+            gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip else float("inf"))
+            gn = gn.full_tensor() if hasattr(gn, "full_tensor") else gn  # FSDP: a DTensor
             sums["grad_norm"] += float(gn)
             optimizer.step()
-            n_mb += 1
-    out_metrics = {k: v / max(n_mb, 1) for k, v in sums.items()}
-    out_metrics["opt_steps"] = float(n_mb)
+    n = max(n_mini * cfg.epochs, 1)
+    grad_norm = sums.pop("grad_norm", 0.0) / n  # identical on every rank after the gradient all-reduce
+    keys = sorted(sums)
+    out_metrics = dict(zip(keys, collective.sum([sums[k] / n for k in keys]), strict=True))
+    out_metrics["grad_norm"] = grad_norm
+    out_metrics["opt_steps"] = float(n)
     return out_metrics
 
 
+def _micro_loss(model, mb: TurnBatch, sl: slice, denom: Denominators, loss_cfg: LossConfig, cfg: UpdateConfig,
+                need_entropy: bool, weight: torch.Tensor | None):
+    fw = response_forward(model, mb.input_ids[sl], mb.attention_mask[sl], mb.response_width, cfg.temperature,
+                          with_entropy=need_entropy, allowed=None if mb.allowed is None else mb.allowed[sl])
+    return policy_loss(fw.logp, mb.old_logp[sl], mb.advantages[sl], mb.response_mask[sl], loss_cfg,
+                       ref_logp=None if mb.ref_logp is None else mb.ref_logp[sl], entropy=fw.entropy,
+                       denom=denom, weight=weight)
+
+
+def _stand_in(model, batch: TurnBatch, cfg: UpdateConfig) -> None:
+    """Forward and backward of one row with zero weight: the collectives inside DDP/FSDP still run."""
+    fw = response_forward(model, batch.input_ids[:1], batch.attention_mask[:1], batch.response_width,
+                          cfg.temperature, allowed=None if batch.allowed is None else batch.allowed[:1])
+    (fw.logp.sum() * 0.0).backward()
+
+
 _RATE_KEYS = {"loss/clip_frac", "loss/lower_clip_frac", "loss/ppo_kl"}
-
-
-def _share(mb: TurnBatch, sl: slice) -> float:
-    """Token share of a micro-batch in its mini-batch (to average per-token rates)."""
-    total = float(mb.response_mask.sum())
-    return float(mb.response_mask[sl].sum()) / total if total else 0.0
-
-
-def _grad_norm(params) -> torch.Tensor:
-    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
-    return torch.stack(norms).norm() if norms else torch.tensor(0.0)

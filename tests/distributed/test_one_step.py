@@ -1,0 +1,101 @@
+"""One training step for one process and for data-parallel ranks: the same code, the same metrics.
+
+Two gloo ranks each take whole groups of one batch; every metric they report (the update's and the step's)
+must equal what one process reports on the union of their rows."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from aem_gym.baselines.collective import LOCAL, Stat
+from tests.distributed._workers import prepared_batch, records
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _step_metrics(model, rows, collective):
+    """The update and the step statistics of ``Trainer.train_step`` on ``rows``."""
+    from aem_gym.baselines.aem import AEMConfig, apply_aem, mean_response_entropy
+    from aem_gym.baselines.collect import Collected
+    from aem_gym.baselines.losses import LossConfig
+    from aem_gym.baselines.trainer import step_stats
+    from aem_gym.baselines.update import UpdateConfig, ppo_update
+
+    b = prepared_batch(model, rows)
+    hbar, ok = mean_response_entropy(b.entropy, b.response_mask)
+    _, _, aem = apply_aem(b.advantages, hbar, b.group, AEMConfig(enabled=True, min_range=0.0), include=ok)
+    won = [r.won for r in rows if r.done]
+    rolled = Collected(rows, sum(won) / len(won), 1.0, 2.0, int(b.group.unique().numel()), 1, len(won))
+    stats = step_stats(rolled, b, aem, {"step": 1.0})
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # metrics only: the weights stay put
+    up = ppo_update(model, opt, b, LossConfig(kl_coef=0.0, entropy_coef=0.01), UpdateConfig(
+        mini_batch_size=64, micro_batch_size=3), collective=collective)  # one mini-batch: the same rows
+    return {**collective.reduce(stats), **up}
+
+
+def _rank(rank: int, world: int, port: int, model_dir: str, out: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from aem_gym.agents.tiny import load_tiny_model
+    from aem_gym.baselines.distributed import (
+        DataParallel,
+        init_distributed,
+        shard_by_group,
+        shutdown_distributed,
+        wrap_model,
+    )
+
+    ctx = init_distributed("gloo")
+    try:
+        model, _ = load_tiny_model(model_dir)
+        rows = records(n_groups=5)
+        mine = [rows[i] for i in shard_by_group([r.group_uid for r in rows], world)[rank]]
+        metrics = _step_metrics(wrap_model(model, "ddp", ctx), mine, DataParallel(ctx))
+        torch.save(metrics, os.path.join(out, f"m{rank}.pt"))
+    finally:
+        shutdown_distributed()
+
+
+def test_two_ranks_report_the_metrics_of_one_process(tmp_path, tiny_model_dir):
+    from aem_gym.agents.tiny import load_tiny_model
+
+    mp.spawn(_rank, args=(2, _free_port(), str(tiny_model_dir), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"m{r}.pt") for r in range(2)]
+    one = _step_metrics(load_tiny_model(tiny_model_dir)[0], records(n_groups=5), LOCAL)
+    assert ranks[0] == ranks[1]  # every rank holds the reduced values
+    assert set(ranks[0]) == set(one)
+    for k in ("rows", "train/groups_kept", "train/success", "policy_entropy", "adv/mean_abs", "aem/alpha_min",
+              "aem/alpha_max", "aem/alpha_mean", "train/invalid_frac", "loss/pg", "loss/entropy_bonus",
+              "loss/clip_frac", "loss/ppo_kl", "loss/total", "grad_norm", "opt_steps"):
+        assert ranks[0][k] == pytest.approx(one[k], rel=1e-5, abs=1e-6), k
+    assert one["aem/alpha_min"] < 1 < one["aem/alpha_max"] and one["loss/entropy_bonus"] > 0  # not trivial
+
+
+def test_reduce_combines_each_stat_by_its_rule():
+    class TwoRanks(type(LOCAL)):
+        """The other rank's values are the local ones doubled (sum) or shifted (max)."""
+
+        world_size = 2
+
+        def sum(self, values):
+            return [v + 2 * v for v in values]
+
+        def max(self, values):
+            return [max(v, v + 1) for v in values]
+
+    stats = {"m": Stat(0.5, weight=2.0), "s": Stat(3.0, op="sum"), "hi": Stat(1.0, op="max"),
+             "lo": Stat(1.0, op="min")}
+    out = TwoRanks().reduce(stats)
+    assert out == {"m": 0.5, "s": 9.0, "hi": 2.0, "lo": 0.0} and list(out) == list(stats)
+    assert LOCAL.reduce(stats) == {"m": 0.5, "s": 3.0, "hi": 1.0, "lo": 1.0}
+    assert LOCAL.reduce({"m": Stat(0.25, weight=0.0)}) == {"m": 0.25}  # nothing to average: the local value
