@@ -27,7 +27,7 @@ import yaml
 
 from aem_gym.baselines import collect
 from aem_gym.baselines.advantages import AdvantageInput, compute_advantages
-from aem_gym.baselines.aem import apply_aem, mean_response_entropy
+from aem_gym.baselines.aem import AEMStats
 from aem_gym.baselines.batch import collate
 from aem_gym.baselines.checkpoint import (
     TrainerState,
@@ -39,6 +39,7 @@ from aem_gym.baselines.checkpoint import (
 from aem_gym.baselines.collective import LOCAL, Collective, Stat, mean
 from aem_gym.baselines.config import TrainConfig
 from aem_gym.baselines.forward import old_policy_pass
+from aem_gym.baselines.transforms import TransformInput, apply_transforms
 from aem_gym.baselines.update import ppo_update
 
 
@@ -200,7 +201,8 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------------------
     def train_step(self, step: int) -> dict[str, Any]:
-        """Rollout → old-policy pass (log-probs + entropies) → advantages → AEM → PPO update → weight sync.
+        """Rollout → old-policy pass (log-probs + entropies) → advantages → advantage transforms (AEM, EMPG:
+        ``baselines/transforms.py``) → PPO update → weight sync.
 
         The same code runs on one process and on every rank of a data-parallel job: the rank's share of the
         groups (``self.my_groups``), its rollout policy and engine, the trained module (``self.train_model``,
@@ -223,18 +225,17 @@ class Trainer:
                              batch.step_group)
         adv = compute_advantages(cfg.estimator_name, inp, cfg.estimator)  # whole groups: exact statistics
         t_adv = time.perf_counter()
-        hbar, nonempty = mean_response_entropy(batch.entropy, batch.response_mask)
-        adv, alpha, aem_stats = apply_aem(adv, hbar, batch.group, cfg.aem, traj=batch.traj, include=nonempty,
-                                          generator=self.gens["aem"])
-        t_aem = time.perf_counter()
-        batch.advantages, batch.alpha = adv, alpha
+        tr = apply_transforms(TransformInput(adv, batch.entropy, batch.response_mask, batch.group, batch.traj,
+                                             batch.turn, self.gens["aem"]), cfg, self.collective.world_size)
+        t_tr = time.perf_counter()
+        batch.advantages, batch.alpha = tr.advantages, tr.coef
         up = ppo_update(self.train_model, self.optimizer, batch, self.loss_cfg, cfg.update,
                         self.gens["update"], self.collective)
         self.weight_sync.push()
         t_end = time.perf_counter()
         times = {"rollout": t_roll - t0, "old_pass": t_fwd - t_roll, "adv": t_adv - t_fwd,
-                 "aem": t_aem - t_adv, "update": t_end - t_aem, "step": t_end - t0}
-        stats = step_stats(rolled, batch, aem_stats, times)
+                 "transform": t_tr - t_adv, "update": t_end - t_tr, "step": t_end - t0}
+        stats = step_stats(rolled, batch, tr.stats, times)
         if self.rollout_policy is not None:  # vLLM samples: how far its log-probs are from the trainer's
             from aem_gym.baselines.vllm_sync import logprob_gap
 
@@ -303,9 +304,11 @@ def _save_atomically(path: Path, model, tokenizer, rec: dict[str, Any]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def step_stats(rolled: collect.Collected, batch, aem_stats, times: dict[str, float]) -> dict[str, Stat]:
+def step_stats(rolled: collect.Collected, batch, transform_stats: dict[str, Stat],
+               times: dict[str, float]) -> dict[str, Stat]:
     """The step's metrics and how each combines over data-parallel ranks (``collective.Stat``): W ranks
-    report what one process reports on the union of their rows (times: the slowest rank)."""
+    report what one process reports on the union of their rows (times: the slowest rank). AEM's columns
+    are there in every run (α = 1 without AEM), so that the arms of a comparison share them."""
     m = batch.response_mask
     tokens, rows = float(m.sum()), float(len(batch))
     adv = batch.advantages
@@ -321,10 +324,7 @@ def step_stats(rolled: collect.Collected, batch, aem_stats, times: dict[str, flo
         "policy_entropy": mean(float((batch.entropy * m).sum() / m.sum().clamp_min(1)), tokens),
         "adv/zero_groups_frac": mean(_zero_group_frac(adv, batch.group), n_groups),
         "adv/mean_abs": mean(float(adv.abs().mean()), adv.numel()),
-        "aem/alpha_mean": mean(aem_stats.alpha_mean, rows),
-        "aem/alpha_min": Stat(aem_stats.alpha_min, op="min"),
-        "aem/alpha_max": Stat(aem_stats.alpha_max, op="max"),
-        "aem/guarded_frac": mean(aem_stats.guarded_frac, aem_stats.n_scopes),
+        **AEMStats().to_stats(), **transform_stats,
         **{f"time/{k}_s": Stat(v, op="max") for k, v in times.items()},
     }
 

@@ -19,7 +19,7 @@ import torch
 from aem_gym.baselines.batch import TurnBatch
 from aem_gym.baselines.collective import LOCAL, Collective
 from aem_gym.baselines.forward import response_forward
-from aem_gym.baselines.losses import Denominators, LossConfig, policy_loss
+from aem_gym.baselines.losses import RATE_METRICS, Denominators, LossConfig, policy_loss
 
 
 @dataclass
@@ -56,6 +56,7 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
     rank that has run out of rows runs zero-weight stand-ins: every rank makes the same collective calls.
     Metrics: ``loss/*`` values are shares of the global loss (summed over ranks); rates (``_RATE_KEYS``)
     are weighted by the micro-batch's share of the mini-batch's tokens, so they sum to the token mean.
+    ``generator`` orders mini-batches (``shuffle``) and drives random token choices in the loss (Clip-Cov).
     """
     if batch.old_logp is None or batch.advantages is None:
         raise ValueError("ppo_update needs batch.old_logp and batch.advantages (run the old-policy pass first)")
@@ -83,11 +84,11 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
                         _stand_in(model, batch, cfg)
                         continue
                     out = _micro_loss(model, mb, sl, denom, loss_cfg, cfg, need_entropy,
-                                      None if weights is None else weights[mb_idx][sl])
+                                      None if weights is None else weights[mb_idx][sl], generator)
                     (out.loss * world if world > 1 else out.loss).backward()
                 share = float(mb.response_mask[sl].sum()) / tokens if tokens else 0.0
                 for k, v in out.metrics.items():  # loss/* values are already shares of the mini-batch loss
-                    sums[k] += v if k.startswith("loss/") and k not in _RATE_KEYS else v * share
+                    sums[k] += v if k.startswith("loss/") and k not in RATE_METRICS else v * share
             gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip else float("inf"))
             gn = gn.full_tensor() if hasattr(gn, "full_tensor") else gn  # FSDP: a DTensor
             sums["grad_norm"] += float(gn)
@@ -102,12 +103,12 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
 
 
 def _micro_loss(model, mb: TurnBatch, sl: slice, denom: Denominators, loss_cfg: LossConfig, cfg: UpdateConfig,
-                need_entropy: bool, weight: torch.Tensor | None):
+                need_entropy: bool, weight: torch.Tensor | None, generator: torch.Generator | None):
     fw = response_forward(model, mb.input_ids[sl], mb.attention_mask[sl], mb.response_width, cfg.temperature,
                           with_entropy=need_entropy, allowed=None if mb.allowed is None else mb.allowed[sl])
     return policy_loss(fw.logp, mb.old_logp[sl], mb.advantages[sl], mb.response_mask[sl], loss_cfg,
                        ref_logp=None if mb.ref_logp is None else mb.ref_logp[sl], entropy=fw.entropy,
-                       denom=denom, weight=weight)
+                       denom=denom, weight=weight, generator=generator)
 
 
 def _stand_in(model, batch: TurnBatch, cfg: UpdateConfig) -> None:
@@ -116,5 +117,3 @@ def _stand_in(model, batch: TurnBatch, cfg: UpdateConfig) -> None:
                           cfg.temperature, allowed=None if batch.allowed is None else batch.allowed[:1])
     (fw.logp.sum() * 0.0).backward()
 
-
-_RATE_KEYS = {"loss/clip_frac", "loss/lower_clip_frac", "loss/ppo_kl"}

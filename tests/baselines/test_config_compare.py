@@ -12,8 +12,9 @@ from aem_gym.baselines.config import list_recipes, load_config, split_algo
 
 
 def test_split_algo_and_recipe():
-    assert split_algo("grpo+aem") == ("grpo", True) and split_algo("RLOO") == ("rloo", False)
-    for bad in ("ppo", "grpo+foo", ""):
+    assert split_algo("grpo+aem") == ("grpo", ["aem"]) and split_algo("RLOO") == ("rloo", [])
+    assert split_algo("dapo+aem-reverse+clip_cov") == ("dapo", ["aem-reverse", "clip_cov"])
+    for bad in ("ppo", "grpo+foo", "", "grpo+aem+aem-shuffle", "grpo+empg+empg"):
         with pytest.raises(ValueError):
             split_algo(bad)
     assert "cpu-tiny-household" in list_recipes()
@@ -67,3 +68,26 @@ def test_summary_table_and_plots(tmp_path):
     paths = write_outputs(res, tmp_path / "cmp")
     for k in ("summary", "table", "metrics", "success", "entropy"):
         assert paths[k].exists() and paths[k].stat().st_size > 0
+
+
+def test_cli_algos_and_compare_arms(capsys):
+    from aem_gym.cli.commands.train import resolve
+    from aem_gym.cli.main import build_parser, main
+
+    assert main(["algos"]) == 0
+    out = capsys.readouterr().out
+    for name in ("grpo", "gigpo", "aem-reverse", "aem-shuffle", "empg", "clip_cov", "kl_cov", "entropy"):
+        assert name in out
+    p = build_parser()
+    arms = "grpo,grpo+aem,grpo+aem-reverse,grpo+aem-shuffle,grpo+empg,grpo+clip_cov,grpo+kl_cov"
+    c = p.parse_args(["compare", "--algos", arms, "--seeds", "2"])
+    c.aem, c.run_out = None, None
+    cfgs = [resolve(c, algo=a, seed=0) for a in arms.split(",")]
+    assert [x.algo for x in cfgs] == arms.split(",")  # distinct arms, distinct run directories
+    assert len({x.output_dir() for x in cfgs}) == 7
+    assert cfgs[2].aem.reverse and cfgs[3].aem.shuffle and cfgs[4].empg.enabled
+    assert [x.loss_config().surrogate for x in cfgs[5:]] == ["clip_cov", "kl_cov"]
+    a = p.parse_args(["train", "--algo", "grpo+aem-shuffle+clip_cov", "--aem", "off"])
+    assert resolve(a).algo == "grpo+clip_cov"
+    a = p.parse_args(["train", "--recipe", "gpu-qwen2.5-1.5b-household", "--aem", "off"])
+    assert resolve(a).algo == "grpo"  # the recipe's algorithm, AEM switched off
