@@ -29,6 +29,7 @@ import numpy as np
 
 from aem_gym.agents.types import TurnRecord
 from aem_gym.baselines.config import TrainConfig
+from aem_gym.baselines.curriculum import OracleStart, head_start
 
 
 def _seed(*parts: int) -> int:
@@ -75,6 +76,7 @@ class Collected:
     groups_kept: int
     gen_batches: int
     episodes: int = 0  # trajectories sampled (all tries), the weight of success/return/turns
+    head_start: int = 0  # the reverse curriculum's largest head start this step (oracle steps)
 
 
 def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[int] | None = None,
@@ -91,6 +93,9 @@ def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[
     tag = "" if ids == list(range(r.groups)) else f"r{ids[0] if ids else 0}"
     wrappers = [functools.partial(ScaleReward, scale=cfg.env.reward_scale),
                 functools.partial(InvalidActionPenalty, penalty=cfg.env.invalid_penalty)]
+    k = head_start(r.oracle_start, r.oracle_start_anneal, step, cfg.rl.steps)
+    if k > 0:  # reverse curriculum: start part-way along the oracle's plan (training only)
+        wrappers.append(functools.partial(OracleStart, k_max=k))
     env_kwargs = {"split": cfg.env.train_split, **cfg.env.env_kwargs}
     dynamic = cfg.use_dynamic_sampling()
     tries = max(1, r.max_gen_batches) if dynamic else 1
@@ -117,7 +122,7 @@ def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[
     # success/return of what was *sampled* this step (not only the kept groups): an unbiased train curve
     return Collected(records, float(np.mean([x.won for x in all_trajs])),
                      float(np.mean([x.episode_return for x in all_trajs])),
-                     float(np.mean([x.length for x in all_trajs])), len(kept), used, len(all_trajs))
+                     float(np.mean([x.length for x in all_trajs])), len(kept), used, len(all_trajs), k)
 
 
 @dataclass

@@ -73,6 +73,10 @@ class RolloutConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     max_gen_batches: int = 3  # dynamic sampling tries (the last one keeps everything)
+    # reverse curriculum (baselines/curriculum.py): training episodes start up to this many oracle steps
+    # into the task; the maximum decays linearly to 0 over the first oracle_start_anneal of the RL steps
+    oracle_start: int = 0
+    oracle_start_anneal: float = 0.5
 
 
 @dataclass
@@ -220,6 +224,17 @@ def with_aem(algo: str, on: bool) -> str:
     return "+".join([name, *parts])
 
 
+def _scalar(text: str) -> Any:
+    """A ``--set`` value: YAML, except that ``1e-4`` is a number (YAML 1.1 reads it as a string)."""
+    v = yaml.safe_load(text)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
 def recipe_algo(recipe: str | None) -> str:
     """The algorithm a recipe trains by default."""
     if not recipe:
@@ -284,7 +299,7 @@ def load_config(recipe: str | None = None, overrides: dict[str, Any] | None = No
         if "=" not in s:
             raise ValueError(f"--set expects key=value, got {s!r}")
         k, v = s.split("=", 1)
-        parsed.append((k.strip(), yaml.safe_load(v)))
+        parsed.append((k.strip(), _scalar(v)))
     algo = next((v for k, v in reversed(parsed) if k == "algo"), data.get("algo", TrainConfig.algo))
     for p in split_algo(str(algo))[1]:  # what the parts imply: after the recipe, before --set
         for k, v in ALGO_PARTS[p].sets.items():

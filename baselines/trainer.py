@@ -325,6 +325,7 @@ def step_stats(rolled: collect.Collected, batch, transform_stats: dict[str, Stat
         "adv/zero_groups_frac": mean(_zero_group_frac(adv, batch.group), n_groups),
         "adv/mean_abs": mean(float(adv.abs().mean()), adv.numel()),
         **AEMStats().to_stats(), **transform_stats,
+        "train/head_start": Stat(rolled.head_start, op="max"),
         **{f"time/{k}_s": Stat(v, op="max") for k, v in times.items()},
     }
 

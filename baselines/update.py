@@ -31,6 +31,9 @@ class UpdateConfig:
     shuffle: bool = False
     temperature: float = 1.0  # the rollout's sampling temperature (logits are divided by it)
     traj_weight: str = "none"  # "inv_turns": weight each trajectory's rows by 1/T_i (rl-algorithms.md §6.1)
+    # rows whose advantages are all zero add nothing to the PPO-clip loss or its gradient when no KL or
+    # entropy term is on: leave them out of the forward/backward (denominators still count them)
+    skip_zero_advantage: bool = True
 
 
 def row_weights(batch: TurnBatch, mode: str) -> torch.Tensor | None:
@@ -57,6 +60,9 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
     Metrics: ``loss/*`` values are shares of the global loss (summed over ranks); rates (``_RATE_KEYS``)
     are weighted by the micro-batch's share of the mini-batch's tokens, so they sum to the token mean.
     ``generator`` orders mini-batches (``shuffle``) and drives random token choices in the loss (Clip-Cov).
+    With ``skip_zero_advantage`` (and a loss in which such rows are inert: PPO-clip, no KL or entropy
+    term) rows without a learning signal — GRPO groups whose trajectories all failed — are not run at all;
+    the gradient is the same (up to float summation order), the step costs a fraction at low success.
     """
     if batch.old_logp is None or batch.advantages is None:
         raise ValueError("ppo_update needs batch.old_logp and batch.advantages (run the old-policy pass first)")
@@ -64,6 +70,7 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
     need_entropy = loss_cfg.entropy_coef > 0
     weights = row_weights(batch, cfg.traj_weight) if len(batch) else None
     params = [p for p in model.parameters() if p.requires_grad]
+    skip = cfg.skip_zero_advantage and _zero_rows_inert(loss_cfg, batch)
     rows_per_mini = max(1, math.ceil(cfg.mini_batch_size / world))
     n_mini = int(collective.max([math.ceil(len(batch) / rows_per_mini)])[0])
     sums: dict[str, float] = defaultdict(float)
@@ -75,6 +82,9 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
             local = Denominators.of(mb.response_mask)
             tokens, seqs = collective.sum([local.tokens, local.seqs])
             denom = Denominators(tokens=tokens, seqs=seqs)
+            if skip:
+                keep = batch.advantages[mb_idx].reshape(len(mb_idx), -1).ne(0).any(-1)
+                mb_idx, mb = mb_idx[keep], mb.select(keep)
             n_micro = int(collective.max([math.ceil(len(mb) / cfg.micro_batch_size)])[0])
             optimizer.zero_grad(set_to_none=True)
             for j in range(n_micro):
@@ -89,6 +99,9 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
                 share = float(mb.response_mask[sl].sum()) / tokens if tokens else 0.0
                 for k, v in out.metrics.items():  # loss/* values are already shares of the mini-batch loss
                     sums[k] += v if k.startswith("loss/") and k not in RATE_METRICS else v * share
+            if n_micro == 0:  # no row with a signal on any rank: the zero gradient the full pass would give
+                for p in params:
+                    p.grad = torch.zeros_like(p)
             gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip else float("inf"))
             gn = gn.full_tensor() if hasattr(gn, "full_tensor") else gn  # FSDP: a DTensor
             sums["grad_norm"] += float(gn)
@@ -100,6 +113,12 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
     out_metrics["grad_norm"] = grad_norm
     out_metrics["opt_steps"] = float(n)
     return out_metrics
+
+
+def _zero_rows_inert(loss_cfg: LossConfig, batch: TurnBatch) -> bool:
+    """Whether a row with zero advantages contributes exactly nothing to the loss (see ``ppo_update``)."""
+    return (loss_cfg.surrogate == "ppo_clip" and not loss_cfg.entropy_coef
+            and not (loss_cfg.kl_coef and batch.ref_logp is not None))
 
 
 def _micro_loss(model, mb: TurnBatch, sl: slice, denom: Denominators, loss_cfg: LossConfig, cfg: UpdateConfig,

@@ -26,6 +26,7 @@ def test_split_algo_and_recipe():
     with pytest.raises(FileNotFoundError):
         load_config("no-such-recipe")
     assert load_config(None, sets=["rl.steps=7", "aem.enabled=true"]).algo == "grpo+aem"
+    assert load_config(None, sets=["rl.lr=1e-4"]).rl.lr == 1e-4  # a number, although YAML 1.1 says string
 
 
 def test_cli_parses_train_and_compare():
