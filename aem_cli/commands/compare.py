@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / "compare" / configs[0].recipe
     paths = write_outputs(results, out)
     print(paths["table"].read_text(encoding="utf-8"))
+    if "paired" in paths:
+        print(paths["paired"].read_text(encoding="utf-8"))
     for k, p in paths.items():
         print(f"{k}: {p}")
     return 0

@@ -92,3 +92,30 @@ def test_cli_algos_and_compare_arms(capsys):
     assert resolve(a).algo == "grpo+clip_cov"
     a = p.parse_args(["train", "--recipe", "gpu-qwen2.5-1.5b-household", "--aem", "off"])
     assert resolve(a).algo == "grpo"  # the recipe's algorithm, AEM switched off
+
+
+def test_paired_differences_and_entropy_split(tmp_path):
+    from aem_gym.baselines.paired import paired_bootstrap, paired_rows
+
+    def run(algo, seed, wins, h0):
+        eps = [{"instance_id": f"t{i}", "task_type": "a", "won": bool(w)} for i, w in enumerate(wins)]
+        hist = [{"kind": "eval", "step": 0, "eval/success": 0.25}]
+        hist += [{"kind": "train", "step": s, "policy_entropy": h0 + (0.1 if s <= 3 else -0.1) * (algo != "grpo")}
+                 for s in range(1, 10)]
+        return RunResult(algo, seed, tmp_path, {"episodes": eps}, hist)
+
+    res = []
+    for s in range(4):
+        res.append(run("grpo", s, [1, 0, 0, 0], 1.0 + s))
+        res.append(run("grpo+aem", s, [1, 1, 0, 0] if s < 3 else [0, 0, 0, 0], 1.0 + s))
+    rows = {r["algo"]: r for r in paired_rows(res, "grpo")}
+    aem = rows["grpo+aem"]
+    assert aem["diff"] == pytest.approx((0.25 * 3 - 0.25) / 4) and aem["diff_lo"] <= aem["diff"] <= aem["diff_hi"]
+    assert (aem["seeds_better"], aem["seeds_worse"]) == (3, 1)
+    assert aem["dH_early"] == pytest.approx(0.1) and aem["dH_late"] == pytest.approx(-0.1)
+    assert rows["grpo"]["learning"] == pytest.approx(0.0)
+    # a paired bootstrap of identical arms is exactly zero
+    same = [(np.array([1.0, 0.0]), np.array([1.0, 0.0]))] * 3
+    assert paired_bootstrap(same, n_boot=50) == (0.0, 0.0, 0.0)
+    paths = write_outputs(res, tmp_path / "cmp")
+    assert paths["paired"].read_text().count("| grpo+aem |") == 1 and paths["entropy_diff"].exists()
