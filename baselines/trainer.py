@@ -171,7 +171,10 @@ class Trainer:
         self._freeze_reference()
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
-        """SFT (if configured) → eval → RL steps with periodic eval/checkpoints → final save + eval."""
+        """SFT (if configured) → eval → RL steps with periodic eval/checkpoints → final save + eval. The
+        final record carries this call's wall time and the process's CPU time (``time/run_*``): on a shared
+        machine the CPU seconds are what the run costs, whatever else was running."""
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         if not (resume and self.resume()):
             self.warm_start()
             self._record(self.evaluate(0))
@@ -190,6 +193,7 @@ class Trainer:
                 prune(self.out, self.cfg.checkpoint.keep_last)
         bar.close()
         final = self.evaluate(self.state.step, final=True)
+        final.update({"time/run_wall_s": time.perf_counter() - wall0, "time/run_cpu_s": time.process_time() - cpu0})
         self._record(final)
         self.save(self.out / "final")
         (self.out / "final" / "eval.json").write_text(json.dumps(final, indent=1) + "\n", encoding="utf-8")
