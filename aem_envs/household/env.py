@@ -57,6 +57,32 @@ class HouseholdTasks:
         return self._set.get(instance_id)
 
 
+class TypedTasks:
+    """The stored tasks of some task types only (``HouseholdEnv(task_types=...)``): ``ids(split)`` keeps
+    the ids of those types, in manifest order; ``get`` serves any id (generated ids included)."""
+
+    def __init__(self, base: HouseholdTasks, task_types: Any):
+        from aem_envs.household.constants import TASK_TYPES
+
+        self.types = tuple(dict.fromkeys(str(t) for t in task_types))
+        unknown = [t for t in self.types if t not in TASK_TYPES]
+        if unknown or not self.types:
+            raise ValueError(f"task_types must be a non-empty list of {list(TASK_TYPES)}; got {list(task_types)}")
+        self._base, self.name, self.version = base, base.name, base.version
+        self._ids: dict[str, list[str]] = {}
+
+    def splits(self) -> list[str]:
+        return self._base.splits()
+
+    def ids(self, split: str) -> list[str]:
+        if split not in self._ids:
+            self._ids[split] = [i for i in self._base.ids(split) if self._base.get(i).get("task_type") in self.types]
+        return self._ids[split]
+
+    def get(self, instance_id: str) -> Mapping[str, Any]:
+        return self._base.get(instance_id)
+
+
 _shared: dict[str, HouseholdTasks] = {}
 _shared_lock = threading.Lock()
 
@@ -75,10 +101,13 @@ class HouseholdEnv(TextEnv):
     """ALFWorld's household tasks on a native engine (see the module docstring)."""
 
     def __init__(self, split: str = "train", reward: str = "alfworld", syntax: str = "0.4",
-                 tasks_dir: str | None = None, render_mode: str | None = None):
+                 tasks_dir: str | None = None, render_mode: str | None = None, task_types: Any = None):
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {reward!r}")
-        super().__init__(shared_tasks(tasks_dir), split=split, render_mode=render_mode)
+        tasks: Any = shared_tasks(tasks_dir)
+        if task_types is not None:  # a curriculum or a sub-benchmark: only these of ALFWorld's six types
+            tasks = TypedTasks(tasks, task_types)
+        super().__init__(tasks, split=split, render_mode=render_mode)
         self.reward_mode, self.syntax = reward, syntax
         self.world: World | None = None
         self._layouts: OrderedDict[str, Layout] = OrderedDict()
