@@ -86,10 +86,12 @@ def collect_states(tokenizer, n: int, history: int, seed: int, noise: float = 0.
         for turn in range(8):
             acts = list(dict.fromkeys(info["admissible_actions"]))
             if len(acts) >= 2 and rng.random() < 0.5:  # every other state or so: spread over episodes
-                text = tokenizer.apply_chat_template(builder.build(st), add_generation_prompt=True, tokenize=False)
+                text = tokenizer.apply_chat_template(builder.build(st), add_generation_prompt=True,
+                                                     tokenize=False)
                 prompt = list(tokenizer(text, add_special_tokens=False)["input_ids"])
                 trie = admissible_trie(tokenizer, acts, eos)
-                replies = [list(tokenizer(reply_text(a), add_special_tokens=False)["input_ids"]) + [eos] for a in acts]
+                replies = [list(tokenizer(reply_text(a), add_special_tokens=False)["input_ids"]) + [eos]
+                           for a in acts]
                 allowed = [[trie.allowed(r[:j]) or [] for j in range(len(r))] for r in replies]
                 states.append(State(prompt, replies, allowed))
             oracle = env.unwrapped.oracle_action()
@@ -106,8 +108,8 @@ def collect_states(tokenizer, n: int, history: int, seed: int, noise: float = 0.
 def _records(state: State, which: list[int], advantages: list[float] | None = None):
     from aem_gym.agents.types import TurnRecord
 
-    return [TurnRecord(group_uid="g", traj_uid=f"t{i}", turn_idx=0, env_id=ENV_ID, instance_id="s", task_type="",
-                       observation="", action_text="", reward=0.0, done=True, prompt_ids=state.prompt_ids,
+    return [TurnRecord(group_uid="g", traj_uid=f"t{i}", turn_idx=0, env_id=ENV_ID, instance_id="s",
+                       task_type="", observation="", action_text="", reward=0.0, done=True, prompt_ids=state.prompt_ids,
                        response_ids=state.replies[i], allowed_token_ids=state.allowed[i]) for i in which]
 
 
@@ -178,7 +180,8 @@ def proxy(model, states: list[State], pad_id: int, seed: int, group: int = 8, mc
         s_mc = -d.logp[gen.choice(len(p), size=mc, p=p)].numpy()
         for j, a in enumerate(picks):
             s = float(-d.logp[a])
-            rows.append({"state": i, "sample": j, "alpha": float(alpha[j]), "alpha_no_guard": float(alpha0[j]),
+            rows.append({"state": i, "sample": j, "alpha": float(alpha[j]),
+                         "alpha_no_guard": float(alpha0[j]),
                          "hbar": float(d.hbar[a]), "S": s,
                          "rel_surprisal": s - d.entropy, "rel_surprisal_mc": s - float(s_mc.mean()),
                          "mc_se": float(s_mc.std(ddof=1) / math.sqrt(mc))})
@@ -186,22 +189,32 @@ def proxy(model, states: list[State], pad_id: int, seed: int, group: int = 8, mc
 
 
 def _r(x, y) -> float:
+    """Pearson's r."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     return float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
+
+
+def _rho(x, y) -> float:
+    """Spearman's rank correlation (average ranks for ties): robust to the few large updates."""
+    import pandas as pd
+
+    return _r(pd.Series(np.asarray(x, float)).rank(), pd.Series(np.asarray(y, float)).rank())
 
 
 def summarise(drift_rows: list[dict], proxy_rows: list[dict]) -> str:
     import pandas as pd
 
     lines = ["## 1. Entropy drift: predicted vs measured ΔH_resp after one update", "",
-             "| optimizer | states | r (law η·A·(S−H)) | sign agreement | r (vanilla η·A·π(a)·(S−H)) "
+             "| optimizer | states | r / ρ (law η·A·(S−H)) | sign agreement | r / ρ (vanilla η·A·π(a)·(S−H)) "
              "| sign agreement | Σπ over replies |", "|---|---|---|---|---|---|---|"]
     df = pd.DataFrame(drift_rows)
     for opt, g in df.groupby("optimizer", sort=False):
         agree = int((np.sign(g.predicted) == np.sign(g.measured)).sum())
         agree_v = int((np.sign(g.predicted_vanilla) == np.sign(g.measured)).sum())
-        lines.append(f"| {opt} | {len(g)} | {_r(g.predicted, g.measured):.3f} | {agree}/{len(g)} "
-                     f"| {_r(g.predicted_vanilla, g.measured):.3f} | {agree_v}/{len(g)} "
+        lines.append(f"| {opt} | {len(g)} | {_r(g.predicted, g.measured):.3f} / "
+                     f"{_rho(g.predicted, g.measured):.3f} "
+                     f"| {agree}/{len(g)} | {_r(g.predicted_vanilla, g.measured):.3f} / "
+                     f"{_rho(g.predicted_vanilla, g.measured):.3f} | {agree_v}/{len(g)} "
                      f"| {g.prob_sum.min():.6f}–{g.prob_sum.max():.6f} |")
     lines += ["", "Per sign case (SGD): mean measured ΔH", "", "| case | states | mean ΔH | predicted sign |",
               "|---|---|---|---|"]
@@ -216,7 +229,8 @@ def summarise(drift_rows: list[dict], proxy_rows: list[dict]) -> str:
     first = pr[pr["sample"] == 0]
     active = first[first.alpha != 1.0]
     lines += ["", "## 2. The proxy: (α − 1) against −(S − H_resp)", "",
-              "| responses | r (exact H) | r (Monte-Carlo H) | sign agreement | guarded (α = 1) | MC s.e. of H |",
+              "| responses | r / ρ (exact H) | r (Monte-Carlo H) | sign agreement | guarded (α = 1) "
+              "| MC s.e. of H |",
               "|---|---|---|---|---|---|"]
     for name, g, col in (("one per state", first, "alpha"), ("all G = 8 per state", pr, "alpha"),
                          ("one per state, no 0.1 guard", first, "alpha_no_guard"),
@@ -224,10 +238,12 @@ def summarise(drift_rows: list[dict], proxy_rows: list[dict]) -> str:
         a = g[col]
         act = g[a != 1.0]
         agree = int((np.sign(act[col] - 1) == np.sign(-act.rel_surprisal)).sum())
-        lines.append(f"| {name} ({len(g)}) | {_r(a - 1, -g.rel_surprisal):.3f} "
+        lines.append(f"| {name} ({len(g)}) | {_r(a - 1, -g.rel_surprisal):.3f} / "
+                     f"{_rho(a - 1, -g.rel_surprisal):.3f} "
                      f"| {_r(a - 1, -g.rel_surprisal_mc):.3f} | {agree}/{len(act)} | {len(g) - len(act)} "
                      f"| {g.mc_se.mean():.3f} |")
-    lines += ["", f"Paper: r = 0.63, sign agreement 55/64 states. Here: {len(active)} of {len(first)} states "
+    lines += ["", "r: Pearson; ρ: Spearman (ranks). Sign agreement counts states whose α ≠ 1.", "",
+              f"Paper: r = 0.63, sign agreement 55/64 states. Here: {len(active)} of {len(first)} states "
               "had an entropy range ≥ 0.1 among their 8 samples (the others keep α = 1)."]
     return "\n".join(lines) + "\n"
 
@@ -251,6 +267,7 @@ def plot(drift_rows: list[dict], proxy_rows: list[dict], out: Path) -> None:
                        label=f"A{'>' if a > 0 else '<'}0, S{'>' if surprising else '<'}H")
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(0, color="grey", lw=0.6)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
         ax.set_xlabel("predicted η·A·(S − H)")
         ax.set_ylabel("measured ΔH_resp (exact)")
         ax.set_title(f"{opt}: r = {_r(g.predicted, g.measured):.2f}")
@@ -286,21 +303,33 @@ def load(model_dir: Path | None):
     if cfg_file.exists():
         import yaml
 
-        history = int(((yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}).get("env") or {}).get("history", 0))
+        env = (yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}).get("env") or {}
+        history = int(env.get("history", 0))
     model, tok = load_tiny_model(model_dir)
     return model.float().eval(), tok, history, str(model_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=None, help="HF model dir (default: the released cpu-tiny-household agent)")
+    ap.add_argument("--model", default=None, help="HF model dir (default: the released CPU agent)")
     ap.add_argument("--states", type=int, default=128)
     ap.add_argument("--proxy-states", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-4, help="SGD step size η (small: a first-order step)")
-    ap.add_argument("--adam-lr", type=float, default=1e-5, help="AdamW step size (its first step is ~lr·sign(g))")
+    ap.add_argument("--adam-lr", type=float, default=1e-5, help="AdamW step size (a first step ~ lr·sign(g))")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--from-csv", action="store_true", help="redo the table and plots from --out's CSVs")
     args = ap.parse_args(argv)
+    out = Path(args.out)
+    if args.from_csv:
+        import pandas as pd
+
+        rows, prox = (pd.read_csv(out / f).to_dict("records") for f in ("drift.csv", "proxy.csv"))
+        head = (out / "table.md").read_text(encoding="utf-8").split("## 1.")[0]
+        (out / "table.md").write_text(head + summarise(rows, prox), encoding="utf-8")
+        plot(rows, prox, out)
+        print((out / "table.md").read_text(encoding="utf-8"))
+        return
     torch.manual_seed(args.seed)
     model, tok, history, name = load(Path(args.model) if args.model else default_model())
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -308,7 +337,6 @@ def main(argv: list[str] | None = None) -> None:
     rows = drift(model, states[:args.states], pad, "sgd", args.lr, args.seed)
     rows += drift(model, states[:args.states], pad, "adamw", args.adam_lr, args.seed)
     prox = proxy(model, states[:args.proxy_states], pad, args.seed)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import pandas as pd
 
