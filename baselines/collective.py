@@ -48,6 +48,10 @@ class Collective:
     def max(self, values: Sequence[float]) -> list[float]:
         return [float(v) for v in values]
 
+    def all_gather(self, t: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's ``t`` (shapes may differ), in rank order."""
+        return [t]
+
     def grad_sync(self, model: torch.nn.Module, sync: bool) -> AbstractContextManager:
         """Context for one micro-batch's backward; ``sync``: the last micro-batch of its mini-batch."""
         return nullcontext()

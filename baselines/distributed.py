@@ -132,6 +132,24 @@ class DataParallel(Collective):
     def max(self, values: Sequence[float]) -> list[float]:
         return self._all_reduce(values, dist.ReduceOp.MAX)
 
+    def all_gather(self, t: torch.Tensor) -> list[torch.Tensor]:
+        """Tensors of up to 2 dimensions whose shapes differ by rank: shapes first, then padded data."""
+        if not self.ctx.active:
+            return [t]
+        dev = self.ctx.device if self.ctx.backend == "nccl" else torch.device("cpu")
+        shape = torch.tensor([*t.shape, *[1] * (2 - t.dim())], dtype=torch.long, device=dev)
+        shapes = [torch.zeros_like(shape) for _ in range(self.world_size)]
+        dist.all_gather(shapes, shape)
+        big = torch.stack(shapes).amax(0).tolist()
+        src = t.reshape(shape.tolist()).to(dev)
+        src = src.to(torch.uint8) if src.dtype == torch.bool else src
+        padded = torch.zeros(big, dtype=src.dtype, device=dev)
+        padded[:src.shape[0], :src.shape[1]] = src
+        out = [torch.zeros_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(out, padded)
+        return [o[:s[0], :s[1]].reshape(s[:t.dim()].tolist() if t.dim() else []).to(t.device, t.dtype)
+                for o, s in zip(out, shapes, strict=True)]
+
     def grad_sync(self, model: torch.nn.Module, sync: bool):
         if hasattr(model, "no_sync"):  # DDP
             return nullcontext() if sync else model.no_sync()

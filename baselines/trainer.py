@@ -230,7 +230,7 @@ class Trainer:
         adv = compute_advantages(cfg.estimator_name, inp, cfg.estimator)  # whole groups: exact statistics
         t_adv = time.perf_counter()
         tr = apply_transforms(TransformInput(adv, batch.entropy, batch.response_mask, batch.group, batch.traj,
-                                             batch.turn, self.gens["aem"]), cfg, self.collective.world_size)
+                                             batch.turn, self.gens["aem"]), cfg, self.collective)
         t_tr = time.perf_counter()
         batch.advantages, batch.alpha = tr.advantages, tr.coef
         up = ppo_update(self.train_model, self.optimizer, batch, self.loss_cfg, cfg.update,

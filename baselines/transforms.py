@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from aem_gym.baselines.collective import Stat
+from aem_gym.baselines.collective import LOCAL, Collective, Stat
 
 
 @dataclass
@@ -61,8 +61,8 @@ class Transform:
     section: str  # the TrainConfig field holding this transform's config
     fn: Callable[[TransformInput, Any], TransformOut]
     doc: str = ""
-    # whether cfg makes it use statistics over more than one rollout group (which a data-parallel rank,
-    # holding whole groups but not the whole batch, cannot compute alone)
+    # whether cfg makes it use statistics over more than one rollout group (a data-parallel rank holds
+    # whole groups but not the whole batch: apply_transforms then gathers the batch's per-turn inputs)
     batch_level: Callable[[Any], bool] = lambda cfg: False
 
 
@@ -89,22 +89,57 @@ def active_transforms(cfg: Any) -> list[Transform]:
 
 
 @torch.no_grad()
-def apply_transforms(inp: TransformInput, cfg: Any, world_size: int = 1) -> TransformOut:
-    """Run every enabled transform in turn; the coefficients multiply, the statistics merge. A data-parallel
-    rank (``world_size > 1``) holds whole groups only, so batch-level statistics are refused there."""
+def apply_transforms(inp: TransformInput, cfg: Any, collective: Collective = LOCAL) -> TransformOut:
+    """Run every enabled transform in turn; the coefficients multiply, the statistics merge.
+
+    A data-parallel rank holds whole groups, which is all a group-level transform needs. When a transform is
+    configured with statistics over the whole batch (EMPG's defaults, AEM's ``scope: batch``), the ranks
+    gather the per-turn inputs (a few numbers per row), every rank computes the transforms on the global
+    batch and keeps its own rows: the result is the one-process result, whatever the sharding."""
+    active = active_transforms(cfg)
+    if collective.world_size > 1 and any(t.batch_level(getattr(cfg, t.section)) for t in active):
+        return _on_global_batch(inp, cfg, collective)
     coef = torch.ones_like(inp.advantages, dtype=torch.float32)
     stats: dict[str, Stat] = {}
-    for t in active_transforms(cfg):
-        if world_size > 1 and t.batch_level(getattr(cfg, t.section)):
-            raise ValueError(f"advantage transform {t.name!r} is configured with batch-level statistics, "
-                             f"which a data-parallel rank cannot compute from its own groups: use group "
-                             f"scope (e.g. --set {t.section}.scope=group) or one process")
+    for t in active:
         out = t.fn(inp, getattr(cfg, t.section))
         inp = TransformInput(out.advantages, inp.entropy, inp.mask, inp.group, inp.traj, inp.turn,
                              inp.generator)
         coef = _broadcast(coef, out.coef) * _broadcast(out.coef, coef)
         stats.update(out.stats)
     return TransformOut(inp.advantages, coef, stats)
+
+
+def _on_global_batch(inp: TransformInput, cfg: Any, collective: Collective) -> TransformOut:
+    """Gather every rank's rows (ids made unique by rank), transform them together, keep this rank's."""
+    gather = collective.all_gather
+    sizes = [int(t[0]) for t in gather(torch.tensor([len(inp.advantages)]))]
+    start = sum(sizes[:collective.rank])
+
+    def ids(x: Tensor) -> Tensor:  # dense ids of different ranks must not collide
+        parts = gather(x)
+        offsets = torch.tensor([0, *[int(p.max()) + 1 if p.numel() else 0 for p in parts]]).cumsum(0)
+        return torch.cat([p + offsets[r] for r, p in enumerate(parts)])
+
+    width = inp.mask.shape[1]
+    full = TransformInput(torch.cat(_padded(gather(inp.advantages))), torch.cat(_padded(gather(inp.entropy))),
+                          torch.cat(_padded(gather(inp.mask))), ids(inp.group), ids(inp.traj),
+                          torch.cat(gather(inp.turn)), inp.generator)
+    out = apply_transforms(full, cfg)
+    mine = slice(start, start + len(inp.advantages))
+
+    def local(x: Tensor) -> Tensor:
+        return x[mine, :width] if x.dim() == 2 else x[mine]
+
+    return TransformOut(local(out.advantages), local(out.coef), out.stats)
+
+
+def _padded(parts: list[Tensor]) -> list[Tensor]:
+    """Per-token tensors of different widths, zero-padded to the widest (padding is outside every mask)."""
+    if parts[0].dim() < 2:
+        return parts
+    w = max(p.shape[1] for p in parts)
+    return [torch.nn.functional.pad(p, (0, w - p.shape[1])) for p in parts]
 
 
 def _broadcast(a: Tensor, like: Tensor) -> Tensor:

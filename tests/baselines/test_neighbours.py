@@ -226,22 +226,3 @@ def test_every_part_trains_with_an_estimator(fast_config, i, part):
     if part == "empg":
         assert "empg/bonus_mean" in m
 
-
-def test_batch_level_statistics_are_refused_on_a_data_parallel_rank():
-    from aem_gym.baselines.config import load_config
-    from aem_gym.baselines.transforms import TransformInput, apply_transforms
-
-    rows = _rows(1)
-    adv, h, inc, g, t, k = _tensors(rows)
-    ent = h.float()[:, None].repeat(1, 3)
-    inp = TransformInput(adv, ent, inc.float()[:, None].repeat(1, 3), g, t, k)
-    cfg = load_config(None, overrides={"algo": "grpo+empg"})
-    apply_transforms(inp, cfg, world_size=1)
-    with pytest.raises(ValueError, match="empg.scope=group"):
-        apply_transforms(inp, cfg, world_size=2)
-    ok = load_config(None, overrides={"algo": "grpo+empg"}, sets=["empg.scope=group", "empg.center=false"])
-    out = apply_transforms(inp, ok, world_size=2)
-    ref, _, _ = empg_advantages(adv, h, inc, g, t, k, ok.empg)
-    assert torch.allclose(out.advantages, ref.float(), atol=1e-6)
-    with pytest.raises(ValueError, match="aem.scope"):
-        apply_transforms(inp, load_config(None, overrides={"algo": "grpo+aem"}, sets=["aem.scope=batch"]), 2)

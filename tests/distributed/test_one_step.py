@@ -15,11 +15,30 @@ import torch.multiprocessing as mp
 from aem_gym.baselines.collective import LOCAL, Stat
 from tests.distributed._workers import prepared_batch, records
 
+# batch-level statistics: EMPG's defaults (batch scope, centering), AEM per turn and per token over the batch
+BATCH_LEVEL = {"empg": ("grpo+empg", []), "aem-batch": ("grpo+aem", ["aem.scope=batch"]),
+               "aem-token-batch": ("grpo+aem-token", ["aem.scope=batch"])}
+
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _transformed(model, rows, collective, name):
+    """Advantages (per turn, or each turn's per-token list) after a BATCH_LEVEL configuration's transforms."""
+    from aem_gym.baselines.config import load_config
+    from aem_gym.baselines.transforms import TransformInput, apply_transforms
+
+    b = prepared_batch(model, rows, aem=False)
+    inp = TransformInput(b.advantages, b.entropy, b.response_mask, b.group, b.traj, b.turn)
+    algo, sets = BATCH_LEVEL[name]
+    out = apply_transforms(inp, load_config(None, overrides={"algo": algo}, sets=["aem.min_range=0", *sets]),
+                           collective)
+    adv = out.advantages * b.response_mask if out.advantages.dim() == 2 else out.advantages
+    return {(r.traj_uid, r.turn_idx): a.reshape(-1)[:len(r.response_ids)].tolist()
+            for r, a in zip(rows, adv, strict=True)}
 
 
 def _step_metrics(model, rows, collective):
@@ -35,7 +54,7 @@ def _step_metrics(model, rows, collective):
     _, _, aem = apply_aem(b.advantages, hbar, b.group, AEMConfig(enabled=True, min_range=0.0), include=ok)
     won = [r.won for r in rows if r.done]
     rolled = Collected(rows, sum(won) / len(won), 1.0, 2.0, int(b.group.unique().numel()), 1, len(won))
-    stats = step_stats(rolled, b, aem, {"step": 1.0})
+    stats = step_stats(rolled, b, aem.to_stats(), {"step": 1.0})
     opt = torch.optim.SGD(model.parameters(), lr=0.0)  # metrics only: the weights stay put
     up = ppo_update(model, opt, b, LossConfig(kl_coef=0.0, entropy_coef=0.01), UpdateConfig(
         mini_batch_size=64, micro_batch_size=3), collective=collective)  # one mini-batch: the same rows
@@ -60,8 +79,10 @@ def _rank(rank: int, world: int, port: int, model_dir: str, out: str) -> None:
         model, _ = load_tiny_model(model_dir)
         rows = records(n_groups=5)
         mine = [rows[i] for i in shard_by_group([r.group_uid for r in rows], world)[rank]]
-        metrics = _step_metrics(wrap_model(model, "ddp", ctx), mine, DataParallel(ctx))
-        torch.save(metrics, os.path.join(out, f"m{rank}.pt"))
+        coll = DataParallel(ctx)
+        adv = {a: _transformed(model, mine, coll, a) for a in BATCH_LEVEL}  # before the update moves weights
+        metrics = _step_metrics(wrap_model(model, "ddp", ctx), mine, coll)
+        torch.save({"metrics": metrics, "adv": adv}, os.path.join(out, f"m{rank}.pt"))
     finally:
         shutdown_distributed()
 
@@ -70,8 +91,16 @@ def test_two_ranks_report_the_metrics_of_one_process(tmp_path, tiny_model_dir):
     from aem_gym.agents.tiny import load_tiny_model
 
     mp.spawn(_rank, args=(2, _free_port(), str(tiny_model_dir), str(tmp_path)), nprocs=2, join=True)
-    ranks = [torch.load(tmp_path / f"m{r}.pt") for r in range(2)]
-    one = _step_metrics(load_tiny_model(tiny_model_dir)[0], records(n_groups=5), LOCAL)
+    saved = [torch.load(tmp_path / f"m{r}.pt") for r in range(2)]
+    ranks = [s["metrics"] for s in saved]
+    model = load_tiny_model(tiny_model_dir)[0]
+    for algo in BATCH_LEVEL:  # batch-level transform statistics: the ranks gather the batch's per-turn inputs
+        ref = _transformed(model, records(n_groups=5), LOCAL, algo)
+        got = {**saved[0]["adv"][algo], **saved[1]["adv"][algo]}
+        assert got.keys() == ref.keys()
+        assert all(got[k] == pytest.approx(ref[k], abs=1e-5) for k in ref), algo
+        assert len({round(v[0], 6) for v in ref.values()}) > 3  # not a constant
+    one = _step_metrics(model, records(n_groups=5), LOCAL)
     assert ranks[0] == ranks[1]  # every rank holds the reduced values
     assert set(ranks[0]) == set(one)
     for k in ("rows", "train/groups_kept", "train/success", "policy_entropy", "adv/mean_abs", "aem/alpha_min",
