@@ -64,6 +64,9 @@ class SFTConfig:
     warmup: float = 0.0  # fraction of the SFT optimizer steps spent warming the lr up
     prompt_loss_weight: float = 0.0  # > 0: also language-model the prompt tokens (sft.response_and_prompt_loss)
     cache: bool = True  # share the SFT model between runs that differ only in RL settings (trainer.sft_cache_dir)
+    # None: the run's seed; an int: every run starts from the SFT model of this seed (one base model for all
+    # seeds of a comparison, as a paper's seeds share one pretrained model; the RL seed still varies)
+    seed: int | None = None
 
 
 @dataclass

@@ -60,7 +60,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         _seed_all(cfg.seed)
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        self.gens = {k: torch.Generator().manual_seed(cfg.seed * 1000 + i)
+        self.gens = {k: torch.Generator().manual_seed((sft_seed(cfg) if k == "sft" else cfg.seed) * 1000 + i)
                      for i, k in enumerate(("update", "aem", "sft"))}
         # the data-parallel hooks (baselines.distributed overrides them): collectives, this process's share
         # of the rollout groups, a rollout policy/engine other than the live model and local threads
@@ -151,8 +151,8 @@ class Trainer:
                 rec = json.loads((cache / "sft.json").read_text(encoding="utf-8"))
                 self.log(f"sft: reused {cache} (loss {rec['sft_loss']:.3f})")
             else:
-                demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes, seed=self.cfg.seed + 7919,
-                                      progress=self.progress)
+                demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes,
+                                      seed=sft_seed(self.cfg) + 7919, progress=self.progress)
                 losses = sft_train(self.model, self.tokenizer, demos, self.cfg, self.gens["sft"], self.progress)
                 demo_success = float(np.mean([d.won for d in demos])) if demos else 0.0
                 rec = {"sft_loss": losses[-1], "demo_success": demo_success, "turns": len(demos),
@@ -177,7 +177,7 @@ class Trainer:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         if not (resume and self.resume()):
             self.warm_start()
-            self._record(self.evaluate(0))
+            self._record(self._initial_eval())
         steps = self.cfg.rl.steps
         bar = _bar(self.progress, total=steps, initial=self.state.step, desc=self.cfg.run_name())
         while self.state.step < steps:
@@ -248,6 +248,29 @@ class Trainer:
         return {"kind": "train", "step": step + 1, **self.collective.reduce(stats), **up,
                 "world_size": self.collective.world_size}
 
+    def _initial_eval(self) -> dict[str, Any]:
+        """The step-0 evaluation of the SFT model. With a cached SFT model it is cached beside it, per run
+        seed and evaluation settings: the arms of one seed evaluate the same model on the same episodes with
+        the same sampling seed, so they share one result instead of repeating it."""
+        cache = sft_cache_dir(self.cfg) if self.cfg.sft.cache and self.cfg.sft.episodes > 0 else None
+        if cache is None or not (cache / "config.json").exists():
+            return self.evaluate(0)
+        import hashlib
+
+        d = self.cfg.to_dict()
+        key = json.dumps(_plain({"eval": d["eval"], "env": d["env"], "model": d["model"], "seed": self.cfg.seed}),
+                         sort_keys=True, default=str)
+        path = cache / f"eval0-seed{self.cfg.seed}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
+        if path.exists():
+            out = json.loads(path.read_text(encoding="utf-8"))
+            self.log(f"[{self.cfg.run_name()}] step 0 eval success {out['eval/success']:.3f} (reused {path.name})")
+            return out
+        out = self.evaluate(0)
+        tmp = path.with_name(f"{path.name}.tmp{id(self)}")
+        tmp.write_text(json.dumps(out) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return out
+
     def evaluate(self, step: int, final: bool = False) -> dict[str, Any]:
         e = self.cfg.eval
         n = e.final_episodes if final else e.episodes
@@ -282,13 +305,20 @@ def sft_cache_dir(cfg: TrainConfig) -> Path:
     from aem_gym.baselines import sft
 
     d = cfg.to_dict()
-    key = {"env": d["env"], "model": d["model"], "sft": {k: v for k, v in d["sft"].items() if k != "cache"},
-           "seed": cfg.seed, "libs": {lib: metadata.version(lib) for lib in ("torch", "transformers")}}
+    seed = sft_seed(cfg)
+    key = {"env": d["env"], "model": d["model"],
+           "sft": {k: v for k, v in d["sft"].items() if k not in ("cache", "seed")}, "seed": seed,
+           "libs": {lib: metadata.version(lib) for lib in ("torch", "transformers")}}
     h = hashlib.sha256(json.dumps(_plain(key), sort_keys=True, default=str).encode())
     for f in (Path(prompts.__file__), Path(sft.__file__), CORPUS if cfg.model.init == "tiny" else None):
         if f is not None:
             h.update(f.read_bytes())
-    return cfg.output_dir().parent / ".sft-cache" / f"{cfg.recipe}-seed{cfg.seed}-{h.hexdigest()[:12]}"
+    return cfg.output_dir().parent / ".sft-cache" / f"{cfg.recipe}-seed{seed}-{h.hexdigest()[:12]}"
+
+
+def sft_seed(cfg: TrainConfig) -> int:
+    """The seed of the SFT warm start: ``sft.seed`` if set, else the run's seed."""
+    return cfg.seed if cfg.sft.seed is None else int(cfg.sft.seed)
 
 
 def _save_atomically(path: Path, model, tokenizer, rec: dict[str, Any]) -> None:

@@ -224,6 +224,14 @@ def test_sft_warm_start_is_shared_between_arms_of_one_seed(tiny_model_dir, tmp_p
     off = Trainer(cfg("grpo", **{"sft.cache": False}), progress=False, log=logs.append)
     off.warm_start()
     assert "reused" not in logs[-1]
+    # sft.seed: every seed starts from one SFT model; the step-0 evaluation is shared by a seed's arms
+    assert sft_cache_dir(cfg("grpo", seed=5, **{"sft.seed": 0})) == sft_cache_dir(a.cfg)
+    e = [Trainer(cfg(algo, seed=5, **{"sft.seed": 0, "eval.episodes": 2}), progress=False, log=logs.append)
+         for algo in ("grpo", "grpo+empg")]
+    for t in e:
+        t.warm_start()
+    first, second = e[0]._initial_eval(), e[1]._initial_eval()
+    assert "reused" in logs[-1] and first == second and torch.equal(_params(e[0].model), _params(a.model))
 
 
 def test_skipping_zero_advantage_rows_keeps_the_update(tiny_model_dir):
