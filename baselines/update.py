@@ -57,8 +57,9 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
     and the all-reduced gradient equals the one-process gradient over the union batch (DDP/FSDP average
     gradients, hence the factor W). The numbers of mini- and micro-batches are agreed over ranks, and a
     rank that has run out of rows runs zero-weight stand-ins: every rank makes the same collective calls.
-    Metrics: ``loss/*`` values are shares of the global loss (summed over ranks); rates (``_RATE_KEYS``)
-    are weighted by the micro-batch's share of the mini-batch's tokens, so they sum to the token mean.
+    Metrics: ``loss/*`` values are shares of the global loss (summed over ranks); rates
+    (``losses.RATE_METRICS``) are weighted by the micro-batch's share of the mini-batch's tokens, so they
+    sum to the token mean.
     ``generator`` orders mini-batches (``shuffle``) and drives random token choices in the loss (Clip-Cov).
     With ``skip_zero_advantage`` (and a loss in which such rows are inert: PPO-clip, no KL or entropy
     term) rows without a learning signal — GRPO groups whose trajectories all failed — are not run at all;
