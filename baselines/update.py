@@ -92,7 +92,8 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
                 sl = slice(j * cfg.micro_batch_size, (j + 1) * cfg.micro_batch_size)
                 with collective.grad_sync(model, sync=j == n_micro - 1):
                     if len(mb.input_ids[sl]) == 0:  # this rank ran out of rows: a zero-weight stand-in
-                        _stand_in(model, batch, cfg)
+                        for k in _stand_in(model, batch, denom, loss_cfg, cfg, need_entropy):
+                            sums[k] += 0.0  # every rank reduces the same metric keys below
                         continue
                     out = _micro_loss(model, mb, sl, denom, loss_cfg, cfg, need_entropy,
                                       None if weights is None else weights[mb_idx][sl], generator)
@@ -131,9 +132,12 @@ def _micro_loss(model, mb: TurnBatch, sl: slice, denom: Denominators, loss_cfg: 
                        denom=denom, weight=weight, generator=generator)
 
 
-def _stand_in(model, batch: TurnBatch, cfg: UpdateConfig) -> None:
-    """Forward and backward of one row with zero weight: the collectives inside DDP/FSDP still run."""
-    fw = response_forward(model, batch.input_ids[:1], batch.attention_mask[:1], batch.response_width,
-                          cfg.temperature, allowed=None if batch.allowed is None else batch.allowed[:1])
-    (fw.logp.sum() * 0.0).backward()
-
+def _stand_in(model, batch: TurnBatch, denom: Denominators, loss_cfg: LossConfig, cfg: UpdateConfig,
+              need_entropy: bool) -> list[str]:
+    """Forward and backward of one row's loss with zero weight: the collectives inside DDP/FSDP still run.
+    Returns the loss's metric keys: a rank whose rows were all skipped (``skip_zero_advantage``) must still
+    reduce the same metrics as the others, or the ranks' next all-reduces pair up wrongly and hang."""
+    gen = torch.Generator(device=batch.input_ids.device).manual_seed(0)  # leaves the global RNG alone
+    out = _micro_loss(model, batch, slice(0, 1), denom, loss_cfg, cfg, need_entropy, None, gen)
+    (out.loss * 0.0).backward()
+    return list(out.metrics)

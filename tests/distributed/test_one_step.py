@@ -128,3 +128,40 @@ def test_reduce_combines_each_stat_by_its_rule():
     assert out == {"m": 0.5, "s": 9.0, "hi": 2.0, "lo": 0.0} and list(out) == list(stats)
     assert LOCAL.reduce(stats) == {"m": 0.5, "s": 3.0, "hi": 1.0, "lo": 1.0}
     assert LOCAL.reduce({"m": Stat(0.25, weight=0.0)}) == {"m": 0.25}  # nothing to average: the local value
+
+
+def test_a_rank_whose_rows_are_all_skipped_makes_the_same_collective_calls(tiny_model_dir):
+    """``skip_zero_advantage`` can leave one rank with no row to run (its groups all failed or all won): it
+    runs stand-ins, and must still make every all-reduce the rank with rows makes, with the same sizes —
+    otherwise the ranks' next reductions pair up wrongly and the job hangs (seen with 2 gloo ranks)."""
+    from aem_gym.agents.tiny import load_tiny_model
+    from aem_gym.baselines.losses import LossConfig
+    from aem_gym.baselines.update import UpdateConfig, ppo_update
+
+    class Recording(type(LOCAL)):
+        """A rank of 2 whose peer always has rows: it records the size of every reduction it makes."""
+
+        world_size = 2
+
+        def __init__(self):
+            self.calls = []
+
+        def sum(self, values):
+            self.calls.append(("sum", len(values)))
+            return [2 * float(v) for v in values]
+
+        def max(self, values):
+            self.calls.append(("max", len(values)))
+            return [max(float(v), 1.0) for v in values]
+
+    model = load_tiny_model(tiny_model_dir)[0]
+    calls = {}
+    for name, zero in (("with rows", False), ("all skipped", True)):
+        b = prepared_batch(model, records(), aem=False)
+        if zero:
+            b.advantages = torch.zeros_like(b.advantages)
+        rec = Recording()
+        ppo_update(model, torch.optim.SGD(model.parameters(), lr=0.0), b, LossConfig(kl_coef=0.0),
+                   UpdateConfig(mini_batch_size=64, micro_batch_size=4), collective=rec)
+        calls[name] = rec.calls
+    assert calls["all skipped"] == calls["with rows"]
