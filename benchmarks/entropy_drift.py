@@ -60,12 +60,10 @@ class Dist:
 
 
 def default_model() -> Path | None:
-    """The released cpu-tiny-household GRPO agent, wherever the leaderboard keeps it."""
-    try:
-        from aem_gym.leaderboard.job import RELEASED
-    except ImportError:
-        return None
-    cand = RELEASED / "cpu-tiny-household-grpo-seed0" / "final"
+    """The released cpu-tiny-household GRPO agent (``baselines/released``)."""
+    import aem_gym.baselines
+
+    cand = Path(aem_gym.baselines.__file__).with_name("released") / "cpu-tiny-household-grpo-seed0" / "final"
     return cand if (cand / "config.json").exists() else None
 
 
@@ -294,11 +292,13 @@ def plot(drift_rows: list[dict], proxy_rows: list[dict], out: Path) -> None:
 def load(model_dir: Path | None):
     from aem_gym.agents.tiny import build_tiny_model, load_tiny_model
 
-    history = 0
+    history, name = 0, None
     if model_dir is None:
         d = Path(tempfile.mkdtemp())
         build_tiny_model(d, vocab_size=2048, num_heads=4, num_kv_heads=2)
-        model_dir = d
+        model_dir, name = d, "a random-init tiny model (no released agent found)"
+    elif model_dir == default_model():
+        name = f"the released {model_dir.parent.name} (baselines/released)"
     cfg_file = Path(model_dir).parent / "config.yaml"
     if cfg_file.exists():
         import yaml
@@ -306,7 +306,7 @@ def load(model_dir: Path | None):
         env = (yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}).get("env") or {}
         history = int(env.get("history", 0))
     model, tok = load_tiny_model(model_dir)
-    return model.float().eval(), tok, history, str(model_dir)
+    return model.float().eval(), tok, history, name or str(model_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
 
     pd.DataFrame(rows).to_csv(out / "drift.csv", index=False)
     pd.DataFrame(prox).to_csv(out / "proxy.csv", index=False)
-    text = (f"# AEM's theory on the trainer's update\n\nModel: `{name}`; {args.states} household states "
+    text = (f"# AEM's theory on the trainer's update\n\nModel: {name}; {args.states} household states "
             f"(train split, noisy-oracle visits); SGD η = {args.lr}, AdamW lr = {args.adam_lr}; seed "
             f"{args.seed}.\n\n" + summarise(rows, prox))
     (out / "table.md").write_text(text, encoding="utf-8")
