@@ -4,7 +4,7 @@ did, through the one evaluator, and compare with the figures recorded in ``final
 ``python -m aem_gym.baselines.reeval [--write] [--legacy-tokenizer] [DIR ...]``: each ``DIR`` is a run folder
 holding ``config.yaml`` and ``final/``. The checkpoint is loaded as ``hf:<DIR>/final`` loads it (the model and
 ``agents.tiny.load_tokenizer``) and evaluated on the same held-out episodes (``collect.evaluate``: the
-recorded split, ``eval.final_episodes`` tasks spread over it, the eval temperature, sampling seed ``seed``).
+final eval's split, as many tasks as were recorded spread over it, the eval temperature, sampling seed ``seed``).
 ``--write`` replaces the recorded figures, episodes and settings in ``eval.json`` (keeping the training
 step and times) when they differ. ``--legacy-tokenizer`` loads the tokenizer with plain ``AutoTokenizer``, as
 ``load_tokenizer`` did before it learned to recognise a bare ``tokenizers`` checkpoint: the control that shows
@@ -47,7 +47,7 @@ def reevaluate(run: Path, legacy_tokenizer: bool = False) -> dict[str, Any]:
 
     cfg: TrainConfig = _build(TrainConfig, yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")), "")
     recorded = json.loads((run / "final" / "eval.json").read_text(encoding="utf-8"))
-    split = recorded.get("eval/split") or cfg.eval.final_split or cfg.env.eval_split
+    split = cfg.eval.final_split or cfg.env.eval_split  # as the trainer's final eval asks ("auto" included)
     n = int(recorded.get("eval/episodes") or cfg.eval.final_episodes)
     model = AutoModelForCausalLM.from_pretrained(str(run / "final"))
     res = evaluate(model, _tokenizer(run / "final", legacy_tokenizer), cfg, split, n, cfg.eval.temperature)
