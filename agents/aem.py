@@ -20,6 +20,24 @@ from aem_gym.agents.groups import dense_ids, group_count, group_min_max, group_s
 
 
 @torch.no_grad()
+def min_max_normalise(values: Tensor, group: Tensor, min_range: float = 0.0,
+                      include: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """``(H̃, guarded)`` per row: H̃ = (v - min_G v) / (max_G v - min_G v) over the included rows of each
+    group, in float64. Rows of a group whose range is below ``min_range`` or zero (or that has no included row),
+    and excluded rows, get H̃ = 0 and ``guarded = True``. Shared by AEM and EMPG (docs/aem.md §3.1)."""
+    h = values.detach().double()
+    ok = torch.isfinite(h) if include is None else (include.bool() & torch.isfinite(h))
+    h = torch.where(ok, h, torch.zeros_like(h))
+    inv, n = dense_ids(group)
+    lo, hi = group_min_max(h, inv, n, include=ok)
+    rng = hi - lo  # -inf/nan for groups with no included row
+    flat = ~(rng >= min_range) | ~(rng > 0)
+    htil = (h - lo[inv]) / torch.where(flat, torch.ones_like(rng), rng)[inv]
+    guarded = flat[inv] | ~ok
+    return torch.where(guarded, torch.zeros_like(htil), htil), guarded
+
+
+@torch.no_grad()
 def aem_alpha(mean_entropy: Tensor, group: Tensor, lam: float = 1.0, min_range: float = 0.1,
               include: Tensor | None = None, reverse: bool = False) -> Tensor:
     """AEM coefficient per row. ``mean_entropy``: Tensor[N] (H̄ per turn); ``group``: Tensor[N] int ids.
@@ -33,17 +51,9 @@ def aem_alpha(mean_entropy: Tensor, group: Tensor, lam: float = 1.0, min_range: 
                          f"and {tuple(group.shape)}")
     if mean_entropy.numel() == 0:
         return torch.ones(0, device=mean_entropy.device)
-    h = mean_entropy.detach().double()
-    ok = torch.isfinite(h) if include is None else (include.bool() & torch.isfinite(h))
-    h = torch.where(ok, h, torch.zeros_like(h))
+    htil, guarded = min_max_normalise(mean_entropy, group, min_range, include)
+    w = torch.where(guarded, torch.zeros_like(htil), torch.exp((lam if reverse else -lam) * htil))
     inv, n = dense_ids(group)
-    lo, hi = group_min_max(h, inv, n, include=ok)
-    rng = hi - lo  # -inf/nan for groups with no included row; the guard below catches them
-    guarded = ~(rng >= min_range)
-    htil = (h - lo[inv]) / torch.where(guarded, torch.ones_like(rng), rng)[inv]
-    w = torch.exp((lam if reverse else -lam) * htil)
-    w = torch.where(ok, w, torch.zeros_like(w))
-    mean_w = group_sum(w, inv, n) / group_count(inv, n, ok.double()).clamp_min(1)
+    mean_w = group_sum(w, inv, n) / group_count(inv, n, (~guarded).double()).clamp_min(1)
     alpha = w / torch.where(mean_w > 0, mean_w, torch.ones_like(mean_w))[inv]
-    alpha = torch.where(guarded[inv] | ~ok, torch.ones_like(alpha), alpha)
-    return alpha.float()
+    return torch.where(guarded, torch.ones_like(alpha), alpha).float()

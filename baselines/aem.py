@@ -10,8 +10,9 @@ group (all turns of the G trajectories of one task; docs/training.md, section AE
 
 Confident (low-entropy) turns get α > 1, surprising ones α < 1; the group mean of α is exactly 1 and the
 sign of A is kept. Ablation switches (as in the paper): ``reverse`` (high entropy gets α > 1), ``shuffle``
-(α permuted within its group), ``scope`` = group | trajectory | batch for the min-max and the mean.
-Everything is vectorised with scatter/index ops: O(rows), no Python loop over groups.
+(α permuted within its group), ``scope`` = group | trajectory | batch for the min-max and the mean, and
+``level: token`` (one α per response token, a control). Registered as the advantage transform ``aem``
+(``baselines/transforms.py``). Vectorised with scatter/index ops: O(rows), no Python loop over groups.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ import torch
 from torch import Tensor
 
 from aem_envs.registry import Registry
-from aem_gym.agents.aem import aem_alpha
-from aem_gym.agents.groups import dense_ids, group_min_max, shuffle_within
+from aem_gym.agents.aem import aem_alpha, min_max_normalise
+from aem_gym.agents.groups import dense_ids, group_sum, shuffle_within
+from aem_gym.baselines.collective import Stat
+from aem_gym.baselines.transforms import TransformInput, TransformOut, register_transform
 
 
 @dataclass
@@ -36,6 +39,7 @@ class AEMConfig:
     scope: Literal["group", "trajectory", "batch"] = "group"
     reverse: bool = False
     shuffle: bool = False
+    level: Literal["response", "token"] = "response"  # token: one α per token (a control, not the paper's)
 
 
 @dataclass
@@ -46,9 +50,18 @@ class AEMStats:
     alpha_min: float = 1.0
     alpha_max: float = 1.0
     guarded_frac: float = 0.0  # fraction of normalisation groups whose entropy range is below min_range
+    n_scopes: int = 0  # normalisation groups and units (turns or tokens): the weights across ranks
+    n_units: int = 0
 
     def to_dict(self) -> dict[str, float]:
-        return {f"aem/{k}": v for k, v in asdict(self).items()}
+        return {f"aem/{k}": v for k, v in asdict(self).items() if not k.startswith("n_")}
+
+    def to_stats(self) -> dict[str, Stat]:
+        """As step metrics (``collective.Stat``): means weighted by units and groups, min and max."""
+        return {"aem/alpha_mean": Stat(self.alpha_mean, self.n_units),
+                "aem/alpha_min": Stat(self.alpha_min, op="min"),
+                "aem/alpha_max": Stat(self.alpha_max, op="max"),
+                "aem/guarded_frac": Stat(self.guarded_frac, self.n_scopes)}
 
 
 # scope -> fn(group ids, trajectory ids or None) -> the ids of the normalisation groups
@@ -82,23 +95,62 @@ def apply_aem(advantages: Tensor, mean_entropy: Tensor, group: Tensor, cfg: AEMC
         ones = torch.ones_like(advantages, dtype=torch.float32)
         return advantages, ones, AEMStats()
     ids = _scope_ids(cfg, group, traj)
-    alpha = aem_alpha(mean_entropy, ids, cfg.lam, cfg.min_range, include=include, reverse=cfg.reverse)
+    alpha = _alpha(mean_entropy, ids, cfg, include, generator)
+    stats = _stats(alpha, mean_entropy, ids, cfg, include)
+    return _scaled(advantages, alpha), alpha, stats
+
+
+@torch.no_grad()
+def apply_token_aem(advantages: Tensor, entropy: Tensor, mask: Tensor, group: Tensor, cfg: AEMConfig,
+                    traj: Tensor | None = None, generator: torch.Generator | None = None
+                    ) -> tuple[Tensor, Tensor, AEMStats]:
+    """Token-level AEM (a control, ``aem.level: token``): the same formula with every response token as a
+    unit, α_k from the token's own entropy h_k, min-max and mean over all response tokens of the scope.
+    Returns per-token advantages ``[B, R]`` (α = 1 on padding)."""
+    m = mask > 0
+    ids = _scope_ids(cfg, group, traj)[:, None].expand_as(entropy)[m]
+    alpha = torch.ones_like(entropy, dtype=torch.float32)
+    if not cfg.enabled or not bool(m.any()):
+        return _scaled(advantages, alpha), alpha, AEMStats()
+    alpha[m] = _alpha(entropy[m], ids, cfg, None, generator)
+    return _scaled(advantages, alpha), alpha, _stats(alpha[m], entropy[m], ids, cfg, None)
+
+
+def _alpha(h: Tensor, ids: Tensor, cfg: AEMConfig, include: Tensor | None, generator) -> Tensor:
+    alpha = aem_alpha(h, ids, cfg.lam, cfg.min_range, include=include, reverse=cfg.reverse)
     if cfg.shuffle:
         inv, _ = dense_ids(ids)
         alpha = alpha[shuffle_within(inv, generator)]
-    stats = _stats(alpha, mean_entropy, ids, cfg, include)
-    return advantages * alpha.to(advantages.dtype), alpha, stats
+    return alpha
 
 
-def _stats(alpha: Tensor, mean_entropy: Tensor, ids: Tensor, cfg: AEMConfig, include: Tensor | None) -> AEMStats:
+def _scaled(advantages: Tensor, alpha: Tensor) -> Tensor:
+    adv = advantages[:, None] if advantages.dim() == 1 and alpha.dim() == 2 else advantages
+    return adv * alpha.to(advantages.dtype)
+
+
+def _stats(alpha: Tensor, h: Tensor, ids: Tensor, cfg: AEMConfig, include: Tensor | None) -> AEMStats:
     if alpha.numel() == 0:
         return AEMStats()
-    h = mean_entropy.double()
-    ok = torch.isfinite(h) if include is None else (include.bool() & torch.isfinite(h))
+    _, guarded = min_max_normalise(h, ids, cfg.min_range, include)
     inv, n = dense_ids(ids)
-    lo, hi = group_min_max(torch.where(ok, h, torch.zeros_like(h)), inv, n, include=ok)
-    guarded = ~((hi - lo) >= cfg.min_range)
-    return AEMStats(float(alpha.mean()), float(alpha.min()), float(alpha.max()), float(guarded.double().mean()))
+    modulated = group_sum((~guarded).double(), inv, n) > 0
+    return AEMStats(float(alpha.mean()), float(alpha.min()), float(alpha.max()),
+                    float((~modulated).double().mean()), n, alpha.numel())
+
+
+@register_transform("aem", section="aem", batch_level=lambda cfg: cfg.scope == "batch")
+def aem_transform(inp: TransformInput, cfg: AEMConfig) -> TransformOut:
+    """AEM (docs/aem.md §3): α = exp(-λH̃)/mean_G exp(-λH̃) per turn (or per token with ``level: token``)."""
+    if cfg.level == "token":
+        adv, alpha, st = apply_token_aem(inp.advantages, inp.entropy, inp.mask, inp.group, cfg, inp.traj,
+                                         inp.generator)
+    elif cfg.level == "response":
+        adv, alpha, st = apply_aem(inp.advantages, inp.mean_entropy, inp.group, cfg, traj=inp.traj,
+                                   include=inp.nonempty, generator=inp.generator)
+    else:
+        raise ValueError(f"aem.level must be 'response' or 'token', got {cfg.level!r}")
+    return TransformOut(adv, alpha, st.to_stats())
 
 
 def mean_response_entropy(entropies: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:

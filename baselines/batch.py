@@ -50,6 +50,13 @@ class TurnBatch:
     def response_width(self) -> int:
         return int(self.response_mask.shape[1])
 
+    def to(self, device: torch.device | str) -> TurnBatch:
+        """Every tensor on ``device`` (the same object when nothing moves)."""
+        dev = torch.device(device)
+        moved = {f.name: v.to(dev) for f in fields(self)
+                 if isinstance(v := getattr(self, f.name), Tensor) and v.device != dev}
+        return replace(self, **moved) if moved else self
+
     def select(self, idx: Tensor | slice) -> TurnBatch:
         """Rows ``idx`` (every per-row tensor indexed on dim 0; widths are kept)."""
         out = {}

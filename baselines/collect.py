@@ -29,6 +29,7 @@ import numpy as np
 
 from aem_gym.agents.types import TurnRecord
 from aem_gym.baselines.config import TrainConfig
+from aem_gym.baselines.curriculum import OracleStart, head_start
 
 
 def _seed(*parts: int) -> int:
@@ -74,6 +75,8 @@ class Collected:
     mean_turns: float
     groups_kept: int
     gen_batches: int
+    episodes: int = 0  # trajectories sampled (all tries), the weight of success/return/turns
+    head_start: int = 0  # the reverse curriculum's largest head start this step (oracle steps)
 
 
 def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[int] | None = None,
@@ -86,9 +89,13 @@ def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[
     r = cfg.rollout
     policy, engine = policy or _policy(model, tokenizer, cfg), engine or _engine(cfg)
     ids = list(range(r.groups)) if groups is None else list(groups)
-    tag = "" if groups is None else f"r{ids[0] if ids else 0}"  # uids and sampling streams differ by shard
+    # uids and sampling streams differ by shard; all groups on one rank = the one-process run
+    tag = "" if ids == list(range(r.groups)) else f"r{ids[0] if ids else 0}"
     wrappers = [functools.partial(ScaleReward, scale=cfg.env.reward_scale),
                 functools.partial(InvalidActionPenalty, penalty=cfg.env.invalid_penalty)]
+    k = head_start(r.oracle_start, r.oracle_start_anneal, step, cfg.rl.steps)
+    if k > 0:  # reverse curriculum: start part-way along the oracle's plan (training only)
+        wrappers.append(functools.partial(OracleStart, k_max=k))
     env_kwargs = {"split": cfg.env.train_split, **cfg.env.env_kwargs}
     dynamic = cfg.use_dynamic_sampling()
     tries = max(1, r.max_gen_batches) if dynamic else 1
@@ -115,7 +122,7 @@ def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[
     # success/return of what was *sampled* this step (not only the kept groups): an unbiased train curve
     return Collected(records, float(np.mean([x.won for x in all_trajs])),
                      float(np.mean([x.episode_return for x in all_trajs])),
-                     float(np.mean([x.length for x in all_trajs])), len(kept), used)
+                     float(np.mean([x.length for x in all_trajs])), len(kept), used, len(all_trajs), k)
 
 
 @dataclass

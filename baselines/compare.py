@@ -6,6 +6,8 @@ held-out tasks, and write
     <out>/metrics.csv        every run's per-step metrics with algo and seed columns
     <out>/success.png        eval (held-out) and train success over steps, mean over seeds + each seed
     <out>/entropy.png        policy entropy over steps (the AEM paper's entropy-dynamics plot)
+    <out>/paired.md|csv      each arm against the first: paired success differences, learning, entropy
+    <out>/entropy_diff.png   entropy minus the first arm's, same seed, over steps (baselines/paired.py)
 
 The CI is a stratified bootstrap: seeds are resampled with replacement, then episodes within each drawn
 seed, so seed-to-seed variance is part of the interval.
@@ -151,8 +153,12 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
     return paths
 
 
-def write_outputs(results: list[RunResult], out: Path) -> dict[str, Path]:
+def write_outputs(results: list[RunResult], out: Path, reference: str | None = None) -> dict[str, Path]:
+    """All outputs; with several arms also ``paired.md``/``paired.csv`` and ``entropy_diff.png`` against
+    ``reference`` (default: the first arm), see ``baselines/paired.py``."""
     import pandas as pd
+
+    from aem_gym.baselines import paired
 
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(results)
@@ -164,4 +170,14 @@ def write_outputs(results: list[RunResult], out: Path) -> dict[str, Path]:
     paths = {"summary": out / "summary.csv", "table": out / "table.md", "metrics": out / "metrics.csv"}
     for p in plot(results, out):
         paths[p.stem] = p
+    algos = list(dict.fromkeys(r.algo for r in results))
+    if len(algos) > 1:
+        ref = reference or algos[0]
+        prow = paired.paired_rows(results, ref)
+        pd.DataFrame(prow).to_csv(out / "paired.csv", index=False)
+        (out / "paired.md").write_text(paired.paired_markdown(prow, ref), encoding="utf-8")
+        paths.update(paired=out / "paired.md", paired_csv=out / "paired.csv")
+        p = paired.plot_entropy_diff(results, ref, out)
+        if p is not None:
+            paths["entropy_diff"] = p
     return paths

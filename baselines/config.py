@@ -1,8 +1,11 @@
 """Training configuration: nested dataclasses loaded from a recipe YAML (``baselines/recipes/<name>.yaml``)
 plus command-line overrides (``--set rl.steps=10``). Unknown keys are an error, not silently ignored.
 
-The algorithm string accepts ``grpo``, ``grpo+aem``, ``dapo+aem`` ...; the estimator's registered
-loss/sampler defaults are applied first and the recipe's explicit ``loss:`` values override them.
+The algorithm string is an estimator followed by any number of parts: ``grpo``, ``grpo+aem``,
+``rloo+empg``, ``dapo+aem-reverse+clip_cov`` ... (``ALGO_PARTS``: advantage transforms, their ablations and
+loss terms, each composable with every estimator). Precedence, lowest first: the estimator's registered
+loss/sampler defaults, the recipe, the settings the algorithm's parts imply (``grpo+entropy`` turns the
+entropy bonus on even where the recipe has it off), then ``--set``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import yaml
 from aem_gym.agents.prompts import DEFAULT_HISTORY
 from aem_gym.baselines.advantages import EstimatorConfig, get_estimator
 from aem_gym.baselines.aem import AEMConfig
+from aem_gym.baselines.empg import EMPGConfig
 from aem_gym.baselines.losses import LossConfig
 from aem_gym.baselines.update import UpdateConfig
 
@@ -60,6 +64,9 @@ class SFTConfig:
     warmup: float = 0.0  # fraction of the SFT optimizer steps spent warming the lr up
     prompt_loss_weight: float = 0.0  # > 0: also language-model the prompt tokens (sft.response_and_prompt_loss)
     cache: bool = True  # share the SFT model between runs that differ only in RL settings (trainer.sft_cache_dir)
+    # None: the run's seed; an int: every run starts from the SFT model of this seed (one base model for all
+    # seeds of a comparison, as a paper's seeds share one pretrained model; the RL seed still varies)
+    seed: int | None = None
 
 
 @dataclass
@@ -69,6 +76,10 @@ class RolloutConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     max_gen_batches: int = 3  # dynamic sampling tries (the last one keeps everything)
+    # reverse curriculum (baselines/curriculum.py): training episodes start up to this many oracle steps
+    # into the task; the maximum decays linearly to 0 over the first oracle_start_anneal of the RL steps
+    oracle_start: int = 0
+    oracle_start_anneal: float = 0.5
 
 
 @dataclass
@@ -123,6 +134,7 @@ class TrainConfig:
     loss: dict[str, Any] = field(default_factory=dict)  # LossConfig overrides on top of the algorithm's
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
     aem: AEMConfig = field(default_factory=AEMConfig)
+    empg: EMPGConfig = field(default_factory=EMPGConfig)
     eval: EvalScheduleConfig = field(default_factory=EvalScheduleConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     distributed: DistConfig = field(default_factory=DistConfig)
@@ -133,6 +145,10 @@ class TrainConfig:
     @property
     def estimator_name(self) -> str:
         return split_algo(self.algo)[0]
+
+    @property
+    def algo_parts(self) -> list[str]:
+        return split_algo(self.algo)[1]
 
     def loss_config(self) -> LossConfig:
         spec = get_estimator(self.estimator_name)
@@ -153,13 +169,81 @@ class TrainConfig:
         return asdict(self)
 
 
-def split_algo(algo: str) -> tuple[str, bool]:
-    """``"grpo+aem"`` -> ("grpo", True); ``"rloo"`` -> ("rloo", False)."""
+# -- algorithm strings -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AlgoPart:
+    """A ``+part`` of an algorithm string: the config settings it implies (dotted keys)."""
+
+    name: str
+    sets: dict[str, Any]
+    doc: str = ""
+
+
+ALGO_PARTS: dict[str, AlgoPart] = {}
+
+
+def register_algo_part(name: str, sets: dict[str, Any], doc: str = "") -> None:
+    if name in ALGO_PARTS:
+        raise ValueError(f"algorithm part {name!r} registered twice")
+    ALGO_PARTS[name] = AlgoPart(name, dict(sets), doc)
+
+
+for _name, _sets, _doc in [
+    ("aem", {"aem.enabled": True}, "AEM (docs/aem.md): per-turn α from the turn's mean token entropy"),
+    ("aem-reverse", {"aem.enabled": True, "aem.reverse": True}, "ablation: high entropy gets α > 1"),
+    ("aem-shuffle", {"aem.enabled": True, "aem.shuffle": True}, "ablation: α permuted within its group"),
+    ("aem-token", {"aem.enabled": True, "aem.level": "token"}, "control: one α per token, not per turn"),
+    ("empg", {"empg.enabled": True}, "EMPG (arXiv 2509.09265): batch-normalised g, future clarity, center"),
+    ("clip_cov", {"loss.surrogate": "clip_cov"}, "Clip-Cov (Cui et al. 2025): detach high-Cov tokens"),
+    ("kl_cov", {"loss.surrogate": "kl_cov"}, "KL-Cov (Cui et al. 2025): |Δlog π| on the top-Cov tokens"),
+    ("entropy", {"loss.entropy_coef": 0.001}, "control: a plain entropy bonus (verl-agent's 0.001)"),
+]:
+    register_algo_part(_name, _sets, _doc)
+_AEM_PARTS = ("aem", "aem-reverse", "aem-shuffle", "aem-token")
+
+
+def split_algo(algo: str) -> tuple[str, list[str]]:
+    """``"grpo+aem"`` -> ("grpo", ["aem"]); ``"RLOO"`` -> ("rloo", []). Parts keep their order."""
     parts = [p.strip().lower() for p in algo.split("+") if p.strip()]
-    if not parts or any(p != "aem" for p in parts[1:]):
-        raise ValueError(f"algorithm {algo!r} must be an estimator name optionally followed by '+aem'")
+    if not parts:
+        raise ValueError("the algorithm string is empty; e.g. grpo, grpo+aem, rloo+empg")
     get_estimator(parts[0])
-    return parts[0], len(parts) > 1
+    for p in parts[1:]:
+        if p not in ALGO_PARTS:
+            raise ValueError(f"unknown algorithm part {p!r} in {algo!r}; known: {', '.join(ALGO_PARTS)}")
+    if len(set(parts[1:])) != len(parts) - 1 or sum(p in _AEM_PARTS for p in parts) > 1:
+        raise ValueError(f"{algo!r} names a part twice (at most one of {', '.join(_AEM_PARTS)})")
+    return parts[0], parts[1:]
+
+
+def with_aem(algo: str, on: bool) -> str:
+    """``algo`` with AEM switched on (``+aem`` added unless an AEM variant is there) or off (removed)."""
+    name, parts = split_algo(algo)
+    has = any(p in _AEM_PARTS for p in parts)
+    if on and not has:
+        parts.append("aem")
+    if not on:
+        parts = [p for p in parts if p not in _AEM_PARTS]
+    return "+".join([name, *parts])
+
+
+def _scalar(text: str) -> Any:
+    """A ``--set`` value: YAML, except that ``1e-4`` is a number (YAML 1.1 reads it as a string)."""
+    v = yaml.safe_load(text)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
+def recipe_algo(recipe: str | None) -> str:
+    """The algorithm a recipe trains by default."""
+    if not recipe:
+        return TrainConfig.algo
+    data = yaml.safe_load(recipe_path(recipe).read_text(encoding="utf-8")) or {}
+    return str(data.get("algo", TrainConfig.algo))
 
 
 def _build(cls, data: dict[str, Any], path: str):
@@ -213,15 +297,19 @@ def load_config(recipe: str | None = None, overrides: dict[str, Any] | None = No
         data.setdefault("recipe", path.stem)
     for k, v in (overrides or {}).items():
         _set_path(data, k, v)
+    parsed = []
     for s in sets or []:
         if "=" not in s:
             raise ValueError(f"--set expects key=value, got {s!r}")
         k, v = s.split("=", 1)
-        _set_path(data, k.strip(), yaml.safe_load(v))
+        parsed.append((k.strip(), _scalar(v)))
+    algo = next((v for k, v in reversed(parsed) if k == "algo"), data.get("algo", TrainConfig.algo))
+    for p in split_algo(str(algo))[1]:  # what the parts imply: after the recipe, before --set
+        for k, v in ALGO_PARTS[p].sets.items():
+            _set_path(data, k, v)
+    for k, v in parsed:
+        _set_path(data, k, v)
     cfg = _build(TrainConfig, data, "")
-    name, aem_on = split_algo(cfg.algo)
-    if aem_on:
-        cfg.aem.enabled = True
-    cfg.algo = f"{name}+aem" if cfg.aem.enabled else name
+    cfg.algo = with_aem(cfg.algo, cfg.aem.enabled)  # `aem.enabled` (recipes, --set) and the name agree
     cfg.loss_config()  # validate early
     return cfg

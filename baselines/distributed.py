@@ -27,22 +27,21 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from aem_gym.baselines.batch import TurnBatch
-from aem_gym.baselines.forward import response_forward
-from aem_gym.baselines.losses import Denominators, LossConfig, policy_loss
+from aem_gym.baselines.collective import Collective
+from aem_gym.baselines.losses import LossConfig
 from aem_gym.baselines.trainer import Trainer
-from aem_gym.baselines.update import UpdateConfig, row_weights
+from aem_gym.baselines.update import UpdateConfig, ppo_update
 
 STRATEGIES = ("ddp", "fsdp")
 
@@ -110,23 +109,53 @@ def shard_by_group(group_keys: Sequence[Any], world: int) -> list[list[int]]:
 
 
 # -- collectives --------------------------------------------------------------------------------------
-def _reduce(values: Sequence[float], op: str, ctx: DistContext) -> list[float]:
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64,
-                     device=ctx.device if ctx.backend == "nccl" else "cpu")
-    if ctx.active:
-        dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op])
-    return t.tolist()
+class DataParallel(Collective):
+    """``collective.Collective`` over the process group of ``ctx``: sums and maxima are all-reduces (in
+    float64), and DDP/FSDP skip the gradient all-reduce on all but the last micro-batch."""
 
+    def __init__(self, ctx: DistContext):
+        self.ctx = ctx
+        self.world_size, self.rank = (ctx.world_size, ctx.rank) if ctx.active else (1, 0)
 
-def reduce_metrics(metrics: dict[str, float], ctx: DistContext, summed: Sequence[str] = ()) -> dict[str, float]:
-    """Mean over ranks, except keys in ``summed`` (already shares of a global total)."""
-    if not ctx.active:
-        return dict(metrics)
-    keys = sorted(k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool))
-    vals = _reduce([metrics[k] for k in keys], "sum", ctx)
-    out = dict(metrics)
-    out.update({k: v if k in summed else v / ctx.world_size for k, v in zip(keys, vals, strict=True)})
-    return out
+    def _all_reduce(self, values: Sequence[float], op) -> list[float]:
+        if not values:
+            return []
+        t = torch.tensor([float(v) for v in values], dtype=torch.float64,
+                         device=self.ctx.device if self.ctx.backend == "nccl" else "cpu")
+        if self.ctx.active:
+            dist.all_reduce(t, op=op)
+        return t.tolist()
+
+    def sum(self, values: Sequence[float]) -> list[float]:
+        return self._all_reduce(values, dist.ReduceOp.SUM)
+
+    def max(self, values: Sequence[float]) -> list[float]:
+        return self._all_reduce(values, dist.ReduceOp.MAX)
+
+    def all_gather(self, t: torch.Tensor) -> list[torch.Tensor]:
+        """Tensors of up to 2 dimensions whose shapes differ by rank: shapes first, then padded data."""
+        if not self.ctx.active:
+            return [t]
+        dev = self.ctx.device if self.ctx.backend == "nccl" else torch.device("cpu")
+        shape = torch.tensor([*t.shape, *[1] * (2 - t.dim())], dtype=torch.long, device=dev)
+        shapes = [torch.zeros_like(shape) for _ in range(self.world_size)]
+        dist.all_gather(shapes, shape)
+        big = torch.stack(shapes).amax(0).tolist()
+        src = t.reshape(shape.tolist()).to(dev)
+        src = src.to(torch.uint8) if src.dtype == torch.bool else src
+        padded = torch.zeros(big, dtype=src.dtype, device=dev)
+        padded[:src.shape[0], :src.shape[1]] = src
+        out = [torch.zeros_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(out, padded)
+        return [o[:s[0], :s[1]].reshape(s[:t.dim()].tolist() if t.dim() else []).to(t.device, t.dtype)
+                for o, s in zip(out, shapes, strict=True)]
+
+    def grad_sync(self, model: torch.nn.Module, sync: bool):
+        if hasattr(model, "no_sync"):  # DDP
+            return nullcontext() if sync else model.no_sync()
+        if hasattr(model, "set_requires_gradient_sync"):  # FSDP2
+            model.set_requires_gradient_sync(sync)
+        return nullcontext()
 
 
 def broadcast_module(module: torch.nn.Module, ctx: DistContext, src: int = 0) -> None:
@@ -157,87 +186,12 @@ def wrap_model(model: torch.nn.Module, strategy: str, ctx: DistContext) -> torch
     return model
 
 
-def _grad_sync_context(model: torch.nn.Module, sync: bool):
-    """DDP: skip the all-reduce on all but the last micro-batch; FSDP2: same via its own switch."""
-    if hasattr(model, "no_sync"):
-        return nullcontext() if sync else model.no_sync()
-    if hasattr(model, "set_requires_gradient_sync"):
-        model.set_requires_gradient_sync(sync)
-    return nullcontext()
-
-
-# -- the update ---------------------------------------------------------------------------------------
-@dataclass
-class _Plan:
-    n_mini: int
-    local_mini: int
-
-
-def _plan(n_rows: int, cfg: UpdateConfig, ctx: DistContext) -> _Plan:
-    local_mini = max(1, math.ceil(cfg.mini_batch_size / ctx.world_size))
-    n_mini = int(_reduce([math.ceil(n_rows / local_mini)], "max", ctx)[0])
-    return _Plan(n_mini, local_mini)
-
-
 def distributed_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: TurnBatch,
                        loss_cfg: LossConfig, cfg: UpdateConfig, ctx: DistContext,
                        generator: torch.Generator | None = None) -> dict[str, float]:
-    """``aem_gym.baselines.update.ppo_update`` across ranks (see the module docstring); ``model`` is the DDP/FSDP
-    module. Each rank passes its own rows (whole groups); metrics come back reduced over ranks."""
-    if batch.old_logp is None or batch.advantages is None:
-        raise ValueError("distributed_update needs batch.old_logp and batch.advantages")
-    need_entropy = loss_cfg.entropy_coef > 0
-    weights = row_weights(batch, cfg.traj_weight) if len(batch) else None
-    scale = float(ctx.world_size) if ctx.active else 1.0  # DDP/FSDP average the gradients; we want the sum
-    params = [p for p in model.parameters() if p.requires_grad]
-    sums: dict[str, float] = defaultdict(float)
-    plan = _plan(len(batch), cfg, ctx)
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(batch), generator=generator) if cfg.shuffle else torch.arange(len(batch))
-        for i in range(plan.n_mini):
-            mb_idx = order[i * plan.local_mini:(i + 1) * plan.local_mini]
-            mb = batch.select(mb_idx)
-            local = Denominators.of(mb.response_mask)
-            tok, seq = _reduce([local.tokens, local.seqs], "sum", ctx)
-            denom = Denominators(tokens=tok, seqs=seq)
-            n_micro = int(_reduce([math.ceil(len(mb) / cfg.micro_batch_size)], "max", ctx)[0])
-            optimizer.zero_grad(set_to_none=True)
-            for j in range(n_micro):
-                sl = slice(j * cfg.micro_batch_size, (j + 1) * cfg.micro_batch_size)
-                real = len(mb.input_ids[sl]) > 0
-                src, s2 = (mb, sl) if real else (batch, slice(0, 1))  # zero-weight stand-in keeps ranks in step
-                with _grad_sync_context(model, sync=j == n_micro - 1):
-                    fw = response_forward(model, src.input_ids[s2], src.attention_mask[s2], src.response_width,
-                                          cfg.temperature, with_entropy=need_entropy,
-                                          allowed=None if src.allowed is None else src.allowed[s2])
-                    if not real:
-                        (fw.logp.sum() * 0.0).backward()
-                        continue
-                    out = policy_loss(fw.logp, mb.old_logp[sl], mb.advantages[sl], mb.response_mask[sl], loss_cfg,
-                                      ref_logp=None if mb.ref_logp is None else mb.ref_logp[sl], entropy=fw.entropy,
-                                      denom=denom, weight=None if weights is None else weights[mb_idx][sl])
-                    (out.loss * scale).backward()
-                share = float(mb.response_mask[sl].sum()) / tok if tok else 0.0
-                for k, v in out.metrics.items():  # loss/* are shares of the global loss: they add up
-                    sums[k] += v if k.startswith("loss/") and k not in _RATE_KEYS else v * share * ctx.world_size
-            gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip else float("inf"))
-            gn = gn.full_tensor() if hasattr(gn, "full_tensor") else gn
-            sums["grad_norm"] += float(gn)
-            optimizer.step()
-    n = max(plan.n_mini * cfg.epochs, 1)
-    out_m = {k: v / n for k, v in sums.items()}
-    out_m = reduce_metrics(out_m, ctx, summed=[k for k in out_m if k.startswith("loss/") and k not in _RATE_KEYS])
-    out_m["grad_norm"] = sums["grad_norm"] / n  # identical on every rank after the sync
-    out_m["opt_steps"] = float(n)
-    return out_m
-
-
-_RATE_KEYS = {"loss/clip_frac", "loss/lower_clip_frac", "loss/ppo_kl"}
-
-
-def batch_to(batch: TurnBatch, device: torch.device) -> TurnBatch:
-    return replace(batch, **{f.name: getattr(batch, f.name).to(device) for f in fields(batch)
-                             if isinstance(getattr(batch, f.name), torch.Tensor)})
+    """``update.ppo_update`` across the ranks of ``ctx`` (``model``: the DDP/FSDP module; each rank passes
+    its own rows, whole groups); metrics come back reduced over ranks."""
+    return ppo_update(model, optimizer, batch, loss_cfg, cfg, generator, DataParallel(ctx))
 
 
 # -- the trainer --------------------------------------------------------------------------------------
@@ -250,10 +204,8 @@ class DistributedTrainer(Trainer):
             raise ValueError(f"distributed.strategy must be one of {STRATEGIES}, got {self.dcfg.strategy!r}")
         if self.dcfg.strategy == "fsdp" and cfg.sft.episodes > 0:
             raise ValueError("FSDP runs start from an instruct model: set sft.episodes=0 (SFT is single-replica)")
-        self.my_groups = rank_groups(cfg.rollout.groups, ctx.rank, ctx.world_size)
         super().__init__(cfg, progress=progress and ctx.is_main, log=log if ctx.is_main else None)
         self.engine = self._make_engine()
-        self.rollout_policy = None
         if self.dcfg.rollout == "vllm":
             from aem_gym.baselines.vllm_sync import VLLMWeightSync, make_vllm_policy
 
@@ -261,6 +213,12 @@ class DistributedTrainer(Trainer):
             self.weight_sync = VLLMWeightSync(self.rollout_policy, self.model, after=self.weight_sync)
         elif self.dcfg.rollout != "hf":
             raise ValueError(f"distributed.rollout must be 'hf' or 'vllm', got {self.dcfg.rollout!r}")
+
+    def _collective(self) -> Collective:
+        return DataParallel(self.ctx)
+
+    def _my_groups(self) -> list[int]:
+        return rank_groups(self.cfg.rollout.groups, self.ctx.rank, self.ctx.world_size)
 
     def _make_engine(self):
         if self.dcfg.env_workers == "ray":
@@ -292,62 +250,11 @@ class DistributedTrainer(Trainer):
         self.weight_sync = NoSync()
         return model, tok
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        r = self.cfg.rl
-        return torch.optim.AdamW(self.train_model.parameters(), lr=r.lr, weight_decay=r.weight_decay,
-                                 betas=tuple(r.betas))
-
     def warm_start(self) -> None:
         super().warm_start()  # same demos and generator on every rank; rank 0's result is then imposed
         broadcast_module(self.model, self.ctx)
         if self.ref_model is not None:
             broadcast_module(self.ref_model, self.ctx)
-
-    def train_step(self, step: int) -> dict[str, Any]:
-        import time
-
-        from aem_gym.baselines import collect
-        from aem_gym.baselines.advantages import AdvantageInput, compute_advantages
-        from aem_gym.baselines.aem import apply_aem, mean_response_entropy
-        from aem_gym.baselines.batch import collate
-        from aem_gym.baselines.forward import old_policy_pass
-
-        cfg, dev = self.cfg, self.ctx.device
-        t0 = time.perf_counter()
-        rolled = collect.training_groups(self.model, self.tokenizer, cfg, step, groups=self.my_groups,
-                                         policy=self.rollout_policy, engine=self.engine)
-        t_roll = time.perf_counter()
-        batch = batch_to(collate(rolled.records, self.pad_id, max_response=cfg.model.max_new_tokens + 1), dev)
-        old = old_policy_pass(self.model, batch, cfg.update.micro_batch_size, cfg.rollout.temperature)
-        batch.old_logp, batch.entropy = old.logp, old.entropy
-        if self.ref_model is not None:
-            batch.ref_logp = old_policy_pass(self.ref_model, batch, cfg.update.micro_batch_size,
-                                             cfg.rollout.temperature, with_entropy=False).logp
-        gap = None
-        if self.rollout_policy is not None:
-            from aem_gym.baselines.vllm_sync import logprob_gap
-
-            gap = logprob_gap(rolled.records, batch.old_logp, batch.response_mask)
-        inp = AdvantageInput(batch.group, batch.traj, batch.turn, batch.reward, batch.env_reward, batch.step_group)
-        adv = compute_advantages(cfg.estimator_name, inp, cfg.estimator)  # whole groups: exact statistics
-        hbar, nonempty = mean_response_entropy(batch.entropy, batch.response_mask)
-        adv, alpha, aem_stats = apply_aem(adv, hbar, batch.group, cfg.aem, traj=batch.traj, include=nonempty,
-                                          generator=self.gens["aem"])
-        batch.advantages, batch.alpha = adv, alpha
-        t_upd = time.perf_counter()
-        up = distributed_update(self.train_model, self.optimizer, batch, self.loss_cfg, cfg.update, self.ctx,
-                                self.gens["update"])
-        self.weight_sync.push()
-        t_end = time.perf_counter()
-        m = batch.response_mask
-        local = {"train/success": rolled.success, "train/return": rolled.mean_return, "train/turns": rolled.mean_turns,
-                 "train/invalid_frac": float((~batch.valid).float().mean()), "train/groups_kept": rolled.groups_kept,
-                 "rows": len(batch), "policy_entropy": float((batch.entropy * m).sum() / m.sum().clamp_min(1)),
-                 "adv/mean_abs": float(adv.abs().mean()), **aem_stats.to_dict(),
-                 "time/rollout_s": t_roll - t0, "time/update_s": t_end - t_upd, "time/step_s": t_end - t0,
-                 **({"rollout/logprob_gap": gap} if gap is not None else {})}
-        out = reduce_metrics(local, self.ctx, summed=["rows", "train/groups_kept"])
-        return {"kind": "train", "step": step + 1, **out, **up, "world_size": self.ctx.world_size}
 
     def evaluate(self, step: int, final: bool = False) -> dict[str, Any]:
         if self.ctx.is_main:

@@ -6,6 +6,13 @@ by the sampling temperature first (otherwise the ratios are off-policy from the 
 in float32 (a float64 model stays in float64: the data-parallel equivalence tests run in it). Only the
 response positions are sent through the LM head (``logits_to_keep``), which keeps memory at O(B·R·V)
 instead of O(B·(P+R)·V).
+
+Without gradients (the old-policy and reference passes) the vocabulary reductions run block by block
+over response positions in cache-sized buffers that are reused: temperature, constrained-decoding mask
+and log-softmax once per block, the target's log-prob gathered from it, and AEM's entropy
+H = -Σ exp(L)·L from the same log-softmax block while it is still in cache. That makes the entropy one
+exp and one dot product per position on top of what the log-probs need, with no O(B·R·V) temporaries
+(``benchmarks/aem_overhead.py``). With gradients (the update) the plain differentiable ops are used.
 """
 
 from __future__ import annotations
@@ -44,14 +51,50 @@ def response_forward(model, input_ids: Tensor, attention_mask: Tensor, response_
     pos = (attention_mask.cumsum(-1) - 1).clamp_min(0)  # left padding: positions from the mask
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos,
                 logits_to_keep=response_width + 1, use_cache=False)
-    logits = at_least_float32(out.logits[:, :-1, :])  # position P+k-1 predicts response token k
+    raw = out.logits[:, :-1, :]  # position P+k-1 predicts response token k
+    targets = input_ids[:, -response_width:]
+    if not (torch.is_grad_enabled() and raw.requires_grad):
+        return ForwardOut(*blocked_logp_entropy(raw, targets, temperature, allowed, with_entropy))
+    logits = at_least_float32(raw)
     if temperature != 1.0:
         logits = logits / temperature
     logits = mask_logits(logits, allowed)
-    targets = input_ids[:, -response_width:]
     logp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     ent = entropy_from_logits(logits) if with_entropy else None
     return ForwardOut(logp, ent)
+
+
+BLOCK_FLOATS = 1 << 16  # ~256 KB of float32 per buffer: a block stays in cache between its reductions
+
+
+@torch.no_grad()
+def blocked_logp_entropy(logits: Tensor, targets: Tensor, temperature: float = 1.0, allowed: Tensor | None = None,
+                         with_entropy: bool = True) -> tuple[Tensor, Tensor | None]:
+    """``(log π(target), H)`` per position of ``logits`` [B, R, V] (no gradient): see the module docstring."""
+    b, r, v = logits.shape
+    flat, tgt = logits.reshape(b * r, v), targets.reshape(b * r, 1)
+    alw = None if allowed is None else allowed.reshape(b * r, allowed.shape[-1])
+    rows = max(1, BLOCK_FLOATS // v)
+    dtype = torch.promote_types(logits.dtype, torch.float32)
+    lsm = torch.empty(min(rows, b * r), v, dtype=dtype, device=logits.device)
+    ex = torch.empty_like(lsm) if with_entropy else None
+    logp = torch.empty(b * r, dtype=dtype, device=logits.device)
+    ent = torch.empty_like(logp) if with_entropy else None
+    for i in range(0, b * r, rows):
+        j = min(b * r, i + rows)
+        x = flat[i:j].to(dtype)
+        if temperature != 1.0:
+            x = x / temperature
+        if alw is not None:
+            x = mask_logits(x, alw[i:j])
+        out = lsm[:j - i]
+        torch.log_softmax(x, dim=-1, out=out)
+        logp[i:j] = out.gather(-1, tgt[i:j]).squeeze(-1)
+        if ent is not None and ex is not None:
+            e = ex[:j - i]
+            torch.exp(out, out=e)
+            ent[i:j] = -torch.linalg.vecdot(e, out)  # masked ids: exp(L) = 0, so they add 0
+    return logp.reshape(b, r), None if ent is None else ent.reshape(b, r)
 
 
 @torch.no_grad()

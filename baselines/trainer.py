@@ -27,7 +27,7 @@ import yaml
 
 from aem_gym.baselines import collect
 from aem_gym.baselines.advantages import AdvantageInput, compute_advantages
-from aem_gym.baselines.aem import apply_aem, mean_response_entropy
+from aem_gym.baselines.aem import AEMStats
 from aem_gym.baselines.batch import collate
 from aem_gym.baselines.checkpoint import (
     TrainerState,
@@ -36,8 +36,10 @@ from aem_gym.baselines.checkpoint import (
     prune,
     save_checkpoint,
 )
+from aem_gym.baselines.collective import LOCAL, Collective, Stat, mean
 from aem_gym.baselines.config import TrainConfig
 from aem_gym.baselines.forward import old_policy_pass
+from aem_gym.baselines.transforms import TransformInput, apply_transforms
 from aem_gym.baselines.update import ppo_update
 
 
@@ -58,9 +60,16 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         _seed_all(cfg.seed)
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        self.gens = {k: torch.Generator().manual_seed(cfg.seed * 1000 + i)
+        self.gens = {k: torch.Generator().manual_seed((sft_seed(cfg) if k == "sft" else cfg.seed) * 1000 + i)
                      for i, k in enumerate(("update", "aem", "sft"))}
-        self.model, self.tokenizer = self._init_model()
+        # the data-parallel hooks (baselines.distributed overrides them): collectives, this process's share
+        # of the rollout groups, a rollout policy/engine other than the live model and local threads
+        self.collective = self._collective()
+        self.my_groups = self._my_groups()
+        self.rollout_policy: Any = None
+        self.engine: Any = None
+        self.model, self.tokenizer = self._init_model()  # also sets train_model and weight_sync
+        self.device = next(self.model.parameters()).device
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         self.loss_cfg = cfg.loss_config()
         self.optimizer = self._make_optimizer()
@@ -69,8 +78,18 @@ class Trainer:
         (self.out / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False), encoding="utf-8")
 
     # -- setup ----------------------------------------------------------------------------------------
+    def _collective(self) -> Collective:
+        return LOCAL
+
+    def _my_groups(self) -> list[int]:
+        return list(range(self.cfg.rollout.groups))
+
     def _init_model(self):
+        """The policy: the module that rolls out and runs the old-policy pass (returned, with its tokenizer),
+        the module the optimizer trains (``self.train_model``: the same one here) and how the first follows
+        the second after an update (``self.weight_sync``)."""
         from aem_gym.agents.tiny import build_tiny_model, load_tiny_model
+        from aem_gym.baselines.vllm_sync import NoSync
 
         init = self.cfg.model.init
         if init == "tiny":
@@ -82,11 +101,13 @@ class Trainer:
         model, tok = load_tiny_model(path)
         model.to(getattr(torch, self.cfg.model.dtype))
         model.eval()  # no dropout during RL: the old-policy pass and the update see the same function
+        self.train_model, self.weight_sync = model, NoSync()
         return model, tok
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         r = self.cfg.rl
-        return torch.optim.AdamW(self.model.parameters(), lr=r.lr, weight_decay=r.weight_decay, betas=tuple(r.betas))
+        return torch.optim.AdamW(self.train_model.parameters(), lr=r.lr, weight_decay=r.weight_decay,
+                                 betas=tuple(r.betas))
 
     def _freeze_reference(self) -> None:
         if self.loss_cfg.kl_coef:
@@ -130,8 +151,8 @@ class Trainer:
                 rec = json.loads((cache / "sft.json").read_text(encoding="utf-8"))
                 self.log(f"sft: reused {cache} (loss {rec['sft_loss']:.3f})")
             else:
-                demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes, seed=self.cfg.seed + 7919,
-                                      progress=self.progress)
+                demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes,
+                                      seed=sft_seed(self.cfg) + 7919, progress=self.progress)
                 losses = sft_train(self.model, self.tokenizer, demos, self.cfg, self.gens["sft"], self.progress)
                 demo_success = float(np.mean([d.won for d in demos])) if demos else 0.0
                 rec = {"sft_loss": losses[-1], "demo_success": demo_success, "turns": len(demos),
@@ -150,10 +171,13 @@ class Trainer:
         self._freeze_reference()
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
-        """SFT (if configured) → eval → RL steps with periodic eval/checkpoints → final save + eval."""
+        """SFT (if configured) → eval → RL steps with periodic eval/checkpoints → final save + eval. The
+        final record carries this call's wall time and the process's CPU time (``time/run_*``): on a shared
+        machine the CPU seconds are what the run costs, whatever else was running."""
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         if not (resume and self.resume()):
             self.warm_start()
-            self._record(self.evaluate(0))
+            self._record(self._initial_eval())
         steps = self.cfg.rl.steps
         bar = _bar(self.progress, total=steps, initial=self.state.step, desc=self.cfg.run_name())
         while self.state.step < steps:
@@ -169,6 +193,7 @@ class Trainer:
                 prune(self.out, self.cfg.checkpoint.keep_last)
         bar.close()
         final = self.evaluate(self.state.step, final=True)
+        final.update({"time/run_wall_s": time.perf_counter() - wall0, "time/run_cpu_s": time.process_time() - cpu0})
         self._record(final)
         self.save(self.out / "final")
         (self.out / "final" / "eval.json").write_text(json.dumps(final, indent=1) + "\n", encoding="utf-8")
@@ -180,41 +205,71 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------------------
     def train_step(self, step: int) -> dict[str, Any]:
+        """Rollout → old-policy pass (log-probs + entropies) → advantages → advantage transforms (AEM, EMPG:
+        ``baselines/transforms.py``) → PPO update → weight sync.
+
+        The same code runs on one process and on every rank of a data-parallel job: the rank's share of the
+        groups (``self.my_groups``), its rollout policy and engine, the trained module (``self.train_model``,
+        DDP/FSDP there), the collectives (``self.collective``) and the weight sync are the hooks."""
         cfg = self.cfg
         t0 = time.perf_counter()
-        rolled = collect.training_groups(self.model, self.tokenizer, cfg, step)
+        rolled = collect.training_groups(self.model, self.tokenizer, cfg, step, groups=self.my_groups,
+                                         policy=self.rollout_policy, engine=self.engine)
         t_roll = time.perf_counter()
         batch = collate(rolled.records, self.pad_id, max_response=cfg.model.max_new_tokens + 1)
-        old = old_policy_pass(self.model, batch, cfg.update.micro_batch_size, cfg.rollout.temperature, with_entropy=True)
+        batch = batch.to(self.device)
+        old = old_policy_pass(self.model, batch, cfg.update.micro_batch_size, cfg.rollout.temperature,
+                              with_entropy=True)
         batch.old_logp, batch.entropy = old.logp, old.entropy
         if self.ref_model is not None:
             batch.ref_logp = old_policy_pass(self.ref_model, batch, cfg.update.micro_batch_size,
                                              cfg.rollout.temperature, with_entropy=False).logp
         t_fwd = time.perf_counter()
-        inp = AdvantageInput(batch.group, batch.traj, batch.turn, batch.reward, batch.env_reward, batch.step_group)
-        adv = compute_advantages(cfg.estimator_name, inp, cfg.estimator)
+        inp = AdvantageInput(batch.group, batch.traj, batch.turn, batch.reward, batch.env_reward,
+                             batch.step_group)
+        adv = compute_advantages(cfg.estimator_name, inp, cfg.estimator)  # whole groups: exact statistics
         t_adv = time.perf_counter()
-        hbar, nonempty = mean_response_entropy(batch.entropy, batch.response_mask)
-        adv, alpha, aem_stats = apply_aem(adv, hbar, batch.group, cfg.aem, traj=batch.traj, include=nonempty,
-                                          generator=self.gens["aem"])
-        t_aem = time.perf_counter()
-        batch.advantages, batch.alpha = adv, alpha
-        up = ppo_update(self.model, self.optimizer, batch, self.loss_cfg, cfg.update, self.gens["update"])
+        tr = apply_transforms(TransformInput(adv, batch.entropy, batch.response_mask, batch.group, batch.traj,
+                                             batch.turn, self.gens["aem"]), cfg, self.collective)
+        t_tr = time.perf_counter()
+        batch.advantages, batch.alpha = tr.advantages, tr.coef
+        up = ppo_update(self.train_model, self.optimizer, batch, self.loss_cfg, cfg.update,
+                        self.gens["update"], self.collective)
+        self.weight_sync.push()
         t_end = time.perf_counter()
-        m = batch.response_mask
-        return {
-            "kind": "train", "step": step + 1,
-            "train/success": rolled.success, "train/return": rolled.mean_return,
-            "train/turns": rolled.mean_turns, "train/invalid_frac": float((~batch.valid).float().mean()),
-            "train/groups_kept": rolled.groups_kept, "train/gen_batches": rolled.gen_batches,
-            "rows": len(batch),
-            "policy_entropy": float((batch.entropy * m).sum() / m.sum().clamp_min(1)),
-            "adv/zero_groups_frac": _zero_group_frac(adv, batch.group),
-            "adv/mean_abs": float(adv.abs().mean()),
-            **aem_stats.to_dict(), **up,
-            "time/rollout_s": t_roll - t0, "time/old_pass_s": t_fwd - t_roll, "time/adv_s": t_adv - t_fwd,
-            "time/aem_s": t_aem - t_adv, "time/update_s": t_end - t_aem, "time/step_s": t_end - t0,
-        }
+        times = {"rollout": t_roll - t0, "old_pass": t_fwd - t_roll, "adv": t_adv - t_fwd,
+                 "transform": t_tr - t_adv, "update": t_end - t_tr, "step": t_end - t0}
+        stats = step_stats(rolled, batch, tr.stats, times)
+        if self.rollout_policy is not None:  # vLLM samples: how far its log-probs are from the trainer's
+            from aem_gym.baselines.vllm_sync import logprob_gap
+
+            gap = logprob_gap(rolled.records, batch.old_logp, batch.response_mask)
+            stats["rollout/logprob_gap"] = mean(gap, float(batch.response_mask.sum()))
+        return {"kind": "train", "step": step + 1, **self.collective.reduce(stats), **up,
+                "world_size": self.collective.world_size}
+
+    def _initial_eval(self) -> dict[str, Any]:
+        """The step-0 evaluation of the SFT model. With a cached SFT model it is cached beside it, per run
+        seed and evaluation settings: the arms of one seed evaluate the same model on the same episodes with
+        the same sampling seed, so they share one result instead of repeating it."""
+        cache = sft_cache_dir(self.cfg) if self.cfg.sft.cache and self.cfg.sft.episodes > 0 else None
+        if cache is None or not (cache / "config.json").exists():
+            return self.evaluate(0)
+        import hashlib
+
+        d = self.cfg.to_dict()
+        key = json.dumps(_plain({"eval": d["eval"], "env": d["env"], "model": d["model"], "seed": self.cfg.seed}),
+                         sort_keys=True, default=str)
+        path = cache / f"eval0-seed{self.cfg.seed}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
+        if path.exists():
+            out = json.loads(path.read_text(encoding="utf-8"))
+            self.log(f"[{self.cfg.run_name()}] step 0 eval success {out['eval/success']:.3f} (reused {path.name})")
+            return out
+        out = self.evaluate(0)
+        tmp = path.with_name(f"{path.name}.tmp{id(self)}")
+        tmp.write_text(json.dumps(out) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return out
 
     def evaluate(self, step: int, final: bool = False) -> dict[str, Any]:
         e = self.cfg.eval
@@ -250,13 +305,20 @@ def sft_cache_dir(cfg: TrainConfig) -> Path:
     from aem_gym.baselines import sft
 
     d = cfg.to_dict()
-    key = {"env": d["env"], "model": d["model"], "sft": {k: v for k, v in d["sft"].items() if k != "cache"},
-           "seed": cfg.seed, "libs": {lib: metadata.version(lib) for lib in ("torch", "transformers")}}
+    seed = sft_seed(cfg)
+    key = {"env": d["env"], "model": d["model"],
+           "sft": {k: v for k, v in d["sft"].items() if k not in ("cache", "seed")}, "seed": seed,
+           "libs": {lib: metadata.version(lib) for lib in ("torch", "transformers")}}
     h = hashlib.sha256(json.dumps(_plain(key), sort_keys=True, default=str).encode())
     for f in (Path(prompts.__file__), Path(sft.__file__), CORPUS if cfg.model.init == "tiny" else None):
         if f is not None:
             h.update(f.read_bytes())
-    return cfg.output_dir().parent / ".sft-cache" / f"{cfg.recipe}-seed{cfg.seed}-{h.hexdigest()[:12]}"
+    return cfg.output_dir().parent / ".sft-cache" / f"{cfg.recipe}-seed{seed}-{h.hexdigest()[:12]}"
+
+
+def sft_seed(cfg: TrainConfig) -> int:
+    """The seed of the SFT warm start: ``sft.seed`` if set, else the run's seed."""
+    return cfg.seed if cfg.sft.seed is None else int(cfg.sft.seed)
 
 
 def _save_atomically(path: Path, model, tokenizer, rec: dict[str, Any]) -> None:
@@ -276,9 +338,37 @@ def _save_atomically(path: Path, model, tokenizer, rec: dict[str, Any]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def step_stats(rolled: collect.Collected, batch, transform_stats: dict[str, Stat],
+               times: dict[str, float]) -> dict[str, Stat]:
+    """The step's metrics and how each combines over data-parallel ranks (``collective.Stat``): W ranks
+    report what one process reports on the union of their rows (times: the slowest rank). AEM's columns
+    are there in every run (α = 1 without AEM), so that the arms of a comparison share them."""
+    m = batch.response_mask
+    tokens, rows = float(m.sum()), float(len(batch))
+    adv = batch.advantages
+    n_groups = float(batch.group.unique().numel())
+    return {
+        "train/success": mean(rolled.success, rolled.episodes),
+        "train/return": mean(rolled.mean_return, rolled.episodes),
+        "train/turns": mean(rolled.mean_turns, rolled.episodes),
+        "train/invalid_frac": mean(float((~batch.valid).float().mean()), rows),
+        "train/groups_kept": Stat(rolled.groups_kept, op="sum"),
+        "train/gen_batches": Stat(rolled.gen_batches, op="max"),
+        "rows": Stat(rows, op="sum"),
+        "policy_entropy": mean(float((batch.entropy * m).sum() / m.sum().clamp_min(1)), tokens),
+        "adv/zero_groups_frac": mean(_zero_group_frac(adv, batch.group), n_groups),
+        "adv/mean_abs": mean(float(adv.abs().mean()), adv.numel()),
+        **AEMStats().to_stats(), **transform_stats,
+        "train/head_start": Stat(rolled.head_start, op="max"),
+        **{f"time/{k}_s": Stat(v, op="max") for k, v in times.items()},
+    }
+
+
 def _zero_group_frac(adv: torch.Tensor, group: torch.Tensor) -> float:
+    """Fraction of groups whose advantages are all zero (no learning signal)."""
     g = group.unique()
-    nz = torch.zeros(int(group.max()) + 1).index_add_(0, group, adv.abs().float())
+    per_row = adv.abs().float().reshape(len(group), -1).sum(-1)  # per-turn or per-token advantages
+    nz = torch.zeros(int(group.max()) + 1, device=adv.device).index_add_(0, group, per_row)
     return float((nz[g] < 1e-8).float().mean())
 
 

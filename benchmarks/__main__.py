@@ -2,7 +2,8 @@
 
 Without names it runs the quick ones (env, rollout, AEM-overhead, sandbox latency, API-eval schedules);
 ``cpu_recipe`` (trains GRPO vs GRPO+AEM over seeds) and ``scaling`` (Ray and 2-process training) take much
-longer and run only when named.
+longer and run only when named, as does ``entropy_drift`` (AEM's theory on the trainer's update, a few
+minutes).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import time
 
 QUICK = ["household", "webshop", "rollout", "aem_overhead", "swe", "upstream", "api_eval"]
-ALL = [*QUICK, "cpu_recipe", "scaling"]
+ALL = [*QUICK, "cpu_recipe", "scaling", "entropy_drift"]
 
 
 def main(argv: list[str]) -> int:

@@ -28,14 +28,13 @@ def main(argv: list[str] | None = None) -> None:
     from tqdm import tqdm
 
     from aem_gym.baselines.compare import summarise, train_or_load, write_outputs
-    from aem_gym.baselines.config import load_config, split_algo
+    from aem_gym.baselines.config import load_config
 
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     results, wall = [], {}
     jobs = [(a, s) for s in range(args.seeds) for a in algos]
     for algo, seed in tqdm(jobs, desc="runs"):
-        name, aem = split_algo(algo)
-        over = {"algo": name, "aem.enabled": aem, "seed": seed}
+        over = {"algo": algo, "seed": seed}
         if args.steps is not None:
             over["rl.steps"] = args.steps
         cfg = load_config(args.recipe, overrides=over)

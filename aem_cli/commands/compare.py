@@ -12,7 +12,9 @@ from aem_gym.cli.main import command
 @command("compare", "train several algorithms over seeds and compare them on held-out tasks")
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", default="cpu-tiny-household")
-    p.add_argument("--algos", default="grpo,grpo+aem", help="comma-separated, e.g. grpo,grpo+aem,dapo+aem")
+    p.add_argument("--algos", default="grpo,grpo+aem",
+                   help="comma-separated, e.g. grpo,grpo+aem,grpo+aem-reverse,grpo+aem-shuffle,grpo+empg,"
+                        "grpo+clip_cov,grpo+kl_cov (`aem algos` lists estimators and parts)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     p.add_argument("--seed-list", default=None, help="explicit seeds, e.g. 0,1,2 (overrides --seeds)")
     p.add_argument("--steps", type=int, default=None, help="override rl.steps")
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if not algos:
         raise ValueError("--algos is empty")
     seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
-    args.aem, args.run_out = None, None
+    args.aem, args.run_out = None, None  # compare's algorithms come from --algos only
     jobs = [(a, s) for s in seeds for a in algos]  # seed-major: a partial comparison is still paired
     configs = [resolve(args, algo=a, seed=s) for a, s in jobs]
     results = []
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / "compare" / configs[0].recipe
     paths = write_outputs(results, out)
     print(paths["table"].read_text(encoding="utf-8"))
+    if "paired" in paths:
+        print(paths["paired"].read_text(encoding="utf-8"))
     for k, p in paths.items():
         print(f"{k}: {p}")
     return 0

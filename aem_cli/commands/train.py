@@ -11,7 +11,8 @@ from aem_gym.cli.main import command
 @command("train", "train a policy with an RL recipe (GRPO, RLOO, DAPO, GSPO, GiGPO; AEM on/off)")
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", default="cpu-tiny-household", help="recipe name in baselines/recipes/ or a YAML path")
-    p.add_argument("--algo", default=None, help="estimator, optionally '+aem' (e.g. grpo, dapo+aem)")
+    p.add_argument("--algo", default=None, help="estimator plus parts, e.g. grpo, dapo+aem, rloo+empg, grpo+clip_cov "
+                   "(`aem algos` lists them)")
     p.add_argument("--aem", choices=["on", "off"], default=None, help="AEM advantage modulation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="override rl.steps")
@@ -24,16 +25,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace, algo: str | None = None, seed: int | None = None):
     """Config from the CLI arguments (shared with ``aem compare``)."""
-    from aem_gym.baselines.config import load_config, split_algo
+    from aem_gym.baselines.config import load_config, recipe_algo, with_aem
 
     overrides: dict = {"seed": args.seed if seed is None else seed}
     algo = algo or args.algo
-    if algo:
-        name, aem_in_name = split_algo(algo)
-        overrides["algo"] = name
-        overrides["aem.enabled"] = aem_in_name
     if getattr(args, "aem", None) is not None:
-        overrides["aem.enabled"] = args.aem == "on"
+        algo = with_aem(algo or recipe_algo(args.recipe), args.aem == "on")
+    if algo:
+        overrides["algo"] = algo
     if getattr(args, "steps", None) is not None:
         overrides["rl.steps"] = args.steps
     if getattr(args, "run_out", None):

@@ -66,6 +66,32 @@ class HouseholdTasks:
         return self._set.get(instance_id)
 
 
+class TypedTasks:
+    """The stored tasks of some task types only (``HouseholdEnv(task_types=...)``): ``ids(split)`` keeps
+    the ids of those types, in manifest order; ``get`` serves any id (generated ids included)."""
+
+    def __init__(self, base: HouseholdTasks, task_types: Any):
+        from aem_envs.household.constants import TASK_TYPES
+
+        self.types = tuple(dict.fromkeys(str(t) for t in task_types))
+        unknown = [t for t in self.types if t not in TASK_TYPES]
+        if unknown or not self.types:
+            raise ValueError(f"task_types must be a non-empty list of {list(TASK_TYPES)}; got {list(task_types)}")
+        self._base, self.name, self.version = base, base.name, base.version
+        self._ids: dict[str, list[str]] = {}
+
+    def splits(self) -> list[str]:
+        return self._base.splits()
+
+    def ids(self, split: str) -> list[str]:
+        if split not in self._ids:
+            self._ids[split] = [i for i in self._base.ids(split) if self._base.get(i).get("task_type") in self.types]
+        return self._ids[split]
+
+    def get(self, instance_id: str) -> Mapping[str, Any]:
+        return self._base.get(instance_id)
+
+
 _shared: dict[str, HouseholdTasks] = {}
 _shared_lock = threading.Lock()
 
@@ -87,12 +113,15 @@ class HouseholdEnv(TextEnv):
 
     def __init__(self, split: str = "train", reward: str = "alfworld", syntax: str = "0.4",
                  tasks_dir: str | None = None, admissible_order: str = "seeded",
-                 render_mode: str | None = None):
+                 render_mode: str | None = None, task_types: Any = None):
         REWARDS.get(reward)  # an unknown mode fails here, listing the known ones
         if admissible_order not in ADMISSIBLE_ORDERS:
             raise ValueError(f"admissible_order must be one of {list(ADMISSIBLE_ORDERS)}, "
                              f"got {admissible_order!r}")
-        super().__init__(shared_tasks(tasks_dir), split=split, render_mode=render_mode)
+        tasks: Any = shared_tasks(tasks_dir)
+        if task_types is not None:  # a curriculum or a sub-benchmark: only these of ALFWorld's six types
+            tasks = TypedTasks(tasks, task_types)
+        super().__init__(tasks, split=split, render_mode=render_mode)
         self.reward_mode, self.syntax, self.admissible_order = reward, syntax, admissible_order
         self._listed: tuple[int, list[str]] | None = None  # (world version, admissible list in episode order)
         self.world: World | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import pytest
@@ -55,6 +56,31 @@ def test_forward_matches_full_logits(tiny_model_dir):
     assert torch.allclose(fo.logp[2, :n], ref, atol=1e-4)
     p = torch.softmax(logits, -1)
     assert torch.allclose(fo.entropy[2, :n], -(p * p.log()).sum(-1), atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_blocked_reductions_equal_the_plain_ones(monkeypatch, dtype):
+    """The no-grad path (blocks of positions, reused buffers) gives the plain log-softmax's log-probs and
+    -Σ p log p entropies, with temperature and constrained-decoding masks, across uneven block edges."""
+    from aem_gym.agents.constrained import mask_logits
+    from aem_gym.baselines import forward
+
+    monkeypatch.setattr(forward, "BLOCK_FLOATS", 3 * 50)  # 3 positions a block: 7 x 5 = 35 positions
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(7, 5, 50, generator=g) * 4).to(dtype)
+    targets = torch.randint(0, 50, (7, 5), generator=g)
+    allowed = torch.full((7, 5, 4), -1, dtype=torch.long)
+    allowed[2:, :, :3] = torch.randint(0, 50, (5, 5, 3), generator=g)
+    allowed[2:, :, 0] = targets[2:]  # the sampled token is allowed where masks apply
+    logp, ent = forward.blocked_logp_entropy(logits, targets, 0.7, allowed, with_entropy=True)
+    z = mask_logits(logits.float() / 0.7, allowed)
+    ref_lp = torch.log_softmax(z, -1).gather(-1, targets[..., None]).squeeze(-1)
+    p = torch.softmax(z, -1)
+    ref_h = -(p * torch.log_softmax(z, -1)).sum(-1)
+    assert torch.allclose(logp, ref_lp, atol=1e-5) and torch.allclose(ent, ref_h, atol=1e-5)
+    assert ent[2:].max() <= math.log(3) + 1e-5  # at most 3 allowed ids there
+    lp_only, none = forward.blocked_logp_entropy(logits, targets, 0.7, allowed, with_entropy=False)
+    assert none is None and torch.equal(lp_only, logp)
 
 
 def test_one_update_lowers_loss_on_fixed_batch(tiny_model_dir):
@@ -198,3 +224,33 @@ def test_sft_warm_start_is_shared_between_arms_of_one_seed(tiny_model_dir, tmp_p
     off = Trainer(cfg("grpo", **{"sft.cache": False}), progress=False, log=logs.append)
     off.warm_start()
     assert "reused" not in logs[-1]
+    # sft.seed: every seed starts from one SFT model; the step-0 evaluation is shared by a seed's arms
+    assert sft_cache_dir(cfg("grpo", seed=5, **{"sft.seed": 0})) == sft_cache_dir(a.cfg)
+    e = [Trainer(cfg(algo, seed=5, **{"sft.seed": 0, "eval.episodes": 2}), progress=False, log=logs.append)
+         for algo in ("grpo", "grpo+empg")]
+    for t in e:
+        t.warm_start()
+    first, second = e[0]._initial_eval(), e[1]._initial_eval()
+    assert "reused" in logs[-1] and first == second and torch.equal(_params(e[0].model), _params(a.model))
+
+
+def test_skipping_zero_advantage_rows_keeps_the_update(tiny_model_dir):
+    """Rows with zero advantage are left out of the forward/backward; parameters after two mini-batches (one
+    of them with no signal at all, so AdamW's momentum step must still happen) match the full computation."""
+    from aem_gym.agents.tiny import load_tiny_model
+
+    params = []
+    for skip in (False, True):
+        model, _ = load_tiny_model(tiny_model_dir)
+        b = collate(_records(n=8), pad_id=0)
+        b.old_logp = old_policy_pass(model, b, 8, with_entropy=False).logp
+        b.advantages = torch.tensor([1.0, 0.0, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0])
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        m = None
+        for _ in range(2):
+            m = ppo_update(model, opt, b, LossConfig(kl_coef=0.0), UpdateConfig(mini_batch_size=4, micro_batch_size=2,
+                                                                              skip_zero_advantage=skip))
+        assert m["opt_steps"] == 2.0
+        params.append(_params(model))
+    assert torch.allclose(params[0], params[1], atol=1e-6) and not torch.equal(params[0], _params(load_tiny_model(
+        tiny_model_dir)[0]))
