@@ -23,8 +23,9 @@ from aem_gym.agents.groups import dense_ids, group_count, group_min_max, group_s
 def min_max_normalise(values: Tensor, group: Tensor, min_range: float = 0.0,
                       include: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """``(H̃, guarded)`` per row: H̃ = (v - min_G v) / (max_G v - min_G v) over the included rows of each
-    group, in float64. Rows of a group whose range is below ``min_range`` or zero (or that has no included row),
-    and excluded rows, get H̃ = 0 and ``guarded = True``. Shared by AEM and EMPG (docs/aem.md §3.1)."""
+    group, in float64. Rows of a group whose range is below ``min_range`` or zero (or that has no included
+    row), and excluded rows, get H̃ = 0 and ``guarded = True``. Shared by AEM and EMPG
+    (docs/aem-neighbours.md)."""
     h = values.detach().double()
     ok = torch.isfinite(h) if include is None else (include.bool() & torch.isfinite(h))
     h = torch.where(ok, h, torch.zeros_like(h))
@@ -47,7 +48,8 @@ def aem_alpha(mean_entropy: Tensor, group: Tensor, lam: float = 1.0, min_range: 
     ``reverse`` flips the direction (ablation). Returns a detached float32 Tensor[N].
     """
     if mean_entropy.shape != group.shape or mean_entropy.dim() != 1:
-        raise ValueError(f"mean_entropy and group must be 1-D of equal length, got {tuple(mean_entropy.shape)} "
+        raise ValueError(f"mean_entropy and group must be 1-D of equal length, got "
+                         f"{tuple(mean_entropy.shape)} "
                          f"and {tuple(group.shape)}")
     if mean_entropy.numel() == 0:
         return torch.ones(0, device=mean_entropy.device)

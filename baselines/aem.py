@@ -141,7 +141,8 @@ def _stats(alpha: Tensor, h: Tensor, ids: Tensor, cfg: AEMConfig, include: Tenso
 
 @register_transform("aem", section="aem", batch_level=lambda cfg: cfg.scope == "batch")
 def aem_transform(inp: TransformInput, cfg: AEMConfig) -> TransformOut:
-    """AEM (docs/aem.md §3): α = exp(-λH̃)/mean_G exp(-λH̃) per turn (or per token with ``level: token``)."""
+    """AEM (docs/training.md, "AEM"): α = exp(-λH̃)/mean_G exp(-λH̃) per turn (or per token with
+    ``level: token``)."""
     if cfg.level == "token":
         adv, alpha, st = apply_token_aem(inp.advantages, inp.entropy, inp.mask, inp.group, cfg, inp.traj,
                                          inp.generator)

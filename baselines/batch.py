@@ -35,7 +35,8 @@ class TurnBatch:
     won: Tensor  # [B] bool, the trajectory's outcome (repeated on its rows)
     valid: Tensor  # [B] bool, this turn's action was valid
     prompt_width: int
-    allowed: Tensor | None = None  # [B, R, K] long, -1 padded: constrained decoding's allowed ids per position
+    # [B, R, K] long, -1 padded: constrained decoding's allowed ids per position
+    allowed: Tensor | None = None
     # filled in by the trainer
     old_logp: Tensor | None = None  # [B, R]
     ref_logp: Tensor | None = None  # [B, R]
@@ -87,7 +88,8 @@ def collate(records: Sequence[TurnRecord], pad_id: int, max_prompt: int | None =
     prompts, responses = [], []
     for r in records:
         if r.prompt_ids is None or r.response_ids is None:
-            raise ValueError(f"turn {r.traj_uid}/{r.turn_idx} has no token ids; the trainer needs a model policy")
+            raise ValueError(f"turn {r.traj_uid}/{r.turn_idx} has no token ids; "
+                             "the trainer needs a model policy")
         p = list(r.prompt_ids)[-max_prompt:] if max_prompt else list(r.prompt_ids)
         q = list(r.response_ids)[:max_response] if max_response else list(r.response_ids)
         prompts.append(p)

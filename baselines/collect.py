@@ -1,4 +1,5 @@
-"""Rollouts for the trainer, through ``aem_gym.agents.rollout.RolloutEngine`` with the live model as an ``HFPolicy``.
+"""Rollouts for the trainer, through ``aem_gym.agents.rollout.RolloutEngine`` with the live model as an
+``HFPolicy``.
 
 Training rollouts: ``rollout.groups`` tasks × ``rollout.group_size`` copies, the env wrapped in
 reward scaling and ``InvalidActionPenalty`` (training-time shaping, −0.1 per invalid action as in the
@@ -51,7 +52,8 @@ class ScaleReward(gym.Wrapper[str, str, str, str]):
 def _policy(model, tokenizer, cfg: TrainConfig):
     from aem_gym.agents.backends.hf import HFPolicy
 
-    return HFPolicy(model, tokenizer, max_batch_size=256, seed=cfg.seed, max_prompt_tokens=cfg.model.max_prompt_tokens)
+    return HFPolicy(model, tokenizer, max_batch_size=256, seed=cfg.seed,
+                    max_prompt_tokens=cfg.model.max_prompt_tokens)
 
 
 def _engine(cfg: TrainConfig, progress: bool = False):
@@ -63,7 +65,8 @@ def _engine(cfg: TrainConfig, progress: bool = False):
 def _sampling(cfg: TrainConfig, temperature: float):
     from aem_gym.agents.types import SamplingParams
 
-    return SamplingParams(max_new_tokens=cfg.model.max_new_tokens, temperature=temperature, top_p=cfg.rollout.top_p,
+    return SamplingParams(max_new_tokens=cfg.model.max_new_tokens, temperature=temperature,
+                          top_p=cfg.rollout.top_p,
                           constrain=cfg.model.constrain)
 
 
@@ -107,7 +110,8 @@ def training_groups(model, tokenizer, cfg: TrainConfig, step: int, groups: list[
         tasks = [(None, _seed(cfg.seed, step, t, g) % (1 << 31)) for g in ids]
         res = engine.run(cfg.env.id, tasks, policy, group_size=r.group_size, max_turns=cfg.env.max_turns,
                          env_kwargs=env_kwargs, wrappers=wrappers, sampling=_sampling(cfg, r.temperature),
-                         seed=_seed(cfg.seed, step, t, 99) if not tag else _seed(cfg.seed, step, t, 99, 1 + ids[0]),
+                         seed=(_seed(cfg.seed, step, t, 99) if not tag
+                               else _seed(cfg.seed, step, t, 99, 1 + ids[0])),
                          run_id=f"s{step}t{t}{tag}")
         all_trajs += res.trajectories
         for trajs in res.groups().values():
@@ -162,7 +166,8 @@ def eval_config(cfg: TrainConfig, split: str, temperature: float, progress: bool
     return EvalConfig(split=split, max_turns=cfg.env.max_turns, history=cfg.env.history, history_tokens=None,
                       temperature=temperature, top_p=cfg.rollout.top_p,
                       max_new_tokens=cfg.model.max_new_tokens, constrain=cfg.model.constrain,
-                      max_prompt_tokens=cfg.model.max_prompt_tokens, sampling_seed=cfg.seed, max_concurrent=None,
+                      max_prompt_tokens=cfg.model.max_prompt_tokens, sampling_seed=cfg.seed,
+                      max_concurrent=None,
                       progress=progress)
 
 
@@ -184,6 +189,7 @@ def evaluate(model, tokenizer, cfg: TrainConfig, split: str, n: int, temperature
                     "replies": [r.action_text for r in x.turns]})
     trajs = res.trajectories
     return EvalResult(float(np.mean([x.won for x in trajs])),
-                      float(np.mean([x.episode_return for x in trajs])), float(np.mean([x.length for x in trajs])),
+                      float(np.mean([x.episode_return for x in trajs])),
+                      float(np.mean([x.length for x in trajs])),
                       {k: float(np.mean(v)) for k, v in sorted(by_type.items())}, eps, plan.split,
                       ecfg.settings())

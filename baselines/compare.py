@@ -48,7 +48,8 @@ def train_or_load(cfg: TrainConfig, progress: bool, log: Callable[[str], None]) 
 
         Trainer(cfg, progress=progress, log=log).fit(resume=True)
     final = json.loads(done.read_text(encoding="utf-8"))
-    hist = pd.read_csv(run_dir / "metrics.csv").to_dict("records") if (run_dir / "metrics.csv").exists() else []
+    hist = (pd.read_csv(run_dir / "metrics.csv").to_dict("records") if (run_dir / "metrics.csv").exists()
+            else [])
     return RunResult(cfg.algo, cfg.seed, run_dir, final, hist)
 
 
@@ -77,7 +78,8 @@ def summarise(results: list[RunResult]) -> list[dict[str, Any]]:
         runs = [r for r in results if r.algo == algo]
         types = sorted({e["task_type"] for r in runs for e in r.final.get("episodes", [])})
         for tt in ["all", *types]:
-            per_seed = [np.array([e["won"] for e in r.final.get("episodes", []) if tt == "all" or e["task_type"] == tt])
+            per_seed = [np.array([e["won"] for e in r.final.get("episodes", [])
+                                  if tt == "all" or e["task_type"] == tt])
                         for r in runs]
             mean, lo, hi = bootstrap_ci(per_seed)
             rows.append({"algo": algo, "task_type": tt, "success": mean, "ci_low": lo, "ci_high": hi,
@@ -94,7 +96,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         cells = []
         for t in types:
             r = cell.get((a, t))
-            cells.append("–" if r is None else f"{100 * r['success']:.1f} [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]")
+            cells.append("–" if r is None else f"{100 * r['success']:.1f} [{100 * r['ci_low']:.1f}, "
+                         f"{100 * r['ci_high']:.1f}]")
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
     seeds = max((r["seeds"] for r in rows), default=0)
     lines.append(f"\nSuccess % on held-out tasks, mean [95% stratified bootstrap CI] over {seeds} seed(s).")
@@ -118,7 +121,8 @@ def plot(results: list[RunResult], out: Path) -> list[Path]:
         return []
     df = pd.concat(frames, ignore_index=True)
     paths = []
-    panels = [("success.png", [("eval", "eval/success", "held-out success"), ("train", "train/success", "train success")]),
+    panels = [("success.png",
+               [("eval", "eval/success", "held-out success"), ("train", "train/success", "train success")]),
               ("entropy.png", [("train", "policy_entropy", "policy entropy (nats/token)")])]
     for name, specs in panels:
         fig, axes = plt.subplots(1, len(specs), figsize=(5.5 * len(specs), 4), squeeze=False)

@@ -59,11 +59,14 @@ class SFTConfig:
     lr: float = 3e-3
     batch_size: int = 32
     max_turns: int | None = None
-    label: str = "taken"  # "taken": imitate the executed (noisy) action; "oracle": noisy execution, oracle labels
+    # "taken": imitate the executed (noisy) action; "oracle": noisy execution, oracle labels
+    label: str = "taken"
     schedule: str = "constant"  # "constant" or "cosine" (decays to 10% of lr), after linear warm-up
     warmup: float = 0.0  # fraction of the SFT optimizer steps spent warming the lr up
-    prompt_loss_weight: float = 0.0  # > 0: also language-model the prompt tokens (sft.response_and_prompt_loss)
-    cache: bool = True  # share the SFT model between runs that differ only in RL settings (trainer.sft_cache_dir)
+    # > 0: also language-model the prompt tokens (sft.response_and_prompt_loss)
+    prompt_loss_weight: float = 0.0
+    # share the SFT model between runs that differ only in RL settings (trainer.sft_cache_dir)
+    cache: bool = True
     # None: the run's seed; an int: every run starts from the SFT model of this seed (one base model for all
     # seeds of a comparison, as a paper's seeds share one pretrained model; the RL seed still varies)
     seed: int | None = None
@@ -189,7 +192,7 @@ def register_algo_part(name: str, sets: dict[str, Any], doc: str = "") -> None:
 
 
 for _name, _sets, _doc in [
-    ("aem", {"aem.enabled": True}, "AEM (docs/aem.md): per-turn α from the turn's mean token entropy"),
+    ("aem", {"aem.enabled": True}, "AEM (docs/training.md): per-turn α from the turn's mean token entropy"),
     ("aem-reverse", {"aem.enabled": True, "aem.reverse": True}, "ablation: high entropy gets α > 1"),
     ("aem-shuffle", {"aem.enabled": True, "aem.shuffle": True}, "ablation: α permuted within its group"),
     ("aem-token", {"aem.enabled": True, "aem.level": "token"}, "control: one α per token, not per turn"),

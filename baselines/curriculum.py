@@ -47,7 +47,8 @@ class OracleStart(gym.Wrapper[str, str, str, str]):
         if self.k_max <= 0:
             return obs, info
         if getattr(self.env.unwrapped, "oracle_action", None) is None:
-            raise ValueError("rollout.oracle_start needs an env with an oracle (oracle_action()); set it to 0")
+            raise ValueError("rollout.oracle_start needs an env with an oracle (oracle_action()); "
+                             "set it to 0")
         k = random.Random(f"oracle-start:{seed}").randint(0, self.k_max)
         taken, warm, ended = self._advance(k)
         if ended:  # the plan ends within k steps: start again, one step short of its end

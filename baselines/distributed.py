@@ -1,6 +1,7 @@
 """Data-parallel RL training under ``torchrun``: DDP, or FSDP2 for models that do not fit one GPU.
 
-    torchrun --nproc_per_node 8 -m aem_gym.baselines.distributed --recipe gpu-qwen2.5-7b-household --algo grpo+aem
+    torchrun --nproc_per_node 8 -m aem_gym.baselines.distributed \
+        --recipe gpu-qwen2.5-7b-household --algo grpo+aem
 
 How a step is split (docs/training.md, implementation notes: group statistics must see whole groups):
 
@@ -89,7 +90,8 @@ def shutdown_distributed() -> None:
 def rank_groups(n_groups: int, rank: int, world: int) -> list[int]:
     """Contiguous share of ``range(n_groups)`` for ``rank`` (sizes differ by at most one)."""
     if n_groups < world:
-        raise ValueError(f"{n_groups} rollout groups cannot feed {world} ranks: every rank needs a whole group")
+        raise ValueError(f"{n_groups} rollout groups cannot feed {world} ranks: "
+                         "every rank needs a whole group")
     return list(range(rank * n_groups // world, (rank + 1) * n_groups // world))
 
 
@@ -167,7 +169,8 @@ def broadcast_module(module: torch.nn.Module, ctx: DistContext, src: int = 0) ->
 
 
 def wrap_model(model: torch.nn.Module, strategy: str, ctx: DistContext) -> torch.nn.Module:
-    """DDP or FSDP2 (``fully_shard`` per decoder layer, then the root) around ``model`` (in place for FSDP)."""
+    """DDP or FSDP2 (``fully_shard`` per decoder layer, then the root) around ``model`` (in place for
+    FSDP)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"distributed.strategy must be one of {STRATEGIES}, got {strategy!r}")
     if not ctx.active:
@@ -203,13 +206,15 @@ class DistributedTrainer(Trainer):
         if self.dcfg.strategy not in STRATEGIES:
             raise ValueError(f"distributed.strategy must be one of {STRATEGIES}, got {self.dcfg.strategy!r}")
         if self.dcfg.strategy == "fsdp" and cfg.sft.episodes > 0:
-            raise ValueError("FSDP runs start from an instruct model: set sft.episodes=0 (SFT is single-replica)")
+            raise ValueError("FSDP runs start from an instruct model: "
+                             "set sft.episodes=0 (SFT is single-replica)")
         super().__init__(cfg, progress=progress and ctx.is_main, log=log if ctx.is_main else None)
         self.engine = self._make_engine()
         if self.dcfg.rollout == "vllm":
             from aem_gym.baselines.vllm_sync import VLLMWeightSync, make_vllm_policy
 
-            self.rollout_policy = make_vllm_policy(self.cfg, self.model, self.tokenizer, self.out / "vllm-init", ctx)
+            self.rollout_policy = make_vllm_policy(self.cfg, self.model, self.tokenizer,
+                                                   self.out / "vllm-init", ctx)
             self.weight_sync = VLLMWeightSync(self.rollout_policy, self.model, after=self.weight_sync)
         elif self.dcfg.rollout != "hf":
             raise ValueError(f"distributed.rollout must be 'hf' or 'vllm', got {self.dcfg.rollout!r}")
@@ -227,7 +232,8 @@ class DistributedTrainer(Trainer):
             self.ray_pool = RayEnvPool(num_workers=self.dcfg.ray_workers)
             return ray_engine(self.ray_pool, history_k=self.cfg.env.history, progress=False)
         if self.dcfg.env_workers != "local":
-            raise ValueError(f"distributed.env_workers must be 'local' or 'ray', got {self.dcfg.env_workers!r}")
+            raise ValueError(f"distributed.env_workers must be 'local' or 'ray', got "
+                             f"{self.dcfg.env_workers!r}")
         return None  # collect's default thread pool
 
     def _init_model(self):
@@ -283,7 +289,8 @@ class DistributedTrainer(Trainer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``torchrun --nproc_per_node N -m aem_gym.baselines.distributed --recipe R [--algo A] [--seed S] [--set k=v]``."""
+    """``torchrun --nproc_per_node N -m aem_gym.baselines.distributed --recipe R [--algo A] [--seed S]
+    [--set k=v]``."""
     from aem_gym.baselines.config import load_config
 
     p = argparse.ArgumentParser(prog="python -m aem_gym.baselines.distributed", description=main.__doc__)

@@ -1,7 +1,7 @@
 """EMPG (Entropy-Modulated Policy Gradients, arXiv 2509.09265), AEM's closest published neighbour, as the
 advantage transform ``empg`` (``baselines/transforms.py``): ``grpo+empg``, ``rloo+empg``, ...
 
-Per step (agent turn) t with mean token entropy H_t (H̄ of docs/aem.md §3.1):
+Per step (agent turn) t with mean token entropy H_t (H̄ of docs/training.md, "AEM"):
 
     H̃_t = min-max of H over the batch                       (scope: batch)
     g(H_t) = exp(-k H̃_t) / mean_batch exp(-k H̃)             (self-calibrating gradient scaling)

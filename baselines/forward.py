@@ -44,7 +44,8 @@ class ForwardOut:
 
 
 def response_forward(model, input_ids: Tensor, attention_mask: Tensor, response_width: int,
-                     temperature: float = 1.0, with_entropy: bool = False, allowed: Tensor | None = None) -> ForwardOut:
+                     temperature: float = 1.0, with_entropy: bool = False,
+                     allowed: Tensor | None = None) -> ForwardOut:
     """Log-prob of every response token (and its entropy) for rows laid out as ``[prompt | response]``.
     ``allowed`` (``TurnBatch.allowed``): the rollout's constrained-decoding masks, applied after the
     temperature exactly as the sampler did, so log-probs and entropies are the masked distribution's."""
@@ -68,7 +69,8 @@ BLOCK_FLOATS = 1 << 16  # ~256 KB of float32 per buffer: a block stays in cache 
 
 
 @torch.no_grad()
-def blocked_logp_entropy(logits: Tensor, targets: Tensor, temperature: float = 1.0, allowed: Tensor | None = None,
+def blocked_logp_entropy(logits: Tensor, targets: Tensor, temperature: float = 1.0,
+                         allowed: Tensor | None = None,
                          with_entropy: bool = True) -> tuple[Tensor, Tensor | None]:
     """``(log π(target), H)`` per position of ``logits`` [B, R, V] (no gradient): see the module docstring."""
     b, r, v = logits.shape
@@ -106,7 +108,8 @@ def old_policy_pass(model, batch: TurnBatch, micro_batch: int, temperature: floa
     try:
         lps, ents = [], []
         for s in range(0, len(batch), micro_batch):
-            o = response_forward(model, batch.input_ids[s:s + micro_batch], batch.attention_mask[s:s + micro_batch],
+            o = response_forward(model, batch.input_ids[s:s + micro_batch],
+                                 batch.attention_mask[s:s + micro_batch],
                                  batch.response_width, temperature, with_entropy,
                                  None if batch.allowed is None else batch.allowed[s:s + micro_batch])
             lps.append(o.logp)

@@ -86,7 +86,8 @@ def paired_rows(results: list, reference: str) -> list[dict[str, Any]]:
     rows = []
     for algo in dict.fromkeys(r.algo for r in results):
         runs = [by[(algo, s)] for s in seeds if (algo, s) in by]
-        learn = [float(np.mean([e["won"] for e in r.final.get("episodes", [])] or [np.nan])) - _start_success(r)
+        learn = [float(np.mean([e["won"] for e in r.final.get("episodes", [])] or [np.nan]))
+                 - _start_success(r)
                  for r in runs]
         row: dict[str, Any] = {"algo": algo, "seeds": len(runs)}
         row["learning"], row["learning_lo"], row["learning_hi"] = seed_bootstrap(learn)
@@ -99,7 +100,8 @@ def paired_rows(results: list, reference: str) -> list[dict[str, Any]]:
             for s in seeds:
                 if (algo, s) not in by:
                     continue
-                ea, er = _series(by[(algo, s)], "policy_entropy"), _series(by[(reference, s)], "policy_entropy")
+                ea = _series(by[(algo, s)], "policy_entropy")
+                er = _series(by[(reference, s)], "policy_entropy")
                 steps = sorted(set(ea) & set(er))
                 if len(steps) < 3:
                     continue
@@ -119,15 +121,18 @@ def paired_markdown(rows: list[dict[str, Any]], reference: str) -> str:
     def ent(r, k):
         return f"{r[k]:+.4f} [{r[k + '_lo']:+.4f}, {r[k + '_hi']:+.4f}]"
 
-    lines = [f"| arm | seeds | success − {reference} (points) | seeds better / worse | learning: final − step 0 "
-             "(points) | entropy − ref, first third | entropy − ref, last third |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| arm | seeds | success − {reference} (points) | seeds better / worse | "
+             "learning: final − step 0 (points) | entropy − ref, first third | entropy − ref, last third |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["algo"] == reference:
             lines.append(f"| {r['algo']} (reference) | {r['seeds']} | – | – | {pct(r, 'learning')} | – | – |")
             continue
-        lines.append(f"| {r['algo']} | {r['seeds']} | {pct(r, 'diff')} | {r['seeds_better']} / {r['seeds_worse']} "
+        lines.append(f"| {r['algo']} | {r['seeds']} | {pct(r, 'diff')} | {r['seeds_better']} / "
+                     f"{r['seeds_worse']} "
                      f"| {pct(r, 'learning')} | {ent(r, 'dH_early')} | {ent(r, 'dH_late')} |")
-    lines.append("\nMeans over seeds with 95% bootstrap CIs: paired differences resample seeds, then each seed's "
+    lines.append("\nMeans over seeds with 95% bootstrap CIs: paired differences resample seeds, "
+                 "then each seed's "
                  "paired held-out episodes; learning and entropy rows resample seeds. Entropy in nats per "
                  "response token (the masked distribution under constrained decoding).")
     return "\n".join(lines) + "\n"

@@ -1,10 +1,11 @@
-"""Re-evaluate finished checkpoints (the released baseline agents by default) the way their trainer's final eval
-did, through the one evaluator, and compare with the figures recorded in ``final/eval.json``.
+"""Re-evaluate finished checkpoints (the released baseline agents by default) the way their trainer's
+final eval did, through the one evaluator, and compare with the figures recorded in ``final/eval.json``.
 
 ``python -m aem_gym.baselines.reeval [--write] [--legacy-tokenizer] [DIR ...]``: each ``DIR`` is a run folder
 holding ``config.yaml`` and ``final/``. The checkpoint is loaded as ``hf:<DIR>/final`` loads it (the model and
 ``agents.tiny.load_tokenizer``) and evaluated on the same held-out episodes (``collect.evaluate``: the
-final eval's split, as many tasks as were recorded spread over it, the eval temperature, sampling seed ``seed``).
+final eval's split, as many tasks as were recorded spread over it, the eval temperature, sampling seed
+``seed``).
 ``--write`` replaces the recorded figures, episodes and settings in ``eval.json`` (keeping the training
 step and times) when they differ. ``--legacy-tokenizer`` loads the tokenizer with plain ``AutoTokenizer``, as
 ``load_tokenizer`` did before it learned to recognise a bare ``tokenizers`` checkpoint: the control that shows
@@ -45,7 +46,8 @@ def reevaluate(run: Path, legacy_tokenizer: bool = False) -> dict[str, Any]:
     from aem_gym.baselines.collect import evaluate
     from aem_gym.baselines.config import TrainConfig, _build
 
-    cfg: TrainConfig = _build(TrainConfig, yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")), "")
+    data = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    cfg: TrainConfig = _build(TrainConfig, data, "")
     recorded = json.loads((run / "final" / "eval.json").read_text(encoding="utf-8"))
     split = cfg.eval.final_split or cfg.env.eval_split  # as the trainer's final eval asks ("auto" included)
     n = int(recorded.get("eval/episodes") or cfg.eval.final_episodes)
@@ -59,10 +61,12 @@ def reevaluate(run: Path, legacy_tokenizer: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m aem_gym.baselines.reeval", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m aem_gym.baselines.reeval",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="*", type=Path, help="run folders (default: every released agent)")
     p.add_argument("--write", action="store_true", help="replace the recorded figures in final/eval.json")
-    p.add_argument("--legacy-tokenizer", action="store_true", help="load the tokenizer with plain AutoTokenizer")
+    p.add_argument("--legacy-tokenizer", action="store_true",
+                   help="load the tokenizer with plain AutoTokenizer")
     args = p.parse_args(argv)
     runs = args.runs or sorted(d.parent for d in RELEASED.glob("*/final") if (d / "eval.json").is_file())
     if not runs:
@@ -75,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         path = run / "final" / "eval.json"
         recorded = json.loads(path.read_text(encoding="utf-8"))
         now = reevaluate(run, args.legacy_tokenizer)
-        print(f"{run.name}: " + ", ".join(f"{k} {recorded.get(k, float('nan')):.4f} -> {now[k]:.4f}" for k in FIGURES))
+        print(f"{run.name}: " + ", ".join(f"{k} {recorded.get(k, float('nan')):.4f} -> "
+                                          f"{now[k]:.4f}" for k in FIGURES))
         if args.write and not args.legacy_tokenizer:
             stale = [k for k in recorded if k.startswith("eval/success/") and k not in now]
             merged = {k: v for k, v in recorded.items() if k not in stale}

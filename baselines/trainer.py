@@ -70,12 +70,14 @@ class Trainer:
         self.engine: Any = None
         self.model, self.tokenizer = self._init_model()  # also sets train_model and weight_sync
         self.device = next(self.model.parameters()).device
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        self.pad_id = (self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
+                       else self.tokenizer.eos_token_id)
         self.loss_cfg = cfg.loss_config()
         self.optimizer = self._make_optimizer()
         self.ref_model = None
         self.state = TrainerState()
-        (self.out / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False), encoding="utf-8")
+        (self.out / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False),
+                                              encoding="utf-8")
 
     # -- setup ----------------------------------------------------------------------------------------
     def _collective(self) -> Collective:
@@ -153,12 +155,13 @@ class Trainer:
             else:
                 demos = collect_demos(self.cfg, self.tokenizer, self.cfg.sft.episodes,
                                       seed=sft_seed(self.cfg) + 7919, progress=self.progress)
-                losses = sft_train(self.model, self.tokenizer, demos, self.cfg, self.gens["sft"], self.progress)
+                losses = sft_train(self.model, self.tokenizer, demos, self.cfg, self.gens["sft"],
+                                   self.progress)
                 demo_success = float(np.mean([d.won for d in demos])) if demos else 0.0
                 rec = {"sft_loss": losses[-1], "demo_success": demo_success, "turns": len(demos),
                        "seconds": time.perf_counter() - t0}
-                self.log(f"sft: {len(demos)} turns (demo success {demo_success:.2f}), loss {losses[0]:.3f} -> "
-                         f"{losses[-1]:.3f} in {rec['seconds']:.0f}s")
+                self.log(f"sft: {len(demos)} turns (demo success {demo_success:.2f}), "
+                         f"loss {losses[0]:.3f} -> {losses[-1]:.3f} in {rec['seconds']:.0f}s")
                 if cache is not None:
                     _save_atomically(cache, self.model, self.tokenizer, rec)
             self.model.eval()
@@ -193,7 +196,8 @@ class Trainer:
                 prune(self.out, self.cfg.checkpoint.keep_last)
         bar.close()
         final = self.evaluate(self.state.step, final=True)
-        final.update({"time/run_wall_s": time.perf_counter() - wall0, "time/run_cpu_s": time.process_time() - cpu0})
+        final.update({"time/run_wall_s": time.perf_counter() - wall0,
+                      "time/run_cpu_s": time.process_time() - cpu0})
         self._record(final)
         self.save(self.out / "final")
         (self.out / "final" / "eval.json").write_text(json.dumps(final, indent=1) + "\n", encoding="utf-8")
@@ -258,12 +262,14 @@ class Trainer:
         import hashlib
 
         d = self.cfg.to_dict()
-        key = json.dumps(_plain({"eval": d["eval"], "env": d["env"], "model": d["model"], "seed": self.cfg.seed}),
+        key = json.dumps(_plain({"eval": d["eval"], "env": d["env"], "model": d["model"],
+                                 "seed": self.cfg.seed}),
                          sort_keys=True, default=str)
         path = cache / f"eval0-seed{self.cfg.seed}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
         if path.exists():
             out = json.loads(path.read_text(encoding="utf-8"))
-            self.log(f"[{self.cfg.run_name()}] step 0 eval success {out['eval/success']:.3f} (reused {path.name})")
+            self.log(f"[{self.cfg.run_name()}] step 0 eval success {out['eval/success']:.3f} (reused "
+                     f"{path.name})")
             return out
         out = self.evaluate(0)
         tmp = path.with_name(f"{path.name}.tmp{id(self)}")
@@ -275,14 +281,16 @@ class Trainer:
         e = self.cfg.eval
         n = e.final_episodes if final else e.episodes
         split = (e.final_split or self.cfg.env.eval_split) if final else self.cfg.env.eval_split
-        res = collect.evaluate(self.model, self.tokenizer, self.cfg, split, n, e.temperature, progress=self.progress)
+        res = collect.evaluate(self.model, self.tokenizer, self.cfg, split, n, e.temperature,
+                               progress=self.progress)
         out = {"kind": "final" if final else "eval", "step": step, "eval/success": res.success,
                "eval/return": res.mean_return, "eval/turns": res.mean_turns, "eval/split": res.split,
                "eval/episodes": len(res.episodes)}
         out.update({f"eval/success/{k}": v for k, v in res.per_type.items()})
         if final:  # how it was evaluated: `make run` evaluates the checkpoint with the same settings
             out["episodes"], out["settings"] = res.episodes, res.settings
-        self.log(f"[{self.cfg.run_name()}] step {step} {'final ' if final else ''}eval success {res.success:.3f}")
+        self.log(f"[{self.cfg.run_name()}] step {step} {'final ' if final else ''}eval success "
+                 f"{res.success:.3f}")
         return out
 
     # -- logging --------------------------------------------------------------------------------------

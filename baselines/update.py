@@ -74,7 +74,8 @@ def ppo_update(model, optimizer: torch.optim.Optimizer, batch: TurnBatch, loss_c
     the gradient is the same (up to float summation order), the step costs a fraction at low success.
     """
     if batch.old_logp is None or batch.advantages is None:
-        raise ValueError("ppo_update needs batch.old_logp and batch.advantages (run the old-policy pass first)")
+        raise ValueError("ppo_update needs batch.old_logp and batch.advantages "
+                         "(run the old-policy pass first)")
     world = collective.world_size
     need_entropy = loss_cfg.entropy_coef > 0
     weights = row_weights(batch, cfg.traj_weight) if len(batch) else None

@@ -129,7 +129,8 @@ def measure(model, ref, shape: Shape, micro: int, repeats: int) -> dict[str, flo
         batch.old_logp, batch.entropy = old.logp, old.entropy
         batch.ref_logp = old_policy_pass(ref, batch, micro, with_entropy=False).logp
         t2 = time.perf_counter()
-        inp = AdvantageInput(batch.group, batch.traj, batch.turn, batch.reward, batch.env_reward, batch.step_group)
+        inp = AdvantageInput(batch.group, batch.traj, batch.turn, batch.reward, batch.env_reward,
+                             batch.step_group)
         adv = compute_advantages("grpo", inp)
         t3 = time.perf_counter()
         hbar, ok = mean_response_entropy(batch.entropy, batch.response_mask)
@@ -191,8 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     model, ref = tiny_models()
     results["tiny"] = report(shape, measure(model, ref, shape, args.micro, args.repeats), threads)
     if args.realistic:
-        shape = Shape(f"Qwen2.5-1.5B widths, {args.realistic_layers} layers, random weights (vocabulary 151,936, "
-                      "hidden 1,536)", args.realistic_rows, args.realistic_prompt, args.response)
+        name = (f"Qwen2.5-1.5B widths, {args.realistic_layers} layers, random weights "
+                "(vocabulary 151,936, hidden 1,536)")
+        shape = Shape(name, args.realistic_rows, args.realistic_prompt, args.response)
         model, ref = realistic_models(args.realistic_layers)
         results["realistic"] = report(shape, measure(model, ref, shape, min(args.micro, 4),
                                                      max(2, args.repeats // 2)), threads)

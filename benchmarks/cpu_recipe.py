@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         ratio = r["success"] / ref["success"] if ref and ref["success"] > 0 else float("nan")
         walls = [w for (a, _), w in wall.items() if a == r["algo"]]
-        table.add_row(r["algo"], f"{100 * r['success']:.1f}", f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
+        table.add_row(r["algo"], f"{100 * r['success']:.1f}",
+                      f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
                       f"{ratio:.2f}x", f"{sum(walls) / max(len(walls), 1):.0f}")
     Console().print(table)
     print(f"table, CSV and plots: {out}/ (reused runs show ~0 s wall time)")

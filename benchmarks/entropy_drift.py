@@ -16,7 +16,7 @@
    ``--proxy-states`` states, G = 8 responses are sampled; each gets AEM's α within its group (the 8
    responses of its state) and its relative surprisal S − H_resp, exact and by Monte Carlo (H from 64
    samples, its standard error stated). Since α falls with entropy, (α − 1) should track **−(S − H)**
-   (docs/aem.md §2.3 on the sign): reported are r and the sign agreement (paper: r = 0.63, 55/64).
+   (docs/aem-theory.md on the sign): reported are r and the sign agreement (paper: r = 0.63, 55/64).
 
 Outputs (``--out``, default ``benchmarks/results/entropy-drift/``): ``table.md``, ``drift.csv``,
 ``proxy.csv``, ``drift.png``, ``proxy.png``. The model defaults to the released ``cpu-tiny-household``
@@ -107,7 +107,8 @@ def _records(state: State, which: list[int], advantages: list[float] | None = No
     from aem_gym.agents.types import TurnRecord
 
     return [TurnRecord(group_uid="g", traj_uid=f"t{i}", turn_idx=0, env_id=ENV_ID, instance_id="s",
-                       task_type="", observation="", action_text="", reward=0.0, done=True, prompt_ids=state.prompt_ids,
+                       task_type="", observation="", action_text="", reward=0.0, done=True,
+                       prompt_ids=state.prompt_ids,
                        response_ids=state.replies[i], allowed_token_ids=state.allowed[i]) for i in which]
 
 

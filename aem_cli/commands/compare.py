@@ -18,7 +18,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     p.add_argument("--seed-list", default=None, help="explicit seeds, e.g. 0,1,2 (overrides --seeds)")
     p.add_argument("--steps", type=int, default=None, help="override rl.steps")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override (repeatable)")
     p.add_argument("--out", default=None, help="output folder (default runs/compare/<recipe>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

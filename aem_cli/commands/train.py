@@ -10,13 +10,16 @@ from aem_gym.cli.main import command
 
 @command("train", "train a policy with an RL recipe (GRPO, RLOO, DAPO, GSPO, GiGPO; AEM on/off)")
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", default="cpu-tiny-household", help="recipe name in baselines/recipes/ or a YAML path")
-    p.add_argument("--algo", default=None, help="estimator plus parts, e.g. grpo, dapo+aem, rloo+empg, grpo+clip_cov "
+    p.add_argument("--recipe", default="cpu-tiny-household",
+                   help="recipe name in baselines/recipes/ or a YAML path")
+    p.add_argument("--algo", default=None,
+                   help="estimator plus parts, e.g. grpo, dapo+aem, rloo+empg, grpo+clip_cov "
                    "(`aem algos` lists them)")
     p.add_argument("--aem", choices=["on", "off"], default=None, help="AEM advantage modulation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="override rl.steps")
-    p.add_argument("--out", dest="run_out", default=None, help="run directory (default runs/baselines/<recipe>-<algo>-seed<S>)")
+    p.add_argument("--out", dest="run_out", default=None,
+                   help="run directory (default runs/baselines/<recipe>-<algo>-seed<S>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set rollout.group_size=8 (repeatable)")
     p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"training {cfg.run_name()} -> {out}")
     trainer = Trainer(cfg, progress=not args.no_progress, log=print)
     final = trainer.fit(resume=not args.no_resume)
-    print(f"final success on {final['eval/split']} ({final['eval/episodes']} episodes): {final['eval/success']:.3f}")
+    print(f"final success on {final['eval/split']} ({final['eval/episodes']} episodes): "
+          f"{final['eval/success']:.3f}")
     print(f"checkpoint: {out / 'final'} (agent spec hf:{out / 'final'}); metrics: {out / 'metrics.csv'}")
     return 0

@@ -61,7 +61,8 @@ class HouseholdTasks:
 
             split, _, seed = instance_id[len(_GEN_PREFIX):].rpartition("-")
             if split not in self.splits() or not seed.isdigit():
-                raise UnknownTaskError(f"generated ids read 'gen-<split>-<seed>', e.g. 'gen-train-7'; got {instance_id!r}")
+                raise UnknownTaskError(f"generated ids read 'gen-<split>-<seed>', e.g. 'gen-train-7'; got "
+                                       f"{instance_id!r}")
             return {**make_task(int(seed), split), "instance_id": instance_id}
         return self._set.get(instance_id)
 
@@ -76,7 +77,8 @@ class TypedTasks:
         self.types = tuple(dict.fromkeys(str(t) for t in task_types))
         unknown = [t for t in self.types if t not in TASK_TYPES]
         if unknown or not self.types:
-            raise ValueError(f"task_types must be a non-empty list of {list(TASK_TYPES)}; got {list(task_types)}")
+            raise ValueError(f"task_types must be a non-empty list of {list(TASK_TYPES)}; got "
+                             f"{list(task_types)}")
         self._base, self.name, self.version = base, base.name, base.version
         self._ids: dict[str, list[str]] = {}
 
@@ -85,7 +87,8 @@ class TypedTasks:
 
     def ids(self, split: str) -> list[str]:
         if split not in self._ids:
-            self._ids[split] = [i for i in self._base.ids(split) if self._base.get(i).get("task_type") in self.types]
+            self._ids[split] = [i for i in self._base.ids(split)
+                                if self._base.get(i).get("task_type") in self.types]
         return self._ids[split]
 
     def get(self, instance_id: str) -> Mapping[str, Any]:

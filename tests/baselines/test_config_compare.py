@@ -19,7 +19,8 @@ def test_split_algo_and_recipe():
             split_algo(bad)
     assert "cpu-tiny-household" in list_recipes()
     cfg = load_config("cpu-tiny-household", overrides={"algo": "gspo+aem", "seed": 2})
-    assert cfg.aem.enabled and cfg.loss_config().ratio_level == "sequence" and cfg.loss_config().kl_coef == 0.01
+    assert cfg.aem.enabled and cfg.loss_config().ratio_level == "sequence"
+    assert cfg.loss_config().kl_coef == 0.01
     assert cfg.output_dir() == Path("runs/baselines/cpu-tiny-household-gspo+aem-seed2")
     with pytest.raises(ValueError, match="unknown config key"):
         load_config("cpu-tiny-household", overrides={"rollout.gropus": 3})
@@ -34,7 +35,8 @@ def test_cli_parses_train_and_compare():
     from aem_gym.cli.main import build_parser
 
     p = build_parser()
-    a = p.parse_args(["train", "--recipe", "cpu-tiny-household", "--algo", "grpo", "--aem", "on", "--seed", "3"])
+    a = p.parse_args(["train", "--recipe", "cpu-tiny-household", "--algo", "grpo", "--aem", "on",
+                      "--seed", "3"])
     cfg = resolve(a)
     assert cfg.algo == "grpo+aem" and cfg.seed == 3
     a = p.parse_args(["train", "--algo", "grpo+aem", "--aem", "off"])
@@ -53,13 +55,16 @@ def test_bootstrap_ci_brackets_mean():
 
 def _result(algo, seed, wins, tmp_path):
     eps = [{"task_type": "a" if i % 2 else "b", "won": bool(w)} for i, w in enumerate(wins)]
-    hist = [{"kind": "train", "step": s, "train/success": 0.1 * s, "policy_entropy": 1.0 - 0.1 * s} for s in (1, 2, 3)]
-    hist += [{"kind": "eval", "step": 0, "eval/success": 0.0}, {"kind": "final", "step": 3, "eval/success": 0.5}]
+    hist = [{"kind": "train", "step": s, "train/success": 0.1 * s,
+             "policy_entropy": 1.0 - 0.1 * s} for s in (1, 2, 3)]
+    hist += [{"kind": "eval", "step": 0, "eval/success": 0.0},
+             {"kind": "final", "step": 3, "eval/success": 0.5}]
     return RunResult(algo, seed, tmp_path, {"episodes": eps}, hist)
 
 
 def test_summary_table_and_plots(tmp_path):
-    res = [_result("grpo", s, [1, 0, 0, 1], tmp_path) for s in (0, 1)] + [_result("grpo+aem", 0, [1, 1, 1, 0], tmp_path)]
+    res = [_result("grpo", s, [1, 0, 0, 1], tmp_path) for s in (0, 1)]
+    res += [_result("grpo+aem", 0, [1, 1, 1, 0], tmp_path)]
     rows = summarise(res)
     by = {(r["algo"], r["task_type"]): r for r in rows}
     assert by[("grpo", "all")]["success"] == 0.5 and by[("grpo", "all")]["episodes"] == 8
@@ -100,7 +105,8 @@ def test_paired_differences_and_entropy_split(tmp_path):
     def run(algo, seed, wins, h0):
         eps = [{"instance_id": f"t{i}", "task_type": "a", "won": bool(w)} for i, w in enumerate(wins)]
         hist = [{"kind": "eval", "step": 0, "eval/success": 0.25}]
-        hist += [{"kind": "train", "step": s, "policy_entropy": h0 + (0.1 if s <= 3 else -0.1) * (algo != "grpo")}
+        hist += [{"kind": "train", "step": s,
+                  "policy_entropy": h0 + (0.1 if s <= 3 else -0.1) * (algo != "grpo")}
                  for s in range(1, 10)]
         return RunResult(algo, seed, tmp_path, {"episodes": eps}, hist)
 
@@ -110,7 +116,8 @@ def test_paired_differences_and_entropy_split(tmp_path):
         res.append(run("grpo+aem", s, [1, 1, 0, 0] if s < 3 else [0, 0, 0, 0], 1.0 + s))
     rows = {r["algo"]: r for r in paired_rows(res, "grpo")}
     aem = rows["grpo+aem"]
-    assert aem["diff"] == pytest.approx((0.25 * 3 - 0.25) / 4) and aem["diff_lo"] <= aem["diff"] <= aem["diff_hi"]
+    assert (aem["diff"] == pytest.approx((0.25 * 3 - 0.25) / 4)
+            and aem["diff_lo"] <= aem["diff"] <= aem["diff_hi"])
     assert (aem["seeds_better"], aem["seeds_worse"]) == (3, 1)
     assert aem["dH_early"] == pytest.approx(0.1) and aem["dH_late"] == pytest.approx(-0.1)
     assert rows["grpo"]["learning"] == pytest.approx(0.0)

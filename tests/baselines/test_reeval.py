@@ -1,5 +1,6 @@
-"""Re-evaluating a finished checkpoint (``python -m aem_gym.baselines.reeval``) measures what the trainer's own
-final evaluation measured: the checkpoint as ``hf:<run>/final`` loads it, the same episodes and settings."""
+"""Re-evaluating a finished checkpoint (``python -m aem_gym.baselines.reeval``) measures what the trainer's
+own final evaluation measured: the checkpoint as ``hf:<run>/final`` loads it, the same episodes and
+settings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The update step and the loop: loss goes down on a fixed batch, determinism, exact resume, a recipe smoke run."""
+"""The update step and the loop: loss goes down on a fixed batch, determinism, exact resume, a recipe smoke
+run."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ def _records(n=6, seed=0):
     for i in range(n):
         p = torch.randint(5, 200, (int(torch.randint(4, 12, (1,), generator=g)),), generator=g).tolist()
         r = torch.randint(5, 200, (int(torch.randint(1, 6, (1,), generator=g)),), generator=g).tolist()
-        rows.append(TurnRecord(group_uid=f"g{i % 2}", traj_uid=f"t{i}", turn_idx=0, env_id="x", instance_id="i",
-                               task_type="t", observation=f"o{i % 3}", action_text="a", reward=float(i % 3 == 0),
-                               done=True, prompt_ids=p, response_ids=r))
+        rows.append(TurnRecord(group_uid=f"g{i % 2}", traj_uid=f"t{i}", turn_idx=0, env_id="x",
+                               instance_id="i", task_type="t", observation=f"o{i % 3}", action_text="a",
+                               reward=float(i % 3 == 0), done=True, prompt_ids=p, response_ids=r))
     return rows
 
 
@@ -115,7 +116,8 @@ def test_microbatching_equals_full_batch_gradient(tiny_model_dir):
         b.old_logp = old_policy_pass(model, b, 8, with_entropy=False).logp
         b.advantages = torch.tensor([1.0, -1.0, 0.5, -0.5, 1.0, -1.0])
         opt = torch.optim.SGD(model.parameters(), lr=0.0)
-        ppo_update(model, opt, b, LossConfig(kl_coef=0.0), UpdateConfig(mini_batch_size=6, micro_batch_size=micro,
+        ppo_update(model, opt, b, LossConfig(kl_coef=0.0),
+                   UpdateConfig(mini_batch_size=6, micro_batch_size=micro,
                                                                           grad_clip=0))
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
     # float64: the two differ only in summation order and padding width (a few u = 1.1e-16 relative on
@@ -178,7 +180,8 @@ def test_recipe_smoke_run(tiny_model_dir, tmp_path):
     assert cfg.aem.enabled and cfg.loss_config().clip_high == 0.28 and cfg.use_dynamic_sampling()
     final = Trainer(cfg, progress=False).fit()
     assert final["eval/episodes"] == 2 and 0.0 <= final["eval/success"] <= 1.0
-    assert (tmp_path / "hh" / "sft" / "config.json").exists() and (tmp_path / "hh" / "final" / "eval.json").exists()
+    assert ((tmp_path / "hh" / "sft" / "config.json").exists()
+            and (tmp_path / "hh" / "final" / "eval.json").exists())
 
 
 def test_sft_cache_key_covers_the_library_versions(tmp_path, monkeypatch):
@@ -207,7 +210,8 @@ def test_sft_warm_start_is_shared_between_arms_of_one_seed(tiny_model_dir, tmp_p
     base = {"model.init": str(tiny_model_dir), "sft.episodes": 2, "sft.epochs": 1, "env.max_turns": 3}
 
     def cfg(algo: str, **kw):
-        return load_config("cpu-tiny-household", overrides={**base, "out_dir": str(tmp_path / "runs" / algo), **kw},
+        return load_config("cpu-tiny-household",
+                           overrides={**base, "out_dir": str(tmp_path / "runs" / algo), **kw},
                            sets=[f"algo={algo}"])
 
     logs: list[str] = []
@@ -218,7 +222,8 @@ def test_sft_warm_start_is_shared_between_arms_of_one_seed(tiny_model_dir, tmp_p
     assert sft_cache_dir(a.cfg) == sft_cache_dir(b.cfg)
     assert "reused" not in logs[0] and "reused" in logs[1]
     assert torch.equal(_params(a.model), _params(b.model))
-    assert not torch.equal(_params(a.model), _params(Trainer(cfg("grpo"), progress=False).model))  # SFT changed it
+    # SFT changed it
+    assert not torch.equal(_params(a.model), _params(Trainer(cfg("grpo"), progress=False).model))
     assert sft_cache_dir(cfg("grpo", seed=1)) != sft_cache_dir(a.cfg)
     assert sft_cache_dir(cfg("grpo", **{"sft.lr": 0.001})) != sft_cache_dir(a.cfg)
     off = Trainer(cfg("grpo", **{"sft.cache": False}), progress=False, log=logs.append)
@@ -248,9 +253,11 @@ def test_skipping_zero_advantage_rows_keeps_the_update(tiny_model_dir):
         opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
         m = None
         for _ in range(2):
-            m = ppo_update(model, opt, b, LossConfig(kl_coef=0.0), UpdateConfig(mini_batch_size=4, micro_batch_size=2,
+            m = ppo_update(model, opt, b, LossConfig(kl_coef=0.0),
+                           UpdateConfig(mini_batch_size=4, micro_batch_size=2,
                                                                               skip_zero_advantage=skip))
         assert m["opt_steps"] == 2.0
         params.append(_params(model))
-    assert torch.allclose(params[0], params[1], atol=1e-6) and not torch.equal(params[0], _params(load_tiny_model(
+    assert torch.allclose(params[0], params[1], atol=1e-6) and not torch.equal(params[0],
+                                                                               _params(load_tiny_model(
         tiny_model_dir)[0]))
