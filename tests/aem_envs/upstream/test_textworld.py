@@ -158,11 +158,20 @@ def test_games_generated_on_another_day_match_the_manifest(tmp_path):
         pytest.skip("Debian's faketime is not installed: run `make system` (scripts/system.d/upstream.sh)")
     shift = 400
     env = {**os.environ, "AEM_TEXTWORLD_CACHE": str(tmp_path / "cache"), "PYTHONHASHSEED": "12345"}
+    # The suite itself may run under faketime (the any-day check runs it at +90 days): the child's shift is
+    # measured against the real clock, read by a child without libfaketime.
+    env = {k: v for k, v in env.items() if not k.startswith("FAKETIME")}
+    preload = [p for p in env.get("LD_PRELOAD", "").split(":") if p and "faketime" not in p]
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
+    today = subprocess.run([sys.executable, "-c", "import datetime; print(datetime.date.today())"],
+                           capture_output=True, text=True, env=env, check=True).stdout.strip()
     # A coin game (its game.json carries a set) and a custom one; the dev split's first of each.
     out = subprocess.run([faketime, "-f", f"+{shift}d", sys.executable, "-c", _GENERATE_IN_CHILD, "coin-1000",
                           "custom-1000"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     child_day, serial = out.stdout.split()[-2:]
-    shifted = datetime.date.fromisoformat(child_day) - datetime.date.today()
+    shifted = datetime.date.fromisoformat(child_day) - datetime.date.fromisoformat(today)
     assert abs(shifted.days - shift) <= 1, f"faketime did not shift the child's clock ({child_day})"
     assert serial.encode() == SERIAL
