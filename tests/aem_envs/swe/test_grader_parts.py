@@ -10,6 +10,7 @@ import pytest
 
 from aem_envs.swe import canary, changes, integrity
 from aem_envs.swe.sandbox import Snapshot, register_runtime, runtime_status
+from aem_envs.swe.sandbox.base import _RUNTIMES
 
 BASE = {"pkg/__init__.py", "pkg/core.py", "src/lib/__init__.py", "src/lib/a.py", "setup.py",
         "tests/test_core.py", "README.md"}
@@ -141,8 +142,11 @@ def test_runtimes_register_by_name_and_the_interface_imports_none():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     register_runtime("aem-test-missing", "aem_envs.swe.no_such_module:Nothing")
-    register_runtime("aem-test-missing", "aem_envs.swe.no_such_module:Nothing")  # the same again: fine
-    with pytest.raises(ValueError, match="already registered"):
-        register_runtime("aem-test-missing", "elsewhere:Other")
-    assert "cannot load" in runtime_status("aem-test-missing")
+    try:
+        register_runtime("aem-test-missing", "aem_envs.swe.no_such_module:Nothing")  # the same again: fine
+        with pytest.raises(ValueError, match="already registered"):
+            register_runtime("aem-test-missing", "elsewhere:Other")
+        assert "cannot load" in runtime_status("aem-test-missing")
+    finally:  # other tests list the known runtimes
+        _RUNTIMES.unregister("aem-test-missing")
     assert "unknown sandbox runtime" in runtime_status("no-such-runtime")
